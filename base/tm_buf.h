@@ -1,0 +1,27 @@
+/* A growable byte buffer. */
+#ifndef TM_BUF_H
+#define TM_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tm_buf {
+    uint8_t *data; /* owned; NULL while empty */
+    size_t len;
+    size_t cap;
+    int err; /* sticky: TM_ENOMEM once an append failed; later appends do nothing */
+};
+
+void tm_buf_init(struct tm_buf *b);
+void tm_buf_free(struct tm_buf *b);
+/* Ensures room for `extra` more bytes. Returns 0 or TM_ENOMEM (also sticky). */
+int tm_buf_reserve(struct tm_buf *b, size_t extra);
+int tm_buf_append(struct tm_buf *b, const void *p, size_t n);
+int tm_buf_append_str(struct tm_buf *b, const char *s);
+int tm_buf_printf(struct tm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends zero bytes until len is a multiple of `align`. */
+int tm_buf_pad(struct tm_buf *b, size_t align);
+/* Transfers ownership of the bytes to the caller (free() them); b becomes empty. */
+uint8_t *tm_buf_steal(struct tm_buf *b, size_t *len_out);
+
+#endif

@@ -1,0 +1,350 @@
+/* nng req/rep transport for role-to-role calls. */
+#include "tm_rpc.h"
+#include "tm_log.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+static int map_nng(int rv)
+{
+    switch (rv) {
+    case 0: return 0;
+    case NNG_ENOMEM: return TM_ENOMEM;
+    case NNG_ETIMEDOUT: return TM_ETIMEDOUT;
+    case NNG_ECLOSED: return TM_ESHUTDOWN;
+    default: return TM_EIO;
+    }
+}
+
+/* ---- server ---- */
+
+struct tm_rpc_server {
+    nng_socket sock;
+    tm_rpc_handler_fn handler;
+    void *arg;
+    int nworkers;
+    pthread_t *threads;
+};
+
+struct envelope {
+    uint64_t version, id;
+    char type[TM_RPC_TYPE_MAX];
+    const uint8_t *body;
+    size_t body_len;
+};
+
+static int envelope_decode(const void *data, size_t len, struct envelope *e)
+{
+    struct tm_mpr r;
+    uint32_t n, kn;
+    const char *k;
+    memset(e, 0, sizeof *e);
+    tm_mpr_init(&r, data, len);
+    if (tm_mpr_map(&r, &n))
+        return r.err;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_str(&r, &k, &kn))
+            return r.err;
+        if (KEY_IS(k, kn, "v"))
+            tm_mpr_uint(&r, &e->version);
+        else if (KEY_IS(k, kn, "id"))
+            tm_mpr_uint(&r, &e->id);
+        else if (KEY_IS(k, kn, "t")) {
+            if (tm_mpr_str_copy(&r, e->type, sizeof e->type))
+                return TM_ECORRUPT;
+        } else if (KEY_IS(k, kn, "b"))
+            tm_mpr_raw(&r, &e->body, &e->body_len);
+        else
+            tm_mpr_skip(&r);
+    }
+    if (r.err)
+        return r.err;
+    return e->version == TM_RPC_VERSION && e->type[0] && e->body ? 0 : TM_EVERSION;
+}
+
+static void reply_encode(struct tm_mpw *out, uint64_t id, const struct tm_status *st,
+                         const struct tm_mpw *body)
+{
+    tm_mpw_map(out, 5);
+    tm_mpw_cstr(out, "v"), tm_mpw_uint(out, TM_RPC_VERSION);
+    tm_mpw_cstr(out, "id"), tm_mpw_uint(out, id);
+    tm_mpw_cstr(out, "st"), tm_mpw_int(out, st->code);
+    tm_mpw_cstr(out, "msg"), tm_mpw_cstr(out, st->msg);
+    tm_mpw_cstr(out, "b");
+    if (st->code == 0 && body->buf.len)
+        tm_mpw_raw(out, body->buf.data, body->buf.len);
+    else
+        tm_mpw_nil(out);
+}
+
+static void serve_one(struct tm_rpc_server *s, nng_msg *msg, struct tm_mpw *out)
+{
+    struct envelope e;
+    struct tm_status st;
+    struct tm_mpw body;
+    tm_status_ok(&st);
+    tm_mpw_init(&body);
+    int rc = envelope_decode(nng_msg_body(msg), nng_msg_len(msg), &e);
+    if (rc) {
+        tm_status_set(&st, TM_MV_INTERNAL, "malformed rpc message: %s", tm_strerror(rc));
+    } else {
+        struct tm_mpr r;
+        tm_mpr_init(&r, e.body, e.body_len);
+        s->handler(s->arg, e.type, &r, &body, &st);
+        if (!st.code && tm_mpw_error(&body))
+            tm_status_set(&st, TM_MV_INTERNAL, "out of memory encoding the reply");
+    }
+    reply_encode(out, e.id, &st, &body);
+    tm_mpw_free(&body);
+}
+
+static void *server_worker(void *arg)
+{
+    struct tm_rpc_server *s = arg;
+    nng_ctx ctx;
+    if (nng_ctx_open(&ctx, s->sock) != 0)
+        return NULL;
+    nng_aio *aio;
+    if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
+        nng_ctx_close(ctx);
+        return NULL;
+    }
+    for (;;) {
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) == NNG_ECLOSED)
+            break;
+        if (nng_aio_result(aio) != 0)
+            continue;
+        nng_msg *msg = nng_aio_get_msg(aio);
+        struct tm_mpw out;
+        tm_mpw_init(&out);
+        serve_one(s, msg, &out);
+        nng_msg_clear(msg);
+        if (tm_mpw_error(&out) || nng_msg_append(msg, out.buf.data, out.buf.len) != 0) {
+            nng_msg_free(msg);
+            tm_mpw_free(&out);
+            continue;
+        }
+        tm_mpw_free(&out);
+        nng_aio_set_msg(aio, msg);
+        nng_ctx_send(ctx, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0)
+            nng_msg_free(nng_aio_get_msg(aio));
+    }
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return NULL;
+}
+
+int tm_rpc_server_start(struct tm_rpc_server **out, const char *url, int workers,
+                        tm_rpc_handler_fn handler, void *arg)
+{
+    struct tm_rpc_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    s->handler = handler;
+    s->arg = arg;
+    int rv = nng_rep0_open(&s->sock);
+    if (!rv)
+        rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
+    if (!rv)
+        rv = nng_listen(s->sock, url, NULL, 0);
+    if (rv) {
+        TM_ERROR("rpc", "cannot listen on %s: %s", url, nng_strerror(rv));
+        nng_close(s->sock);
+        free(s);
+        return map_nng(rv);
+    }
+    s->threads = calloc((size_t)workers, sizeof *s->threads);
+    for (int i = 0; s->threads && i < workers; i++)
+        if (pthread_create(&s->threads[s->nworkers], NULL, server_worker, s) == 0)
+            s->nworkers++;
+    if (s->nworkers == 0) {
+        tm_rpc_server_stop(s);
+        return TM_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void tm_rpc_server_stop(struct tm_rpc_server *s)
+{
+    if (!s)
+        return;
+    nng_close(s->sock);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->threads[i], NULL);
+    free(s->threads);
+    free(s);
+}
+
+/* ---- client ---- */
+
+struct tm_rpc_client {
+    nng_socket sock;
+    atomic_uint_fast64_t next_id;
+};
+
+int tm_rpc_client_open(struct tm_rpc_client **out, const char *url)
+{
+    struct tm_rpc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return TM_ENOMEM;
+    int rv = nng_req0_open(&c->sock);
+    if (!rv)
+        rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
+    if (!rv)
+        rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (!rv)
+        rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+    if (!rv)
+        rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
+    if (!rv)
+        rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv) {
+        TM_ERROR("rpc", "cannot dial %s: %s", url, nng_strerror(rv));
+        nng_close(c->sock);
+        free(c);
+        return map_nng(rv);
+    }
+    atomic_init(&c->next_id, 1);
+    *out = c;
+    return 0;
+}
+
+void tm_rpc_client_close(struct tm_rpc_client *c)
+{
+    if (!c)
+        return;
+    nng_close(c->sock);
+    free(c);
+}
+
+void tm_rpc_reply_free(struct tm_rpc_reply *reply)
+{
+    if (reply->msg)
+        nng_msg_free(reply->msg);
+    reply->msg = NULL;
+}
+
+static int request_msg(nng_msg **out, const char *type, uint64_t id, const void *body, size_t len)
+{
+    struct tm_mpw w;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 4);
+    tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, TM_RPC_VERSION);
+    tm_mpw_cstr(&w, "t"), tm_mpw_cstr(&w, type);
+    tm_mpw_cstr(&w, "id"), tm_mpw_uint(&w, id);
+    tm_mpw_cstr(&w, "b");
+    if (body && len)
+        tm_mpw_raw(&w, body, len);
+    else
+        tm_mpw_nil(&w);
+    int rc = tm_mpw_error(&w);
+    if (!rc)
+        rc = map_nng(nng_msg_alloc(out, 0));
+    if (!rc && (rc = map_nng(nng_msg_append(*out, w.buf.data, w.buf.len))))
+        nng_msg_free(*out);
+    tm_mpw_free(&w);
+    return rc;
+}
+
+/* Reads the reply envelope; the body stays inside msg. */
+static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply,
+                        struct tm_status *st)
+{
+    struct tm_mpr r;
+    uint32_t n, kn;
+    const char *k;
+    uint64_t got_id = 0;
+    int64_t code = 0;
+    tm_mpr_init(&r, nng_msg_body(msg), nng_msg_len(msg));
+    tm_mpr_map(&r, &n);
+    for (uint32_t i = 0; i < n && !r.err; i++) {
+        tm_mpr_str(&r, &k, &kn);
+        if (KEY_IS(k, kn, "id"))
+            tm_mpr_uint(&r, &got_id);
+        else if (KEY_IS(k, kn, "st"))
+            tm_mpr_int(&r, &code);
+        else if (KEY_IS(k, kn, "msg"))
+            (void)(tm_mpr_nil(&r) || tm_mpr_str_copy(&r, st->msg, sizeof st->msg));
+        else if (KEY_IS(k, kn, "b")) {
+            const uint8_t *p;
+            size_t len;
+            if (!tm_mpr_raw(&r, &p, &len))
+                tm_mpr_init(&reply->body, p, len);
+        } else
+            tm_mpr_skip(&r);
+    }
+    if (r.err || got_id != id)
+        return tm_status_set(st, TM_MV_INTERNAL, "malformed rpc reply"), TM_ECORRUPT;
+    st->code = (int)code;
+    return code ? TM_ESTATUS : 0;
+}
+
+/* Sends *msg on ctx and replaces it with the reply. On failure the message
+ * is freed and *msg is NULL. */
+static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms)
+{
+    nng_aio *aio;
+    int rc = map_nng(nng_aio_alloc(&aio, NULL, NULL));
+    if (rc) {
+        nng_msg_free(*msg);
+        *msg = NULL;
+        return rc;
+    }
+    nng_aio_set_timeout(aio, timeout_ms);
+    nng_aio_set_msg(aio, *msg);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    rc = map_nng(nng_aio_result(aio));
+    if (rc) {
+        nng_msg_free(*msg);
+    } else {
+        nng_ctx_recv(ctx, aio);
+        nng_aio_wait(aio);
+        rc = map_nng(nng_aio_result(aio));
+    }
+    *msg = rc ? NULL : nng_aio_get_msg(aio);
+    nng_aio_free(aio);
+    return rc;
+}
+
+int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
+                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
+{
+    uint64_t id = atomic_fetch_add(&c->next_id, 1);
+    nng_msg *msg = NULL;
+    nng_ctx ctx;
+    tm_status_ok(st);
+    memset(reply, 0, sizeof *reply);
+    int rc = request_msg(&msg, type, id, body, len);
+    if (rc)
+        return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
+    if ((rc = map_nng(nng_ctx_open(&ctx, c->sock)))) {
+        nng_msg_free(msg);
+        return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
+    }
+    rc = ctx_roundtrip(ctx, &msg, timeout_ms);
+    nng_ctx_close(ctx);
+    if (rc) {
+        int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
+        return tm_status_set(st, code, "rpc %s failed: %s", type, tm_strerror(rc)), rc;
+    }
+    rc = reply_decode(msg, id, reply, st);
+    if (rc) {
+        nng_msg_free(msg);
+        return rc;
+    }
+    reply->msg = msg;
+    return 0;
+}

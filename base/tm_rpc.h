@@ -1,0 +1,68 @@
+/* Role-to-role calls: versioned msgpack messages over nng req/rep.
+ *
+ * Every role (coord, data, query) serves its calls on one nng address:
+ * `inproc://...` when all roles share a process, `tcp://...` in a cluster.
+ * No role calls another role's functions; they only exchange these messages.
+ *
+ * Request envelope (msgpack map, format version TM_RPC_VERSION):
+ *   {"v": 1, "t": <call type str>, "id": <request id uint>, "b": <body>}
+ * Reply envelope:
+ *   {"v": 1, "id": <same id>, "st": <Milvus code, 0 = ok>, "msg": <str>, "b": <body>}
+ * A body is any one msgpack value (nil when a call has nothing to say).
+ *
+ * Caveats:
+ * - Every socket sets a receive size limit (TM_RPC_MAX_MSG): a larger
+ *   message is dropped by nng, and the caller's call times out.
+ * - REQ resend is disabled: a call is sent once. A retried write must be
+ *   made idempotent by its client id and sequence number, not by nng.
+ */
+#ifndef TM_RPC_H
+#define TM_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_err.h"
+#include "tm_mp.h"
+
+#define TM_RPC_VERSION 1
+#define TM_RPC_MAX_MSG (256u << 20)
+#define TM_RPC_TYPE_MAX 64
+
+/* Handles one call. `body` reads the request body; the handler writes exactly
+ * one msgpack value to `reply` (or nothing, which sends nil) and sets st on
+ * failure. Runs on one of the server's worker threads; it may block. */
+typedef void (*tm_rpc_handler_fn)(void *arg, const char *type, struct tm_mpr *body,
+                                  struct tm_mpw *reply, struct tm_status *st);
+
+struct tm_rpc_server;
+
+/* Listens on url with `workers` threads calling handler. 0 or negative error. */
+int tm_rpc_server_start(struct tm_rpc_server **out, const char *url, int workers,
+                        tm_rpc_handler_fn handler, void *arg);
+/* Stops receiving, waits for running handlers, frees the server. */
+void tm_rpc_server_stop(struct tm_rpc_server *s);
+
+struct tm_rpc_client;
+
+/* Opens a client dialling url (the dial retries in the background if the
+ * server is not up yet). Thread-safe: many threads may call at once. */
+int tm_rpc_client_open(struct tm_rpc_client **out, const char *url);
+void tm_rpc_client_close(struct tm_rpc_client *c);
+
+/* A reply: its body is readable with `body` until tm_rpc_reply_free. */
+struct tm_rpc_reply {
+    void *msg; /* nng_msg, owned */
+    struct tm_mpr body;
+};
+
+/* Sends `type` with the msgpack body bytes (NULL/0 sends nil) and waits up to
+ * timeout_ms for the reply. Returns 0 with *reply filled (free it) and st
+ * cleared; TM_ESTATUS when the callee answered with an error (st filled, no
+ * reply to free); or a negative error for transport failures (st filled with
+ * code 5 or 10001 and a message). */
+int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
+                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st);
+void tm_rpc_reply_free(struct tm_rpc_reply *reply);
+
+#endif

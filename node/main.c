@@ -1,0 +1,86 @@
+/* tidemark: one binary for every role and tool. */
+#include "serve.h"
+#include "tm_log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tm_bench_main(int argc, char **argv);
+
+static const char g_usage[] =
+    "usage: tidemark <command> [options]\n"
+    "\n"
+    "Tidemark is a log-structured vector database that speaks the Milvus RESTful API v2.\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the standalone server: coordinator, data, query and proxy roles in\n"
+    "            one process; REST on --host:--port, data under --data-dir\n"
+    "  bench     benchmarks against a running server (`tidemark bench --help`)\n"
+    "  version   print the version\n"
+    "\n"
+    "serve options:\n"
+    "  --host ADDR        listen address (default 127.0.0.1)\n"
+    "  --port N           REST port, 0 for any free port (default 19530)\n"
+    "  --data-dir DIR     where the logs and catalog live (default ./tidemark-data)\n"
+    "  --shards N         WAL shards, each its own Raft group (default 1)\n"
+    "  --max-body-mb N    largest request body accepted (default 64)\n"
+    "  --http-workers N   threads running REST handlers (default 8)\n"
+    "\n"
+    "Stop the server with SIGINT (Ctrl-C) or SIGTERM; every acknowledged write is durable\n"
+    "before it is acknowledged, so even kill -9 loses nothing that was acknowledged.\n";
+
+static int parse_int(const char *s, int lo, int hi, const char *what)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "tidemark: %s must be an integer in [%d, %d]\n", what, lo, hi);
+        exit(2);
+    }
+    return (int)v;
+}
+
+static int serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'h'},     {"port", required_argument, 0, 'p'},
+        {"data-dir", required_argument, 0, 'd'}, {"shards", required_argument, 0, 's'},
+        {"max-body-mb", required_argument, 0, 'm'},
+        {"http-workers", required_argument, 0, 'w'}, {"help", no_argument, 0, '?'},
+        {0, 0, 0, 0}};
+    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 8};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': cfg.host = optarg; break;
+        case 'p': cfg.port = parse_int(optarg, 0, 65535, "--port"); break;
+        case 'd': cfg.data_dir = optarg; break;
+        case 's': cfg.shards = parse_int(optarg, 1, 64, "--shards"); break;
+        case 'm': cfg.max_body = (size_t)parse_int(optarg, 1, 1024, "--max-body-mb") << 20; break;
+        case 'w': cfg.http_workers = parse_int(optarg, 1, 256, "--http-workers"); break;
+        default: fputs(g_usage, c == '?' && optopt == 0 ? stdout : stderr); return c == '?' && optopt == 0 ? 0 : 2;
+        }
+    }
+    return tm_serve_main(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(g_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0)
+        return tm_bench_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("tidemark %s\n", TM_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "tidemark: unknown command '%s'\n\n%s", argv[1], g_usage);
+    return 2;
+}

@@ -1,0 +1,323 @@
+/* The proxy role: request parsing, routing, the Milvus envelope, and the
+ * helpers handlers share (see proxy.h). */
+#include "proxy.h"
+#include "ddl.h"
+#include "tm_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
+{
+    memset(p, 0, sizeof *p);
+    p->cfg = *cfg;
+    int rc = tm_rpc_client_open(&p->coord, cfg->coord_url);
+    if (!rc)
+        rc = tm_rpc_client_open(&p->data, cfg->data_url);
+    if (!rc)
+        rc = tm_rpc_client_open(&p->query, cfg->query_url);
+    if (rc)
+        tm_proxy_close(p);
+    return rc;
+}
+
+void tm_proxy_close(struct tm_proxy *p)
+{
+    tm_rpc_client_close(p->coord);
+    tm_rpc_client_close(p->data);
+    tm_rpc_client_close(p->query);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- request helpers ---- */
+
+json_t *tm_req_get(const struct tm_req *r, const char *key)
+{
+    json_t *v = json_object_get(r->body, key);
+    if (v)
+        return v;
+    const char *k;
+    json_object_foreach(r->body, k, v)
+    {
+        if (strcasecmp(k, key) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+const char *tm_req_str(struct tm_req *r, const char *key, bool required)
+{
+    json_t *v = tm_req_get(r, key);
+    if (v && !json_is_string(v) && !json_is_null(v)) {
+        tm_status_set(&r->st, TM_MV_BAD_JSON,
+                      "can only accept json format request, error: json: cannot unmarshal %s "
+                      "into Go struct field of type string (key %s)",
+                      json_is_number(v) ? "number" : json_is_boolean(v) ? "bool" : "object", key);
+        return NULL;
+    }
+    const char *s = v && json_is_string(v) ? json_string_value(v) : NULL;
+    if (required && (!s || !*s)) {
+        tm_status_set(&r->st, TM_MV_MISSING_PARAM,
+                      "missing required parameters, error: Key: '%s' Error:Field validation for "
+                      "'%s' failed on the 'required' tag",
+                      key, key);
+        return NULL;
+    }
+    return s;
+}
+
+int tm_req_name(struct tm_req *r, const char *key, char *dst)
+{
+    const char *s = tm_req_str(r, key, true);
+    if (!s)
+        return TM_ESTATUS;
+    if (strlen(s) >= TM_NAME_MAX)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                             "the length of %s must be less than %d characters", key,
+                             TM_NAME_MAX);
+    strcpy(dst, s);
+    return 0;
+}
+
+int tm_req_int(struct tm_req *r, const char *key, int64_t dflt, int64_t *out)
+{
+    json_t *v = tm_req_get(r, key);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        return 0;
+    }
+    return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                         "can only accept json format request, error: json: cannot unmarshal "
+                         "%s into Go struct field %s of type int",
+                         json_is_string(v) ? "string" : "value", key);
+}
+
+int tm_req_bool(struct tm_req *r, const char *key, bool dflt, bool *out)
+{
+    json_t *v = tm_req_get(r, key);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                         "can only accept json format request, error: json: cannot unmarshal "
+                         "value into Go struct field %s of type bool",
+                         key);
+}
+
+int tm_req_fail_call(struct tm_req *r, const struct tm_status *st)
+{
+    r->st = *st;
+    return TM_ESTATUS;
+}
+
+/* ---- role calls ---- */
+
+int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
+                  const struct tm_mpw *body, struct tm_rpc_reply *reply)
+{
+    struct tm_status st;
+    int rc = tm_rpc_call(to, type, body ? body->buf.data : NULL, body ? body->buf.len : 0,
+                         r->p->cfg.request_timeout_ms, reply, &st);
+    return rc ? tm_req_fail_call(r, &st) : 0;
+}
+
+int tm_proxy_ddl(struct tm_req *r, const struct tm_ddl *d)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    tm_mpw_init(&w);
+    tm_ddl_encode(&w, d);
+    int rc = tm_proxy_call(r, r->p->coord, "ddl", &w, &rep);
+    tm_mpw_free(&w);
+    if (!rc)
+        tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection *out)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 2);
+    tm_mpw_cstr(&w, "db"), tm_mpw_cstr(&w, r->db);
+    tm_mpw_cstr(&w, "name"), tm_mpw_cstr(&w, name);
+    int rc = tm_proxy_call(r, r->p->coord, "cat.coll", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    rc = tm_collection_decode(&rep.body, out);
+    tm_rpc_reply_free(&rep);
+    if (rc)
+        return tm_status_set(&r->st, TM_MV_INTERNAL, "malformed collection from coordinator");
+    return 0;
+}
+
+int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
+    int rc = tm_proxy_call(r, r->p->coord, "tso", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
+        tm_mpr_uint(&rep.body, ts);
+    rc = rep.body.err;
+    tm_rpc_reply_free(&rep);
+    return rc ? tm_status_set(&r->st, TM_MV_INTERNAL, "malformed tso reply") : 0;
+}
+
+/* ---- routing and envelope ---- */
+
+static const struct {
+    const char *category;
+    int (*fn)(struct tm_req *r, const char *action);
+} g_routes[] = {
+    {"databases", tm_rest_db},  {"collections", tm_rest_coll}, {"partitions", tm_rest_part},
+    {"indexes", tm_rest_index}, {"entities", tm_rest_entity},
+};
+
+/* Finds the handler of a path; false for an unknown route. */
+static bool resolve(const char *path, int (**fn)(struct tm_req *, const char *),
+                    const char **action)
+{
+    static const char prefix[] = "/v2/vectordb/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *cat = path + sizeof prefix - 1;
+    const char *slash = strchr(cat, '/');
+    if (!slash || !slash[1] || strchr(slash + 1, '/'))
+        return false;
+    for (size_t i = 0; i < sizeof g_routes / sizeof g_routes[0]; i++) {
+        if (strlen(g_routes[i].category) == (size_t)(slash - cat) &&
+            strncmp(g_routes[i].category, cat, (size_t)(slash - cat)) == 0) {
+            *fn = g_routes[i].fn;
+            *action = slash + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void envelope(struct tm_req *r, int rc, struct tm_http_response *resp)
+{
+    struct tm_jw w;
+    tm_jw_init(&w);
+    tm_jw_obj(&w);
+    if (rc) {
+        if (!r->st.code)
+            tm_status_set(&r->st, TM_MV_INTERNAL, "service internal error: %s", tm_strerror(rc));
+        tm_jw_key(&w, "code"), tm_jw_int(&w, r->st.code);
+        tm_jw_key(&w, "message"), tm_jw_cstr(&w, r->st.msg);
+    } else {
+        tm_jw_key(&w, "code"), tm_jw_int(&w, 0);
+        if (r->with_cost)
+            tm_jw_key(&w, "cost"), tm_jw_int(&w, 0);
+        if (r->has_data) {
+            tm_jw_key(&w, "data");
+            tm_jw_raw(&w, (const char *)r->data.out.data, r->data.out.len);
+        }
+        if (r->with_message)
+            tm_jw_key(&w, "message"), tm_jw_cstr(&w, "");
+    }
+    tm_jw_obj_end(&w);
+    size_t len;
+    resp->body = (char *)tm_buf_steal(&w.out, &len);
+    resp->body_len = len;
+    tm_jw_free(&w);
+}
+
+static int parse_body(struct tm_req *r, const struct tm_http_request *http, size_t max_body)
+{
+    if (http->too_large)
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: request body too "
+                             "large: the limit is %zu bytes",
+                             max_body);
+    if (http->body_len == 0)
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, the request body should be "
+                             "nil, however {} is valid");
+    json_error_t err;
+    r->body = json_loadb(http->body, http->body_len, JSON_DECODE_ANY, &err);
+    if (!r->body)
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: %s (line %d, column "
+                             "%d)",
+                             err.text, err.line, err.column);
+    if (json_is_null(r->body)) {
+        json_decref(r->body);
+        r->body = json_object();
+    }
+    if (!json_is_object(r->body))
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: json: cannot "
+                             "unmarshal a non-object into the request");
+    return 0;
+}
+
+static int select_db(struct tm_req *r)
+{
+    const char *db = tm_req_str(r, "dbName", false);
+    if (r->st.code)
+        return TM_ESTATUS;
+    if (!db || !*db)
+        db = tm_http_request_header(r->http, "DB-Name");
+    if (!db || !*db)
+        db = TM_DEFAULT_DB;
+    if (strlen(db) >= TM_NAME_MAX)
+        return tm_status_set(&r->st, TM_MV_DB_NOT_FOUND, "database not found[database=%s]", db);
+    strcpy(r->db, db);
+    return 0;
+}
+
+static void not_found(struct tm_http_response *resp)
+{
+    static const char text[] = "404 page not found";
+    resp->status = 404;
+    resp->content_type = "text/plain";
+    resp->body = strdup(text);
+    resp->body_len = resp->body ? sizeof text - 1 : 0;
+}
+
+void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
+                         struct tm_http_response *resp)
+{
+    struct tm_proxy *p = arg;
+    int (*fn)(struct tm_req *, const char *) = NULL;
+    const char *action = NULL;
+    if (strcmp(http->method, "POST") != 0 || !resolve(http->path, &fn, &action)) {
+        not_found(resp);
+        return;
+    }
+    struct tm_req r = {.p = p, .http = http};
+    tm_jw_init(&r.data);
+    tm_status_ok(&r.st);
+    const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
+    r.int64_as_string = allow && strcasecmp(allow, "false") == 0;
+    int rc = parse_body(&r, http, p->cfg.max_body);
+    if (!rc)
+        rc = select_db(&r);
+    if (!rc)
+        rc = fn(&r, action);
+    if (rc == 1) /* the category has no such action */
+        not_found(resp);
+    else
+        envelope(&r, rc, resp);
+    json_decref(r.body);
+    tm_jw_free(&r.data);
+}

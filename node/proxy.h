@@ -1,0 +1,83 @@
+/* The proxy role: the Milvus RESTful API v2 front door. It parses and
+ * validates requests, then talks to the coord, data and query roles through
+ * tm_rpc only.
+ *
+ * Each REST handler gets a struct tm_req: the parsed body, the database the
+ * request addresses, and a JSON writer for the `data` payload. A handler
+ * either writes its payload and returns 0, or fills req->st and returns
+ * TM_ESTATUS; proxy.c wraps either into the Milvus envelope.
+ */
+#ifndef TM_PROXY_H
+#define TM_PROXY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "http.h"
+#include "jw.h"
+#include "tm_rpc.h"
+
+struct tm_proxy_config {
+    const char *coord_url, *data_url, *query_url;
+    int shards;
+    int request_timeout_ms;
+    size_t max_body;
+};
+
+struct tm_proxy {
+    struct tm_proxy_config cfg;
+    struct tm_rpc_client *coord, *data, *query;
+};
+
+struct tm_req {
+    struct tm_proxy *p;
+    const struct tm_http_request *http;
+    json_t *body;
+    char db[TM_NAME_MAX];
+    struct tm_jw data;    /* the `data` payload */
+    bool has_data;        /* false: the envelope carries no data key */
+    bool with_cost;       /* add "cost": 0 (insert, upsert, search, query, get) */
+    bool with_message;    /* add "message": "" (describe, get_load_state) */
+    bool int64_as_string; /* Accept-Type-Allow-Int64: false */
+    struct tm_status st;
+};
+
+typedef int (*tm_rest_fn)(struct tm_req *r);
+
+int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg);
+void tm_proxy_close(struct tm_proxy *p);
+/* The HTTP handler (tm_http_handler_fn) serving every REST route. */
+void tm_proxy_serve_http(void *arg, const struct tm_http_request *req,
+                         struct tm_http_response *resp);
+
+/* ---- helpers for handlers (proxy.c) ---- */
+
+/* Body member by name, matched case-insensitively as Go's binding does. */
+json_t *tm_req_get(const struct tm_req *r, const char *key);
+/* String member; NULL when absent. When required, absence or "" fails with
+ * 1802 and a wrong JSON type with 1801 (st filled, NULL returned). */
+const char *tm_req_str(struct tm_req *r, const char *key, bool required);
+/* Copies a required name into dst (TM_NAME_MAX); 0 or TM_ESTATUS. */
+int tm_req_name(struct tm_req *r, const char *key, char *dst);
+/* Integer member (number or numeric string) or dflt; 1801 for a wrong type. */
+int tm_req_int(struct tm_req *r, const char *key, int64_t dflt, int64_t *out);
+int tm_req_bool(struct tm_req *r, const char *key, bool dflt, bool *out);
+/* Fails with the status of a role call. */
+int tm_req_fail_call(struct tm_req *r, const struct tm_status *st);
+
+/* Role calls. Each returns 0 or TM_ESTATUS with r->st filled. */
+int tm_proxy_ddl(struct tm_req *r, const struct tm_ddl *d);
+int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection *out);
+int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
+                  const struct tm_mpw *body, struct tm_rpc_reply *reply);
+int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts);
+
+/* ---- handlers (rest_*.c): 0, TM_ESTATUS, or 1 for an unknown action ---- */
+int tm_rest_db(struct tm_req *r, const char *action);
+int tm_rest_coll(struct tm_req *r, const char *action);
+int tm_rest_part(struct tm_req *r, const char *action);
+int tm_rest_index(struct tm_req *r, const char *action);
+int tm_rest_entity(struct tm_req *r, const char *action);
+
+#endif

@@ -1,0 +1,311 @@
+/* The /v2/vectordb/entities writes: insert, upsert (override mode), delete
+ * (milvus-rest-v2.md §4.4, §5). Rows are validated whole before anything is
+ * written, grouped by WAL shard (pk hash), and written one entry per shard. */
+#include "pkfilter.h"
+#include "pkindex.h"
+#include "proxy.h"
+#include "render.h"
+#include "rows.h"
+#include "wal/entry.h"
+
+#include <string.h>
+
+int tm_rest_read(struct tm_req *r, const char *action);
+
+/* ---- shard routing ---- */
+
+static int shard_of_row(const struct tm_col *pkc, uint32_t row, int nshards)
+{
+    struct tm_pk pk = {0};
+    if (pkc->type == TM_T_INT64) {
+        pk.i = tm_col_int64(pkc, row);
+    } else {
+        size_t len;
+        pk.is_str = true;
+        pk.s = (const char *)tm_col_value(pkc, row, &len);
+        pk.len = (uint32_t)len;
+    }
+    return (int)(tm_pk_hash(&pk) % (uint64_t)nshards);
+}
+
+/* Moves the rows of shard `shard` from src into dst (same layout). */
+static int rows_of_shard(const struct tm_batch *src, int64_t pk_id, int shard, int nshards,
+                         struct tm_batch *dst)
+{
+    const struct tm_col *pkc = tm_batch_col(src, pk_id);
+    int rc = tm_batch_clone_layout(dst, src);
+    for (uint32_t i = 0; i < src->nrows && !rc; i++)
+        if (shard_of_row(pkc, i, nshards) == shard)
+            rc = tm_batch_append_rows(dst, src, i, 1);
+    return rc;
+}
+
+static void span_of(const struct tm_batch *b, struct tm_mpw *w)
+{
+    if (b && b->nrows)
+        tm_batch_encode(w, b);
+    else
+        tm_mpw_nil(w);
+}
+
+static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int64_t coll,
+                       int64_t part, const struct tm_batch *rows, const struct tm_batch *pks)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 6);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    tm_mpw_cstr(&w, "kind"), tm_mpw_uint(&w, (uint64_t)kind);
+    tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, coll);
+    tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, part);
+    tm_mpw_cstr(&w, "rows"), span_of(rows, &w);
+    tm_mpw_cstr(&w, "pks"), span_of(pks, &w);
+    int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
+                              : tm_proxy_call(r, r->p->data, "write", &w, &rep);
+    tm_mpw_free(&w);
+    if (!rc)
+        tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* Writes rows and/or pks, split by shard. */
+static int write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
+                     int64_t part, const struct tm_batch *rows, const struct tm_batch *pks)
+{
+    int n = r->p->cfg.shards;
+    int64_t pk_id = tm_schema_pk(&c->schema)->id;
+    if (n == 1)
+        return write_shard(r, 0, kind, c->id, part, rows, pks);
+    int rc = 0;
+    for (int s = 0; s < n && !rc; s++) {
+        struct tm_batch rs, ps;
+        tm_batch_init(&rs);
+        tm_batch_init(&ps);
+        if (rows && (rc = rows_of_shard(rows, pk_id, s, n, &rs)))
+            break;
+        if (!rc && pks && (rc = rows_of_shard(pks, pk_id, s, n, &ps)))
+            break;
+        if (rs.nrows || ps.nrows)
+            rc = write_shard(r, s, kind, c->id, part, &rs, &ps);
+        tm_batch_free(&rs);
+        tm_batch_free(&ps);
+    }
+    return rc == TM_ENOMEM ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory") : rc;
+}
+
+/* ---- shared request parts ---- */
+
+int tm_rest_target(struct tm_req *r, struct tm_collection *c);
+/* Reads collectionName and fetches the collection. */
+int tm_rest_target(struct tm_req *r, struct tm_collection *c)
+{
+    char name[TM_NAME_MAX];
+    int rc = tm_req_name(r, "collectionName", name);
+    return rc ? rc : tm_proxy_collection(r, name, c);
+}
+
+/* partitionName (default _default) to a partition id; -1 for "every
+ * partition" when all_ok and no name was given. */
+static int partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok,
+                        int64_t *id)
+{
+    const char *name = tm_req_str(r, "partitionName", false);
+    if (r->st.code)
+        return TM_ESTATUS;
+    if ((!name || !*name) && all_ok) {
+        *id = -1;
+        return 0;
+    }
+    const struct tm_partition *p = tm_collection_part(c, name && *name ? name : "_default");
+    if (!p)
+        return tm_status_set(&r->st, TM_MV_PART_NOT_FOUND, "partition not found[partition=%s]",
+                             name ? name : "_default");
+    *id = p->id;
+    return 0;
+}
+
+static void write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b)
+{
+    const struct tm_field *pk = tm_schema_pk(s);
+    const struct tm_col *c = tm_batch_col(b, pk->id);
+    tm_jw_arr(&r->data);
+    for (uint32_t i = 0; c && i < b->nrows; i++)
+        tm_render_value(&r->data, pk, c, i, r->int64_as_string);
+    tm_jw_arr_end(&r->data);
+}
+
+/* AutoID upsert: each row carries the key it replaces; the new row gets a
+ * generated key. Collects the old keys and returns the rows without them. */
+static int split_old_keys(struct tm_req *r, const struct tm_field *pk, const json_t *data,
+                          json_t **stripped, struct tm_batch *old_pks)
+{
+    json_t *keys = json_array();
+    *stripped = json_array();
+    size_t n = tm_rows_count(data);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *row = json_is_array(data) ? json_array_get(data, i) : data;
+        json_t *key = json_object_get(row, pk->name);
+        if (!json_is_object(row) || !key) {
+            json_decref(keys);
+            return tm_status_set(&r->st, TM_MV_BAD_INSERT,
+                                 "fail to deal the insert data, error: row %zu does not has "
+                                 "field %s",
+                                 i, pk->name);
+        }
+        json_t *copy = json_copy((json_t *)row);
+        json_object_del(copy, pk->name);
+        json_array_append_new(*stripped, copy);
+        json_array_append(keys, key);
+    }
+    int rc = tm_pks_from_json(pk, keys, old_pks, &r->st);
+    json_decref(keys);
+    return rc;
+}
+
+/* Rows of an insert or upsert request, with generated keys for autoID. */
+static int request_rows(struct tm_req *r, const struct tm_collection *c, bool upsert,
+                        struct tm_batch *rows, struct tm_batch *old_pks)
+{
+    const json_t *data = json_object_get(r->body, "data");
+    size_t n = tm_rows_count(data);
+    const struct tm_field *pk = tm_schema_pk(&c->schema);
+    if (n == 0)
+        return tm_status_set(&r->st, TM_MV_MISSING_PARAM,
+                             "missing required parameters, error: Key: 'data' Error:Field "
+                             "validation for 'Data' failed on the 'required' tag");
+    int64_t *ids = NULL;
+    int rc = 0;
+    if (c->schema.auto_id) {
+        uint64_t ts;
+        ids = malloc(n * sizeof *ids);
+        if (!ids)
+            return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+        /* Generated keys are TSO timestamps: unique and never reused, even
+         * across restarts, because the TSO never goes backwards. */
+        rc = tm_proxy_tso(r, (uint32_t)n, &ts);
+        for (size_t i = 0; !rc && i < n; i++)
+            ids[i] = (int64_t)(ts + i);
+    }
+    json_t *stripped = NULL;
+    if (!rc && upsert && c->schema.auto_id) /* the request names the keys it replaces */
+        rc = split_old_keys(r, pk, data, &stripped, old_pks);
+    if (!rc)
+        rc = tm_rows_from_json(&c->schema, stripped ? stripped : data, ids, rows, &r->st);
+    json_decref(stripped);
+    free(ids);
+    return rc;
+}
+
+/* The pk column of rows as a one-column batch; refuses duplicate keys. */
+static int keys_of_rows(struct tm_req *r, const struct tm_collection *c,
+                        const struct tm_batch *rows, struct tm_batch *pks)
+{
+    const struct tm_field *pk = tm_schema_pk(&c->schema);
+    const struct tm_col *src = tm_batch_col(rows, pk->id);
+    struct tm_col *dst = tm_batch_add_col(pks, pk->id, pk->type, tm_field_width(pk), false);
+    struct tm_pkindex seen;
+    tm_pkindex_init(&seen);
+    int rc = 0;
+    for (uint32_t i = 0; i < rows->nrows && !rc; i++) {
+        size_t len;
+        const uint8_t *v = tm_col_value(src, i, &len);
+        struct tm_pk key = {.is_str = pk->type == TM_T_VARCHAR, .s = (const char *)v,
+                            .len = (uint32_t)len};
+        if (!key.is_str)
+            memcpy(&key.i, v, 8);
+        if (tm_pkindex_find(&seen, &key))
+            rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                               "duplicate primary keys are not allowed in the same batch: "
+                               "invalid parameter");
+        else if (!tm_pkindex_get(&seen, &key) || tm_col_push(dst, v, len))
+            rc = tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+        else
+            pks->nrows++;
+    }
+    tm_pkindex_free(&seen);
+    return rc;
+}
+
+static int entity_write(struct tm_req *r, bool upsert)
+{
+    struct tm_collection c;
+    struct tm_batch rows, pks;
+    int64_t part;
+    bool partial = false;
+    int rc = tm_rest_target(r, &c);
+    if (rc)
+        return rc;
+    tm_batch_init(&rows);
+    tm_batch_init(&pks);
+    rc = partition_id(r, &c, false, &part);
+    if (!rc && upsert)
+        rc = tm_req_bool(r, "partialUpdate", false, &partial);
+    if (!rc && partial)
+        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                           "partialUpdate (merge mode) is not available on this server yet");
+    if (!rc)
+        rc = request_rows(r, &c, upsert, &rows, &pks);
+    if (!rc && upsert && !c.schema.auto_id)
+        rc = keys_of_rows(r, &c, &rows, &pks);
+    if (!rc)
+        rc = write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c,
+                       part, &rows, upsert ? &pks : NULL);
+    if (!rc) {
+        tm_jw_obj(&r->data);
+        tm_jw_key(&r->data, upsert ? "upsertCount" : "insertCount");
+        tm_jw_uint(&r->data, rows.nrows);
+        tm_jw_key(&r->data, upsert ? "upsertIds" : "insertIds");
+        write_ids(r, &c.schema, &rows);
+        tm_jw_obj_end(&r->data);
+        r->has_data = r->with_cost = true;
+    }
+    tm_batch_free(&rows);
+    tm_batch_free(&pks);
+    tm_collection_free(&c);
+    return rc;
+}
+
+static int entity_delete(struct tm_req *r)
+{
+    struct tm_collection c;
+    struct tm_batch pks;
+    json_t *keys = NULL;
+    int64_t part;
+    int rc = tm_rest_target(r, &c);
+    if (rc)
+        return rc;
+    tm_batch_init(&pks);
+    const char *filter = tm_req_str(r, "filter", true);
+    rc = filter ? partition_id(r, &c, true, &part) : TM_ESTATUS;
+    if (!rc)
+        rc = tm_pkfilter_parse(filter, &c.schema, &keys, &r->st);
+    if (!rc && !keys)
+        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                           "failed to create query plan: delete needs a filter");
+    if (!rc)
+        rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
+    if (!rc && pks.nrows)
+        rc = write_all(r, TM_ENTRY_DELETE, &c, part, NULL, &pks);
+    if (!rc) {
+        tm_jw_obj(&r->data);
+        tm_jw_key(&r->data, "deleteCount"), tm_jw_uint(&r->data, pks.nrows);
+        tm_jw_obj_end(&r->data);
+        r->has_data = true;
+    }
+    json_decref(keys);
+    tm_batch_free(&pks);
+    tm_collection_free(&c);
+    return rc;
+}
+
+int tm_rest_entity(struct tm_req *r, const char *action)
+{
+    if (strcmp(action, "insert") == 0)
+        return entity_write(r, false);
+    if (strcmp(action, "upsert") == 0)
+        return entity_write(r, true);
+    if (strcmp(action, "delete") == 0)
+        return entity_delete(r);
+    return tm_rest_read(r, action);
+}

@@ -1,0 +1,267 @@
+/* The /v2/vectordb/entities reads, get and query (milvus-rest-v2.md §4.4.4-5): reads go to
+ * the query role at the request's consistency level. */
+#include "pkfilter.h"
+#include "proxy.h"
+#include "render.h"
+#include "rows.h"
+
+#include <string.h>
+
+#define QUERY_WINDOW_MAX 16384
+
+int tm_rest_target(struct tm_req *r, struct tm_collection *c);
+
+struct read_plan {
+    struct tm_out_sel sel;
+    bool count;
+    int level;
+    int64_t parts[1024];
+    uint32_t nparts;
+    bool all_parts;
+    uint64_t offset, limit;
+};
+
+static int parse_level(struct tm_req *r, const struct tm_collection *c, int *level)
+{
+    const char *s = tm_req_str(r, "consistencyLevel", false);
+    if (r->st.code)
+        return TM_ESTATUS;
+    *level = (int)c->consistency;
+    if (s && *s && (*level = tm_consistency_parse(s)) < 0)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                             "consistencyLevel can only be [Strong, Session, Bounded, "
+                             "Eventually, Customized], default: Bounded, err:%s",
+                             s);
+    /* REST carries no session timestamp yet: Session is served as Strong
+     * (stricter than Milvus, where it degrades to Eventually). */
+    if (*level == TM_CL_SESSION || *level == TM_CL_CUSTOMIZED)
+        *level = TM_CL_STRONG;
+    return 0;
+}
+
+static int parse_parts(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
+{
+    const json_t *names = tm_req_get(r, "partitionNames");
+    size_t i;
+    json_t *v;
+    p->all_parts = json_array_size(names) == 0;
+    json_array_foreach(names, i, v)
+    {
+        const struct tm_partition *part =
+            json_is_string(v) ? tm_collection_part(c, json_string_value(v)) : NULL;
+        if (!part)
+            return tm_status_set(&r->st, TM_MV_PART_NOT_FOUND,
+                                 "partition not found[partition=%s]",
+                                 json_is_string(v) ? json_string_value(v) : "?");
+        if (p->nparts < 1024)
+            p->parts[p->nparts++] = part->id;
+    }
+    return 0;
+}
+
+/* outputFields: "*" (all fields and dynamic keys), field names, dynamic
+ * keys, "count(*)". The primary key is always returned. */
+static int parse_outputs(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
+{
+    const struct tm_schema *s = &c->schema;
+    const json_t *outs = tm_req_get(r, "outputFields");
+    bool star = json_array_size(outs) == 0;
+    size_t i;
+    json_t *v;
+    p->sel.int64_as_string = r->int64_as_string;
+    p->sel.fields[p->sel.nfields++] = tm_schema_pk(s)->id;
+    json_array_foreach(outs, i, v)
+    {
+        const char *name = json_string_value(v);
+        const struct tm_field *f = name ? tm_schema_field(s, name) : NULL;
+        if (!name)
+            return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                                 "can only accept json format request, error: outputFields "
+                                 "must hold strings");
+        if (strcmp(name, "*") == 0)
+            star = true;
+        else if (strcmp(name, "count(*)") == 0)
+            p->count = true;
+        else if (strcmp(name, TM_META_FIELD) == 0 && s->dynamic)
+            p->sel.meta_all = true;
+        else if (f && !f->primary && p->sel.nfields < TM_BATCH_MAX_COLS)
+            p->sel.fields[p->sel.nfields++] = f->id;
+        else if (!f && s->dynamic && p->sel.nmeta_keys < TM_BATCH_MAX_COLS)
+            p->sel.meta_keys[p->sel.nmeta_keys++] = name;
+        else if (!f)
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "field %s not exist", name);
+    }
+    if (star) {
+        p->sel.nfields = 0;
+        for (size_t k = 0; k < s->nfields; k++)
+            p->sel.fields[p->sel.nfields++] = s->fields[k].id;
+        p->sel.meta_all = s->dynamic;
+    }
+    return 0;
+}
+
+static int parse_window(struct tm_req *r, struct read_plan *p)
+{
+    int64_t limit, offset;
+    if (tm_req_int(r, "limit", 100, &limit) || tm_req_int(r, "offset", 0, &offset))
+        return TM_ESTATUS;
+    if (limit < 0 || offset < 0 || (limit && limit + offset > QUERY_WINDOW_MAX))
+        return tm_status_set(&r->st, TM_MV_UNEXPECTED,
+                             "invalid max query result window, (offset+limit) should be in range "
+                             "[1, %d], but got %lld",
+                             QUERY_WINDOW_MAX, (long long)(limit + offset));
+    p->limit = (uint64_t)limit;
+    p->offset = (uint64_t)offset;
+    return 0;
+}
+
+static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const struct read_plan *p,
+                        const struct tm_batch *pks, uint64_t timeout_ms)
+{
+    tm_mpw_map(w, 8);
+    tm_mpw_cstr(w, "coll"), tm_mpw_int(w, c->id);
+    tm_mpw_cstr(w, "pks");
+    if (pks)
+        tm_batch_encode(w, pks);
+    else
+        tm_mpw_nil(w);
+    tm_mpw_cstr(w, "parts");
+    if (p->all_parts) {
+        tm_mpw_nil(w);
+    } else {
+        tm_mpw_array(w, p->nparts);
+        for (uint32_t i = 0; i < p->nparts; i++)
+            tm_mpw_int(w, p->parts[i]);
+    }
+    tm_mpw_cstr(w, "fields"), tm_mpw_array(w, p->sel.nfields + (p->sel.meta_all || p->sel.nmeta_keys));
+    for (uint32_t i = 0; i < p->sel.nfields; i++)
+        tm_mpw_int(w, p->sel.fields[i]);
+    if (p->sel.meta_all || p->sel.nmeta_keys)
+        tm_mpw_int(w, TM_META_FIELD_ID);
+    tm_mpw_cstr(w, "offset"), tm_mpw_uint(w, p->offset);
+    tm_mpw_cstr(w, "limit"), tm_mpw_uint(w, p->limit);
+    tm_mpw_cstr(w, "level"), tm_mpw_uint(w, (uint64_t)p->level);
+    tm_mpw_cstr(w, "timeout_ms"), tm_mpw_uint(w, timeout_ms);
+}
+
+int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
+                  uint32_t nparts, uint64_t *n);
+/* Exact count of visible rows (Strong: every acknowledged write counts). */
+int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
+                  uint32_t nparts, uint64_t *n)
+{
+    struct read_plan p = {.level = TM_CL_STRONG, .all_parts = parts == NULL, .nparts = nparts};
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    for (uint32_t i = 0; i < nparts && i < 1024; i++)
+        p.parts[i] = parts[i];
+    tm_mpw_init(&w);
+    plan_encode(&w, c, &p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2);
+    int rc = tm_proxy_call(r, r->p->query, "count", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
+        tm_mpr_uint(&rep.body, n);
+    tm_rpc_reply_free(&rep);
+    return 0;
+}
+
+static int read_rows(struct tm_req *r, const struct tm_collection *c, const struct read_plan *p,
+                     const struct tm_batch *pks)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_batch rows;
+    tm_mpw_init(&w);
+    plan_encode(&w, c, p, pks, (uint64_t)r->p->cfg.request_timeout_ms / 2);
+    int rc = tm_proxy_call(r, r->p->query, p->count ? "count" : "read", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    tm_batch_init(&rows);
+    if (tm_mpr_map(&rep.body, &nk) || tm_mpr_str(&rep.body, &k, &kn)) {
+        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply");
+    } else if (p->count) {
+        uint64_t n = 0;
+        tm_mpr_uint(&rep.body, &n);
+        tm_jw_arr(&r->data), tm_jw_obj(&r->data);
+        tm_jw_key(&r->data, "count(*)"), tm_jw_uint(&r->data, n);
+        tm_jw_obj_end(&r->data), tm_jw_arr_end(&r->data);
+    } else if (tm_batch_decode(&rep.body, &rows)) {
+        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed rows in read reply");
+    } else {
+        tm_render_rows(&r->data, &c->schema, &rows, &p->sel);
+    }
+    tm_batch_free(&rows);
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+static int check_loaded(struct tm_req *r, const struct tm_collection *c)
+{
+    if (c->loaded)
+        return 0;
+    return tm_status_set(&r->st, TM_MV_COLL_NOT_LOADED, "collection not loaded[collection=%s]",
+                         c->name);
+}
+
+static int entity_read(struct tm_req *r, bool get)
+{
+    struct tm_collection c;
+    struct tm_batch pks;
+    struct read_plan p = {0};
+    json_t *keys = NULL;
+    int rc = tm_rest_target(r, &c);
+    if (rc)
+        return rc;
+    tm_batch_init(&pks);
+    rc = check_loaded(r, &c);
+    if (!rc)
+        rc = parse_level(r, &c, &p.level);
+    if (!rc)
+        rc = parse_parts(r, &c, &p);
+    if (!rc)
+        rc = parse_outputs(r, &c, &p);
+    if (!rc && get) {
+        const json_t *id = tm_req_get(r, "id");
+        if (!id || json_is_null(id))
+            rc = tm_status_set(&r->st, TM_MV_MISSING_PARAM,
+                               "missing required parameters, error: Key: 'id' Error:Field "
+                               "validation for 'ID' failed on the 'required' tag");
+        else
+            rc = tm_pks_from_json(tm_schema_pk(&c.schema), id, &pks, &r->st);
+    } else if (!rc) {
+        rc = parse_window(r, &p);
+        if (!rc)
+            rc = tm_pkfilter_parse(tm_req_str(r, "filter", false), &c.schema, &keys, &r->st);
+        if (!rc && keys)
+            rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
+        if (!rc && !keys && !p.limit && !p.count)
+            rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                               "empty expression should be used with limit: invalid parameter");
+    }
+    if (!rc && r->st.code)
+        rc = TM_ESTATUS;
+    if (!rc)
+        rc = read_rows(r, &c, &p, get || keys ? &pks : NULL);
+    r->has_data = r->with_cost = rc == 0;
+    json_decref(keys);
+    tm_batch_free(&pks);
+    tm_collection_free(&c);
+    return rc;
+}
+
+int tm_rest_read(struct tm_req *r, const char *action);
+int tm_rest_read(struct tm_req *r, const char *action)
+{
+    if (strcmp(action, "get") == 0)
+        return entity_read(r, true);
+    if (strcmp(action, "query") == 0)
+        return entity_read(r, false);
+    return 1;
+}

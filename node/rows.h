@@ -1,0 +1,31 @@
+/* Entity rows from JSON to a columnar batch, validated against the schema
+ * (milvus-rest-v2.md §3.2). The whole request is validated before anything
+ * is written: one bad row fails the request with its Milvus code and message.
+ */
+#ifndef TM_ROWS_H
+#define TM_ROWS_H
+
+#include <jansson.h>
+
+#include "batch.h"
+#include "schema.h"
+
+/* Converts `data` (a JSON array of row objects; a single object counts as one
+ * row) to out, which gets one column per schema field plus the dynamic
+ * column when the schema has one. For an autoID schema the primary key must
+ * be absent from the rows and is taken from gen_ids (one per row); pass NULL
+ * otherwise. Returns 0, or TM_ESTATUS with st filled (1804 for values the
+ * REST layer cannot convert, 1100 for values the core refuses). */
+int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
+                      struct tm_batch *out, struct tm_status *st);
+
+/* Number of rows in `data` (array length, 1 for an object, 0 otherwise). */
+size_t tm_rows_count(const json_t *data);
+
+/* Primary keys from JSON (get's `id`, or values of a filter) into a
+ * one-column batch of the pk's type. Int64 keys may be numbers or numeric
+ * strings. Returns 0 or TM_ESTATUS (1806 for a key of the wrong type). */
+int tm_pks_from_json(const struct tm_field *pk, const json_t *ids, struct tm_batch *out,
+                     struct tm_status *st);
+
+#endif

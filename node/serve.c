@@ -1,0 +1,119 @@
+/* The standalone server: coord, data, query and proxy roles in one process,
+ * talking only through tm_rpc over nng's inproc transport. A cluster runs the
+ * same roles in separate processes with tcp:// addresses instead. */
+#include "serve.h"
+#include "coord_role.h"
+#include "data_role.h"
+#include "http.h"
+#include "proxy.h"
+#include "query_role.h"
+#include "tm_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COORD_URL "inproc://tidemark/coord"
+#define DATA_URL "inproc://tidemark/data"
+#define QUERY_URL "inproc://tidemark/query"
+
+struct roles {
+    struct tm_coord_role *coord;
+    struct tm_data_role *data;
+    struct tm_query_role *query;
+    struct tm_proxy proxy;
+    bool proxy_up;
+    struct tm_http_server *http;
+    int lock_fd;
+};
+
+/* One server per data directory: a second one would corrupt the logs. */
+static int lock_data_dir(const char *dir)
+{
+    char path[4096];
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        TM_ERROR("serve", "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+        TM_ERROR("serve", "%s is in use by another tidemark process", dir);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void roles_stop(struct roles *r)
+{
+    tm_http_server_stop(r->http);
+    if (r->proxy_up)
+        tm_proxy_close(&r->proxy);
+    tm_query_role_stop(r->query);
+    tm_data_role_stop(r->data);
+    tm_coord_role_stop(r->coord);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
+}
+
+static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
+{
+    char coord_dir[4096], wal_dir[4096];
+    snprintf(coord_dir, sizeof coord_dir, "%s/coord", cfg->data_dir);
+    snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
+    struct tm_data_role_config dc = {wal_dir, DATA_URL, COORD_URL, cfg->shards};
+    struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
+    struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000,
+                                 cfg->max_body};
+    int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);
+    if (!rc)
+        rc = tm_data_role_start(&r->data, &dc);
+    if (!rc)
+        rc = tm_query_role_start(&r->query, &qc);
+    if (!rc && !(rc = tm_proxy_init(&r->proxy, &pc)))
+        r->proxy_up = true;
+    struct tm_http_config hc = {.host = cfg->host, .port = cfg->port, .max_body = cfg->max_body,
+                                .workers = cfg->http_workers,
+                                .handler = tm_proxy_serve_http, .arg = &r->proxy};
+    if (!rc)
+        rc = tm_http_server_start(&r->http, &hc);
+    return rc;
+}
+
+int tm_serve_main(const struct tm_serve_config *cfg)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    /* Every thread started from here on inherits the mask, so the signal
+     * reaches only sigwait below. */
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    struct roles r = {.lock_fd = lock_data_dir(cfg->data_dir)};
+    if (r.lock_fd < 0)
+        return 1;
+    int rc = roles_start(&r, cfg);
+    if (rc) {
+        TM_ERROR("serve", "start failed: %s", tm_strerror(rc));
+        roles_stop(&r);
+        return 1;
+    }
+    /* Tests and scripts read this line to learn the port (--port 0). */
+    printf("tidemark: serving the Milvus REST API on http://%s:%d (data in %s)\n", cfg->host,
+           tm_http_server_port(r.http), cfg->data_dir);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    TM_INFO("serve", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    roles_stop(&r);
+    TM_INFO("serve", "stopped");
+    return 0;
+}

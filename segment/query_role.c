@@ -1,0 +1,500 @@
+/* The query role (calls and consistency rules in query_role.h).
+ *
+ * One tail thread per shard pulls applied entries from the data role in log
+ * order and applies them; tsafe[shard] then rises to the shard's reported
+ * safe timestamp. Readers wait on `progress` for tsafe to reach their
+ * guarantee timestamp.
+ */
+#include "query_role.h"
+#include "catalog.h"
+#include "store.h"
+#include "tm_log.h"
+#include "tm_rpc.h"
+#include "tm_time.h"
+#include "tso.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+#define BOUNDED_STALENESS_MS 5000
+
+struct qcoll {
+    int64_t id;
+    bool dead;
+    int64_t pk_field_id;
+    struct tm_store *store;
+};
+
+struct qshard {
+    struct tm_query_role *q;
+    int id;
+    pthread_t thread;
+    uint64_t next;
+};
+
+struct tm_query_role {
+    struct tm_rpc_client *data, *coord;
+    struct tm_rpc_server *rpc;
+    struct qshard *shards;
+    int nshards;
+    atomic_bool stopping;
+    /* collections, guarded by colls_mu */
+    pthread_mutex_t colls_mu;
+    struct qcoll *colls;
+    size_t ncolls;
+    /* tsafe per shard, guarded by progress_mu */
+    pthread_mutex_t progress_mu;
+    pthread_cond_t progress;
+    uint64_t *tsafe;
+};
+
+/* ---- collections ---- */
+
+/* Asks the coordinator for the collection's pk field; 0 if it does not exist. */
+static int64_t lookup_pk_field(struct tm_query_role *q, int64_t id)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    struct tm_collection coll;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, id);
+    int rc = tm_rpc_call(q->coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return 0;
+    int64_t pk = 0;
+    if (tm_collection_decode(&rep.body, &coll) == 0) {
+        pk = tm_schema_pk(&coll.schema)->id;
+        tm_collection_free(&coll);
+    }
+    tm_rpc_reply_free(&rep);
+    return pk;
+}
+
+/* The collection's entry, created on first sight. NULL on ENOMEM. The
+ * pointer stays valid: entries are never removed, only marked dead. */
+static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
+{
+    pthread_mutex_lock(&q->colls_mu);
+    for (size_t i = 0; i < q->ncolls; i++) {
+        if (q->colls[i].id == id) {
+            struct qcoll *c = &q->colls[i];
+            pthread_mutex_unlock(&q->colls_mu);
+            return c;
+        }
+    }
+    pthread_mutex_unlock(&q->colls_mu);
+    if (!create)
+        return NULL;
+    int64_t pk = lookup_pk_field(q, id);
+    struct tm_store *store = pk ? tm_store_new(id) : NULL;
+    pthread_mutex_lock(&q->colls_mu);
+    struct qcoll *c = NULL;
+    for (size_t i = 0; i < q->ncolls && !c; i++)
+        c = q->colls[i].id == id ? &q->colls[i] : NULL;
+    if (c) { /* another shard's tail thread created it meanwhile */
+        pthread_mutex_unlock(&q->colls_mu);
+        tm_store_free(store);
+        return c;
+    }
+    /* Entries live in one array that never shrinks; growing it would move
+     * them, so it is allocated once with room for every collection. */
+    c = q->ncolls < 65536 ? &q->colls[q->ncolls++] : NULL;
+    if (c)
+        *c = (struct qcoll){.id = id, .dead = !store, .pk_field_id = pk, .store = store};
+    pthread_mutex_unlock(&q->colls_mu);
+    return c;
+}
+
+/* ---- tailing ---- */
+
+static int apply_entry(struct tm_query_role *q, const uint8_t *p, size_t len)
+{
+    struct tm_entry_hdr h;
+    struct tm_span rows_span, pks_span;
+    int rc = tm_entry_decode(p, len, &h, &rows_span, &pks_span);
+    if (rc)
+        return rc;
+    struct qcoll *c = coll_get(q, h.coll_id, true);
+    if (!c || c->dead)
+        return 0; /* dropped collection: its entries are dead */
+    struct tm_batch rows, pks;
+    struct tm_mpr r;
+    tm_batch_init(&rows);
+    tm_batch_init(&pks);
+    if (rows_span.p && (tm_mpr_init(&r, rows_span.p, rows_span.len), 1))
+        rc = tm_batch_decode(&r, &rows);
+    if (!rc && pks_span.p && (tm_mpr_init(&r, pks_span.p, pks_span.len), 1))
+        rc = tm_batch_decode(&r, &pks);
+    if (!rc) {
+        pthread_rwlock_wrlock(&c->store->lock);
+        if (!c->dead)
+            rc = tm_store_apply(c->store, &h, &rows, &pks, c->pk_field_id);
+        pthread_rwlock_unlock(&c->store->lock);
+    }
+    tm_batch_free(&rows);
+    tm_batch_free(&pks);
+    return rc;
+}
+
+static int tail_once(struct qshard *sh)
+{
+    struct tm_query_role *q = sh->q;
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 3);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh->id);
+    tm_mpw_cstr(&w, "from"), tm_mpw_uint(&w, sh->next);
+    tm_mpw_cstr(&w, "wait_ms"), tm_mpw_uint(&w, 300);
+    int rc = tm_rpc_call(q->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t n, kn, nent = 0;
+    const char *k;
+    uint64_t next = 0, safe = 0;
+    struct tm_mpr *b = &rep.body;
+    tm_mpr_map(b, &n);
+    for (uint32_t i = 0; i < n && !b->err && !rc; i++) {
+        tm_mpr_str(b, &k, &kn);
+        if (KEY_IS(k, kn, "entries")) {
+            tm_mpr_array(b, &nent);
+            for (uint32_t e = 0; e < nent && !b->err && !rc; e++) {
+                const uint8_t *p;
+                uint32_t len;
+                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, p, len)))
+                    sh->next++; /* per entry: a retry must not apply one twice */
+            }
+        } else if (KEY_IS(k, kn, "next")) {
+            tm_mpr_uint(b, &next);
+        } else if (KEY_IS(k, kn, "safe")) {
+            tm_mpr_uint(b, &safe);
+        } else {
+            tm_mpr_skip(b);
+        }
+    }
+    rc = rc ? rc : b->err;
+    tm_rpc_reply_free(&rep);
+    if (rc)
+        return rc;
+    if (next != sh->next)
+        return TM_ECORRUPT;
+    pthread_mutex_lock(&q->progress_mu);
+    if (safe > q->tsafe[sh->id])
+        q->tsafe[sh->id] = safe;
+    pthread_cond_broadcast(&q->progress);
+    pthread_mutex_unlock(&q->progress_mu);
+    return 0;
+}
+
+static void *tail_main(void *arg)
+{
+    struct qshard *sh = arg;
+    while (!atomic_load(&sh->q->stopping)) {
+        int rc = tail_once(sh);
+        if (rc && !atomic_load(&sh->q->stopping)) {
+            TM_WARN("query", "shard %d: tail failed: %s", sh->id, tm_strerror(rc));
+            struct timespec pause = {0, 100 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* ---- reads ---- */
+
+struct read_args {
+    int64_t coll;
+    struct tm_span pks;
+    int64_t parts[1024];
+    uint32_t nparts;
+    bool all_parts;
+    int64_t fields[TM_BATCH_MAX_COLS];
+    uint32_t nfields;
+    uint64_t offset, limit, level, gts, timeout_ms;
+};
+
+static int read_ids(struct tm_mpr *r, int64_t *ids, uint32_t cap, uint32_t *n_out)
+{
+    uint32_t n;
+    if (tm_mpr_array(r, &n) || n > cap)
+        return r->err ? r->err : TM_ETOOBIG;
+    for (uint32_t i = 0; i < n; i++)
+        tm_mpr_int(r, &ids[i]);
+    *n_out = n;
+    return r->err;
+}
+
+static int read_key(struct tm_mpr *r, struct read_args *a, const char *k, uint32_t kn)
+{
+    if (KEY_IS(k, kn, "coll"))
+        return tm_mpr_int(r, &a->coll);
+    if (KEY_IS(k, kn, "pks"))
+        return tm_mpr_nil(r) ? 0 : tm_mpr_raw(r, &a->pks.p, &a->pks.len);
+    if (KEY_IS(k, kn, "parts")) {
+        a->all_parts = tm_mpr_nil(r);
+        return a->all_parts ? 0 : read_ids(r, a->parts, 1024, &a->nparts);
+    }
+    if (KEY_IS(k, kn, "fields"))
+        return read_ids(r, a->fields, TM_BATCH_MAX_COLS, &a->nfields);
+    uint64_t *u = KEY_IS(k, kn, "offset")       ? &a->offset
+                  : KEY_IS(k, kn, "limit")      ? &a->limit
+                  : KEY_IS(k, kn, "level")      ? &a->level
+                  : KEY_IS(k, kn, "gts")        ? &a->gts
+                  : KEY_IS(k, kn, "timeout_ms") ? &a->timeout_ms
+                                                : NULL;
+    return u ? tm_mpr_uint(r, u) : tm_mpr_skip(r);
+}
+
+static int parse_read(struct tm_mpr *body, struct read_args *a)
+{
+    uint32_t n, kn;
+    const char *k;
+    memset(a, 0, sizeof *a);
+    a->all_parts = true;
+    a->level = TM_CL_BOUNDED;
+    a->timeout_ms = 10000;
+    if (tm_mpr_map(body, &n))
+        return body->err;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_str(body, &k, &kn))
+            return body->err;
+        int rc = read_key(body, a, k, kn);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    int rc = tm_rpc_call(q->data, "last_ts", w.buf.data, w.buf.len, 5000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t n, kn;
+    const char *k;
+    if (tm_mpr_map(&rep.body, &n) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
+        tm_mpr_uint(&rep.body, ts);
+    rc = rep.body.err;
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* The guarantee timestamp of each shard for this read (0 = no wait). */
+static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_t *g)
+{
+    for (int s = 0; s < q->nshards; s++) {
+        g[s] = 0;
+        if (a->level == TM_CL_STRONG) {
+            int rc = shard_last_ts(q, s, &g[s]);
+            if (rc)
+                return rc;
+        } else if (a->level == TM_CL_BOUNDED) {
+            uint64_t now = tm_wall_ms();
+            g[s] = now > BOUNDED_STALENESS_MS ? tm_ts_make(now - BOUNDED_STALENESS_MS, 0) : 0;
+        } else if (a->level == TM_CL_SESSION || a->level == TM_CL_CUSTOMIZED) {
+            g[s] = a->gts;
+        }
+    }
+    return 0;
+}
+
+/* Waits until tsafe[s] >= g[s] for every shard, or the timeout. */
+static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&q->progress_mu);
+    for (int s = 0; s < q->nshards && !rc; s++)
+        while (q->tsafe[s] < g[s] && !rc)
+            if (pthread_cond_timedwait(&q->progress, &q->progress_mu, &until))
+                rc = TM_ETIMEDOUT;
+    pthread_mutex_unlock(&q->progress_mu);
+    return rc;
+}
+
+/* Resolves the collection and waits for the read's consistency level. */
+static struct qcoll *read_prepare(struct tm_query_role *q, const struct read_args *a,
+                                  struct tm_status *st)
+{
+    uint64_t g[64];
+    int rc = guarantee(q, a, g);
+    if (!rc)
+        rc = wait_serviceable(q, g, a->timeout_ms);
+    if (rc) {
+        tm_status_set(st, TM_MV_TIMEOUT,
+                      "the collection is not serviceable at the requested consistency level "
+                      "within %llu ms: %s",
+                      (unsigned long long)a->timeout_ms, tm_strerror(rc));
+        return NULL;
+    }
+    /* Not seen in the log yet means no rows yet: an empty result. */
+    struct qcoll *c = coll_get(q, a->coll, false);
+    return c && !c->dead ? c : NULL;
+}
+
+static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
+                      struct tm_status *st)
+{
+    struct read_args a;
+    struct tm_batch pks, out;
+    tm_batch_init(&pks);
+    tm_batch_init(&out);
+    if (parse_read(body, &a)) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed read request");
+        return;
+    }
+    struct tm_mpr r;
+    if (a.pks.p && (tm_mpr_init(&r, a.pks.p, a.pks.len), tm_batch_decode(&r, &pks))) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed primary keys");
+        return;
+    }
+    struct qcoll *c = read_prepare(q, &a, st);
+    if (c && !st->code) {
+        struct tm_store_read rq = {.ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts,
+                                   .nparts = a.nparts, .fields = a.fields,
+                                   .nfields = a.nfields, .offset = a.offset, .limit = a.limit};
+        pthread_rwlock_rdlock(&c->store->lock);
+        int rc = c->dead ? 0 : tm_store_read(c->store, a.pks.p ? &pks : NULL, &rq, &out);
+        pthread_rwlock_unlock(&c->store->lock);
+        if (rc)
+            tm_status_set(st, TM_MV_INTERNAL, "read failed: %s", tm_strerror(rc));
+    }
+    if (!st->code) {
+        tm_mpw_map(reply, 1);
+        tm_mpw_cstr(reply, "rows"), tm_batch_encode(reply, &out);
+    }
+    tm_batch_free(&pks);
+    tm_batch_free(&out);
+}
+
+static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
+                       struct tm_status *st)
+{
+    struct read_args a;
+    if (parse_read(body, &a)) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed count request");
+        return;
+    }
+    struct qcoll *c = read_prepare(q, &a, st);
+    if (st->code)
+        return;
+    uint64_t n = 0;
+    if (c) {
+        struct tm_store_read rq = {.ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts,
+                                   .nparts = a.nparts};
+        pthread_rwlock_rdlock(&c->store->lock);
+        n = tm_store_count(c->store, &rq);
+        pthread_rwlock_unlock(&c->store->lock);
+    }
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "n"), tm_mpw_uint(reply, n);
+}
+
+static void call_drop(struct tm_query_role *q, struct tm_mpr *body)
+{
+    struct read_args a;
+    if (parse_read(body, &a))
+        return;
+    struct qcoll *c = coll_get(q, a.coll, false);
+    if (!c)
+        return;
+    if (!c->store)
+        return;
+    /* The store struct stays (readers and the tail thread may hold it);
+     * its rows are freed under the write lock, after which it reads empty. */
+    pthread_rwlock_wrlock(&c->store->lock);
+    c->dead = true;
+    tm_store_clear(c->store);
+    pthread_rwlock_unlock(&c->store->lock);
+}
+
+static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
+                   struct tm_status *st)
+{
+    struct tm_query_role *q = arg;
+    if (strcmp(type, "read") == 0)
+        call_read(q, body, reply, st);
+    else if (strcmp(type, "count") == 0)
+        call_count(q, body, reply, st);
+    else if (strcmp(type, "drop") == 0)
+        call_drop(q, body);
+    else
+        tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
+}
+
+/* ---- lifecycle ---- */
+
+int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg)
+{
+    struct tm_query_role *q = calloc(1, sizeof *q);
+    if (!q)
+        return TM_ENOMEM;
+    pthread_mutex_init(&q->colls_mu, NULL);
+    pthread_mutex_init(&q->progress_mu, NULL);
+    pthread_cond_init(&q->progress, NULL);
+    q->colls = calloc(65536, sizeof *q->colls);
+    q->shards = calloc((size_t)cfg->shards, sizeof *q->shards);
+    q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
+    int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
+    if (!rc)
+        rc = tm_rpc_client_open(&q->data, cfg->data_url);
+    if (!rc)
+        rc = tm_rpc_client_open(&q->coord, cfg->coord_url);
+    for (int i = 0; !rc && i < cfg->shards; i++) {
+        q->shards[i] = (struct qshard){.q = q, .id = i};
+        rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;
+        q->nshards += !rc;
+    }
+    if (!rc)
+        rc = tm_rpc_server_start(&q->rpc, cfg->url, 8, handle, q);
+    if (rc) {
+        tm_query_role_stop(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+void tm_query_role_stop(struct tm_query_role *q)
+{
+    if (!q)
+        return;
+    tm_rpc_server_stop(q->rpc);
+    atomic_store(&q->stopping, true);
+    for (int i = 0; i < q->nshards; i++)
+        pthread_join(q->shards[i].thread, NULL);
+    tm_rpc_client_close(q->data);
+    tm_rpc_client_close(q->coord);
+    for (size_t i = 0; i < q->ncolls; i++)
+        tm_store_free(q->colls[i].store);
+    free(q->colls);
+    free(q->shards);
+    free(q->tsafe);
+    pthread_mutex_destroy(&q->colls_mu);
+    pthread_mutex_destroy(&q->progress_mu);
+    pthread_cond_destroy(&q->progress);
+    free(q);
+}

@@ -1,0 +1,34 @@
+/* The query role: tails every WAL shard of the data role, applies entries
+ * into per-collection stores (store.h), and answers reads at a consistency
+ * level.
+ *
+ * Calls (type: request body -> reply body):
+ *   "read"  {"coll": id, "pks": batch|nil, "parts": [id]|nil, "fields": [id],
+ *            "offset": uint, "limit": uint, "level": consistency, "gts": uint,
+ *            "timeout_ms": uint}
+ *                           -> {"rows": batch}  visible rows (pk column first)
+ *   "count" {"coll", "parts", "level", "gts", "timeout_ms"} -> {"n": uint}
+ *   "drop"  {"coll": id}    -> nil   forget a dropped collection
+ *
+ * Consistency (DESIGN.md §3): before reading, the replica waits until its
+ * serviceable time (tsafe) on every shard reaches the guarantee timestamp:
+ * Strong = the last timestamp each shard acknowledged when the read
+ * arrived (so every acknowledged write is seen); Bounded = now - 5 s;
+ * Session = "gts", the client's last write timestamp; Eventually = none.
+ */
+#ifndef TM_QUERY_ROLE_H
+#define TM_QUERY_ROLE_H
+
+struct tm_query_role;
+
+struct tm_query_role_config {
+    const char *url;
+    const char *data_url;
+    const char *coord_url;
+    int shards;
+};
+
+int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg);
+void tm_query_role_stop(struct tm_query_role *q);
+
+#endif

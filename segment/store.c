@@ -1,0 +1,270 @@
+/* Growing data of one collection: versions, deletes, MVCC reads (rules in store.h). */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define REF(seg, row) ((int64_t)(seg) << 40 | (int64_t)(row))
+#define REF_SEG(ref) ((uint32_t)((ref) >> 40))
+#define REF_ROW(ref) ((uint32_t)((ref) & ((1LL << 40) - 1)))
+
+struct tm_store *tm_store_new(int64_t coll_id)
+{
+    struct tm_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->coll_id = coll_id;
+    pthread_rwlock_init(&s->lock, NULL);
+    tm_pkindex_init(&s->pk);
+    return s;
+}
+
+void tm_store_clear(struct tm_store *s)
+{
+    for (uint32_t i = 0; i < s->nsegs; i++) {
+        tm_batch_free(&s->segs[i].rows);
+        tm_buf_free(&s->segs[i].ts);
+        tm_buf_free(&s->segs[i].prev);
+    }
+    free(s->segs);
+    free(s->dels);
+    tm_pkindex_free(&s->pk);
+    s->segs = NULL;
+    s->nsegs = 0;
+    s->dels = NULL;
+    s->ndels = s->cap_dels = 0;
+}
+
+void tm_store_free(struct tm_store *s)
+{
+    if (!s)
+        return;
+    tm_store_clear(s);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+static struct tm_pk pk_at(const struct tm_col *c, uint32_t i)
+{
+    struct tm_pk pk = {0};
+    if (c->type == TM_T_INT64) {
+        pk.i = tm_col_int64(c, i);
+    } else {
+        size_t len;
+        pk.is_str = true;
+        pk.s = (const char *)tm_col_value(c, i, &len);
+        pk.len = (uint32_t)len;
+    }
+    return pk;
+}
+
+static uint64_t row_ts(const struct tm_store *s, int64_t ref)
+{
+    return ((const uint64_t *)s->segs[REF_SEG(ref)].ts.data)[REF_ROW(ref)];
+}
+
+static int64_t row_prev(const struct tm_store *s, int64_t ref)
+{
+    return ((const int64_t *)s->segs[REF_SEG(ref)].prev.data)[REF_ROW(ref)];
+}
+
+/* ---- apply ---- */
+
+static int apply_deletes(struct tm_store *s, const struct tm_entry_hdr *h,
+                         const struct tm_batch *pks)
+{
+    if (pks->ncols != 1)
+        return TM_ECORRUPT;
+    for (uint32_t i = 0; i < pks->nrows; i++) {
+        struct tm_pk pk = pk_at(&pks->cols[0], i);
+        struct tm_pk_entry *e = tm_pkindex_get(&s->pk, &pk);
+        if (!e)
+            return TM_ENOMEM;
+        if (s->ndels == s->cap_dels) {
+            int64_t cap = s->cap_dels ? s->cap_dels * 2 : 1024;
+            struct tm_store_del *grown = realloc(s->dels, (size_t)cap * sizeof *grown);
+            if (!grown)
+                return TM_ENOMEM;
+            s->dels = grown;
+            s->cap_dels = cap;
+        }
+        /* An upsert's delete spans the collection: a key lives in one
+         * partition, so upserting it into another moves it. */
+        int64_t part = h->kind == TM_ENTRY_UPSERT ? -1 : h->part_id;
+        s->dels[s->ndels] = (struct tm_store_del){h->ts, part, e->del_head};
+        e->del_head = s->ndels++;
+    }
+    return 0;
+}
+
+static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *layout,
+                   uint32_t *idx_out)
+{
+    for (uint32_t i = 0; i < s->nsegs; i++) {
+        if (s->segs[i].part_id == part_id) {
+            *idx_out = i;
+            return 0;
+        }
+    }
+    struct tm_store_seg *grown = realloc(s->segs, (s->nsegs + 1) * sizeof *grown);
+    if (!grown)
+        return TM_ENOMEM;
+    s->segs = grown;
+    struct tm_store_seg *seg = &s->segs[s->nsegs];
+    memset(seg, 0, sizeof *seg);
+    seg->part_id = part_id;
+    int rc = tm_batch_clone_layout(&seg->rows, layout);
+    if (rc) {
+        tm_batch_free(&seg->rows);
+        return rc;
+    }
+    *idx_out = s->nsegs++;
+    return 0;
+}
+
+static int apply_inserts(struct tm_store *s, const struct tm_entry_hdr *h,
+                         const struct tm_batch *rows, int64_t pk_field_id)
+{
+    const struct tm_col *pkc = tm_batch_col(rows, pk_field_id);
+    uint32_t si;
+    if (!pkc || (pkc->type != TM_T_INT64 && pkc->type != TM_T_VARCHAR))
+        return TM_ECORRUPT;
+    int rc = seg_for(s, h->part_id, rows, &si);
+    if (rc)
+        return rc;
+    struct tm_store_seg *seg = &s->segs[si];
+    uint32_t base = seg->rows.nrows;
+    if ((rc = tm_batch_append_rows(&seg->rows, rows, 0, rows->nrows)))
+        return rc;
+    s->pk_field_id = pk_field_id;
+    for (uint32_t i = 0; i < rows->nrows; i++) {
+        struct tm_pk pk = pk_at(pkc, i);
+        struct tm_pk_entry *e = tm_pkindex_get(&s->pk, &pk);
+        if (!e || tm_buf_append(&seg->ts, &h->ts, 8) || tm_buf_append(&seg->prev, &e->row_head, 8))
+            return TM_ENOMEM;
+        e->row_head = REF(si, base + i);
+    }
+    return 0;
+}
+
+int tm_store_apply(struct tm_store *s, const struct tm_entry_hdr *h, const struct tm_batch *rows,
+                   const struct tm_batch *pks, int64_t pk_field_id)
+{
+    int rc = 0;
+    if (pks && pks->nrows)
+        rc = apply_deletes(s, h, pks);
+    if (!rc && rows && rows->nrows)
+        rc = apply_inserts(s, h, rows, pk_field_id);
+    return rc;
+}
+
+/* ---- reads ---- */
+
+/* The visible version of a key at ts, or TM_NO_REF. */
+static int64_t visible(const struct tm_store *s, const struct tm_pk_entry *e, uint64_t ts)
+{
+    int64_t v = e->row_head;
+    while (v != TM_NO_REF && row_ts(s, v) > ts)
+        v = row_prev(s, v);
+    if (v == TM_NO_REF)
+        return TM_NO_REF;
+    uint64_t vts = row_ts(s, v);
+    int64_t part = s->segs[REF_SEG(v)].part_id;
+    for (int64_t d = e->del_head; d != TM_NO_REF; d = s->dels[d].prev) {
+        const struct tm_store_del *del = &s->dels[d];
+        if (del->ts <= vts)
+            break; /* older deletes cannot hide v */
+        if (del->ts <= ts && (del->part_id < 0 || del->part_id == part))
+            return TM_NO_REF;
+    }
+    return v;
+}
+
+static bool part_selected(const struct tm_store *s, int64_t ref, const struct tm_store_read *q)
+{
+    if (!q->parts)
+        return true;
+    int64_t part = s->segs[REF_SEG(ref)].part_id;
+    for (uint32_t i = 0; i < q->nparts; i++)
+        if (q->parts[i] == part)
+            return true;
+    return false;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Collects the refs of visible, selected versions: of the given keys, or of all keys. */
+static int collect(struct tm_store *s, const struct tm_batch *pks, const struct tm_store_read *q,
+                   struct tm_buf *refs)
+{
+    uint64_t n = pks ? pks->nrows : s->pk.cap;
+    for (uint64_t i = 0; i < n; i++) {
+        const struct tm_pk_entry *e;
+        if (pks) {
+            struct tm_pk pk = pk_at(&pks->cols[0], (uint32_t)i);
+            e = tm_pkindex_find(&s->pk, &pk);
+        } else {
+            e = s->pk.slots[i].hash ? &s->pk.slots[i] : NULL;
+        }
+        int64_t v = e ? visible(s, e, q->ts) : TM_NO_REF;
+        if (v != TM_NO_REF && part_selected(s, v, q) && tm_buf_append(refs, &v, 8))
+            return TM_ENOMEM;
+    }
+    /* Insertion order, as a scan of segments would return them. */
+    if (!pks)
+        qsort(refs->data, refs->len / 8, 8, cmp_ref);
+    return 0;
+}
+
+static int out_layout(const struct tm_store *s, const struct tm_store_read *q, struct tm_batch *out)
+{
+    const struct tm_batch *l = &s->segs[0].rows;
+    const struct tm_col *pkc = tm_batch_col(l, s->pk_field_id);
+    if (!tm_batch_add_col(out, pkc->field_id, pkc->type, pkc->width, pkc->nullable))
+        return TM_EINVAL;
+    for (uint32_t i = 0; i < q->nfields; i++) {
+        const struct tm_col *c = tm_batch_col(l, q->fields[i]);
+        if (c && c->field_id != s->pk_field_id &&
+            !tm_batch_add_col(out, c->field_id, c->type, c->width, c->nullable))
+            return TM_EINVAL;
+    }
+    return 0;
+}
+
+int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct tm_store_read *q,
+                  struct tm_batch *out)
+{
+    if (s->nsegs == 0)
+        return 0;
+    if (pks && pks->ncols != 1)
+        return TM_EINVAL;
+    struct tm_buf refs;
+    tm_buf_init(&refs);
+    int rc = collect(s, pks, q, &refs);
+    if (!rc)
+        rc = out_layout(s, q, out);
+    const int64_t *r = (const int64_t *)refs.data;
+    uint64_t n = refs.len / 8;
+    uint64_t end = q->limit && q->offset + q->limit < n ? q->offset + q->limit : n;
+    for (uint64_t i = q->offset; i < end && !rc; i++)
+        rc = tm_batch_append_rows(out, &s->segs[REF_SEG(r[i])].rows, REF_ROW(r[i]), 1);
+    tm_buf_free(&refs);
+    return rc;
+}
+
+uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < s->pk.cap; i++) {
+        const struct tm_pk_entry *e = &s->pk.slots[i];
+        if (!e->hash)
+            continue;
+        int64_t v = visible(s, e, q->ts);
+        n += v != TM_NO_REF && part_selected(s, v, q);
+    }
+    return n;
+}

@@ -1,0 +1,81 @@
+/* The growing data of one collection on a query replica: one growing
+ * segment per partition, a primary-key index, and a delete log.
+ *
+ * Versions: every inserted row is a version of its primary key, stamped
+ * with its entry's timestamp; the pk index points at the newest version,
+ * and each version at the one it superseded. A delete record (ts, partition
+ * or all) is chained per key the same way.
+ *
+ * Visibility at read timestamp R (milvus-rest-v2.md §5.4): take the newest
+ * version v with ts(v) <= R; the key is visible iff such a v exists and no
+ * delete d applying to v's partition has ts(v) < ts(d) <= R. A delete at T
+ * therefore hides versions older than T and never the row written at T, so
+ * an upsert (delete + insert at one T) shows exactly one version to every
+ * reader. A primary key is unique across the collection: the newest version
+ * wins whatever partition it was written to.
+ *
+ * Locking: the caller holds `lock` (write for apply, read for reads).
+ */
+#ifndef TM_STORE_H
+#define TM_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "entry.h"
+#include "pkindex.h"
+
+struct tm_store_seg {
+    int64_t part_id;
+    struct tm_batch rows;
+    struct tm_buf ts;   /* uint64 per row */
+    struct tm_buf prev; /* int64 row ref of the superseded version, per row */
+};
+
+struct tm_store_del {
+    uint64_t ts;
+    int64_t part_id; /* -1: every partition */
+    int64_t prev;
+};
+
+struct tm_store {
+    int64_t coll_id;
+    pthread_rwlock_t lock;
+    struct tm_store_seg *segs;
+    uint32_t nsegs;
+    struct tm_pkindex pk;
+    struct tm_store_del *dels;
+    int64_t ndels, cap_dels;
+    int64_t pk_field_id; /* 0 until the first insert */
+};
+
+/* What a read selects. */
+struct tm_store_read {
+    uint64_t ts;             /* MVCC read timestamp */
+    const int64_t *parts;    /* partition ids, or NULL for all */
+    uint32_t nparts;
+    const int64_t *fields;   /* field ids to return (the pk is always returned) */
+    uint32_t nfields;
+    uint64_t offset, limit;  /* limit 0 = none */
+};
+
+struct tm_store *tm_store_new(int64_t coll_id);
+void tm_store_free(struct tm_store *s);
+/* Drops every row and delete; the store reads empty afterwards. Caller
+ * holds the write lock. */
+void tm_store_clear(struct tm_store *s);
+
+/* Applies a decoded entry: deletes first, then inserts, all at h->ts.
+ * pk_field_id names the pk column in rows. 0 or TM_ENOMEM / TM_ECORRUPT. */
+int tm_store_apply(struct tm_store *s, const struct tm_entry_hdr *h, const struct tm_batch *rows,
+                   const struct tm_batch *pks, int64_t pk_field_id);
+
+/* Visible rows for the keys in the single-column batch `pks`, or for every
+ * key when pks is NULL, into out (freshly initialised; freed by the caller). */
+int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct tm_store_read *q,
+                  struct tm_batch *out);
+/* Number of visible keys. */
+uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q);
+
+#endif

@@ -1,0 +1,525 @@
+/* The data role: WAL shards with group commit, and their tails (see data_role.h).
+ *
+ * A write request waits on its own tm_wait. The shard's loop thread drains
+ * the queue: up to MAX_BATCH requests take consecutive timestamps from one
+ * TSO call and go to Raft as ONE append, so they share one disk write and one
+ * fsync. At most MAX_INFLIGHT appends are in flight; requests arriving
+ * meanwhile queue up and form the next, larger batch.
+ */
+#include "data_role.h"
+#include "entry.h"
+#include "raftgroup.h"
+#include "tm_log.h"
+#include "tm_rpc.h"
+#include "tm_wait.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#define MAX_BATCH 64
+#define MAX_INFLIGHT 4
+#define TICK_MS 200
+#define TAIL_MAX_BYTES (8u << 20)
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+struct write_req {
+    struct tm_entry_hdr hdr;
+    struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
+    struct tm_wait wait;
+    struct write_req *next;
+};
+
+struct applied {
+    uint8_t *p;
+    size_t len;
+    uint64_t ts;
+};
+
+struct shard {
+    struct tm_data_role *role;
+    int id;
+    struct tm_raft_group *raft;
+    /* write queue, guarded by qmu */
+    pthread_mutex_t qmu;
+    struct write_req *qhead, *qtail;
+    bool drain_posted;
+    struct tm_raft_job drain_job;
+    int inflight; /* loop thread only */
+    /* applied entries, guarded by tmu */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcond;
+    struct applied *log;
+    uint64_t nlog, caplog;
+    uint64_t last_ts, safe_ts;
+    struct tm_raft_job tick_job;
+    uv_timer_t tick;
+    bool tick_started;
+};
+
+struct batch {
+    struct shard *sh;
+    struct write_req *reqs[MAX_BATCH];
+    unsigned n;
+};
+
+struct tm_data_role {
+    struct shard *shards;
+    int nshards;
+    struct tm_rpc_client *coord;
+    struct tm_rpc_server *rpc;
+};
+
+/* ---- timestamps ---- */
+
+static int tso_alloc(struct tm_data_role *d, uint32_t n, uint64_t *ts)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
+    int rc = tm_rpc_call(d->coord, "tso", w.buf.data, w.buf.len, 5000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
+        tm_mpr_uint(&rep.body, ts);
+    rc = rep.body.err;
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* ---- apply (loop thread) ---- */
+
+static int shard_apply(void *arg, const void *buf, size_t len)
+{
+    struct shard *sh = arg;
+    struct tm_entry_hdr h;
+    struct tm_span rows, pks;
+    int rc = tm_entry_decode(buf, len, &h, &rows, &pks);
+    if (rc)
+        return rc;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return TM_ENOMEM;
+    memcpy(copy, buf, len);
+    pthread_mutex_lock(&sh->tmu);
+    if (sh->nlog == sh->caplog) {
+        uint64_t cap = sh->caplog ? sh->caplog * 2 : 1024;
+        struct applied *grown = realloc(sh->log, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&sh->tmu);
+            free(copy);
+            return TM_ENOMEM;
+        }
+        sh->log = grown;
+        sh->caplog = cap;
+    }
+    sh->log[sh->nlog++] = (struct applied){copy, len, h.ts};
+    if (h.ts > sh->last_ts)
+        sh->last_ts = h.ts;
+    pthread_cond_broadcast(&sh->tcond);
+    pthread_mutex_unlock(&sh->tmu);
+    return 0;
+}
+
+/* ---- group commit (loop thread) ---- */
+
+static void drain(struct shard *sh);
+
+static void finish_batch(struct batch *b, int rc)
+{
+    for (unsigned i = 0; i < b->n; i++)
+        tm_wait_signal(&b->reqs[i]->wait, rc);
+    free(b);
+}
+
+static void on_batch_committed(void *arg, int rc)
+{
+    struct batch *b = arg;
+    struct shard *sh = b->sh;
+    sh->inflight--;
+    finish_batch(b, rc);
+    drain(sh);
+}
+
+static struct batch *take_batch(struct shard *sh)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->sh = sh;
+    pthread_mutex_lock(&sh->qmu);
+    while (sh->qhead && b->n < MAX_BATCH) {
+        b->reqs[b->n++] = sh->qhead;
+        sh->qhead = sh->qhead->next;
+    }
+    if (!sh->qhead)
+        sh->qtail = NULL;
+    pthread_mutex_unlock(&sh->qmu);
+    return b;
+}
+
+static int encode_batch(struct batch *b, uint64_t ts, struct tm_raft_buf *bufs)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        struct write_req *r = b->reqs[i];
+        struct tm_buf out;
+        tm_buf_init(&out);
+        r->hdr.ts = ts + i;
+        int rc = tm_entry_encode(&out, &r->hdr, r->rows, r->pks);
+        bufs[i].base = rc ? NULL : tm_raft_alloc(out.len);
+        bufs[i].len = out.len;
+        if (bufs[i].base)
+            memcpy(bufs[i].base, out.data, out.len);
+        tm_buf_free(&out);
+        if (!bufs[i].base) {
+            while (i--)
+                tm_raft_free(bufs[i].base);
+            return TM_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static void drain(struct shard *sh)
+{
+    while (sh->inflight < MAX_INFLIGHT) {
+        struct batch *b = take_batch(sh);
+        if (!b || b->n == 0) {
+            free(b);
+            return;
+        }
+        struct tm_raft_buf bufs[MAX_BATCH];
+        uint64_t ts = 0;
+        int rc = tso_alloc(sh->role, b->n, &ts);
+        if (!rc)
+            rc = encode_batch(b, ts, bufs);
+        if (!rc && (rc = tm_raft_group_append(sh->raft, bufs, b->n, on_batch_committed, b)))
+            for (unsigned i = 0; i < b->n; i++)
+                tm_raft_free(bufs[i].base);
+        if (rc) {
+            TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, b->n,
+                    tm_strerror(rc));
+            finish_batch(b, rc);
+            continue;
+        }
+        sh->inflight++;
+    }
+}
+
+static void drain_job(struct tm_raft_job *job, int stopping)
+{
+    struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, drain_job));
+    pthread_mutex_lock(&sh->qmu);
+    sh->drain_posted = false;
+    pthread_mutex_unlock(&sh->qmu);
+    if (!stopping) {
+        drain(sh);
+        return;
+    }
+    struct batch *b;
+    while ((b = take_batch(sh)) && b->n)
+        finish_batch(b, TM_ESHUTDOWN);
+    free(b);
+}
+
+/* ---- time ticks (loop thread) ---- */
+
+/* With nothing in flight, every later entry takes a later timestamp from the
+ * TSO, so a fresh timestamp is safe: readers may treat the shard as complete
+ * up to it. This advances tsafe on idle shards without writing to the log. */
+static void on_tick(uv_timer_t *t)
+{
+    struct shard *sh = t->data;
+    uint64_t ts;
+    if (sh->inflight || tso_alloc(sh->role, 1, &ts))
+        return;
+    pthread_mutex_lock(&sh->tmu);
+    if (ts > sh->safe_ts)
+        sh->safe_ts = ts;
+    pthread_cond_broadcast(&sh->tcond);
+    pthread_mutex_unlock(&sh->tmu);
+}
+
+static void tick_start_job(struct tm_raft_job *job, int stopping)
+{
+    struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, tick_job));
+    if (stopping)
+        return;
+    uv_timer_init(tm_raft_group_loop(sh->raft), &sh->tick);
+    sh->tick.data = sh;
+    uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);
+    sh->tick_started = true;
+}
+
+static void tick_stop_job(struct tm_raft_job *job, int stopping)
+{
+    struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, tick_job));
+    (void)stopping;
+    if (sh->tick_started)
+        uv_close((uv_handle_t *)&sh->tick, NULL);
+    sh->tick_started = false;
+}
+
+/* ---- calls ---- */
+
+struct write_args {
+    int64_t shard;
+    struct write_req req;
+};
+
+static int write_key(struct tm_mpr *r, struct write_args *a, const char *k, uint32_t kn)
+{
+    struct tm_entry_hdr *h = &a->req.hdr;
+    uint64_t u;
+    if (KEY_IS(k, kn, "shard"))
+        return tm_mpr_int(r, &a->shard);
+    if (KEY_IS(k, kn, "kind"))
+        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, 0);
+    if (KEY_IS(k, kn, "coll"))
+        return tm_mpr_int(r, &h->coll_id);
+    if (KEY_IS(k, kn, "part"))
+        return tm_mpr_int(r, &h->part_id);
+    if (KEY_IS(k, kn, "cid"))
+        return tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
+    if (KEY_IS(k, kn, "seq"))
+        return tm_mpr_uint(r, &h->seq);
+    struct tm_span *s = KEY_IS(k, kn, "rows") ? &a->req.rows
+                        : KEY_IS(k, kn, "pks") ? &a->req.pks
+                                               : NULL;
+    if (s && !tm_mpr_nil(r))
+        return tm_mpr_raw(r, &s->p, &s->len);
+    return s ? 0 : tm_mpr_skip(r);
+}
+
+static int parse_write(struct tm_mpr *body, struct write_args *a)
+{
+    uint32_t n, kn;
+    const char *k;
+    memset(a, 0, sizeof *a);
+    a->req.hdr.version = TM_ENTRY_VERSION;
+    if (tm_mpr_map(body, &n))
+        return body->err;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_str(body, &k, &kn))
+            return body->err;
+        int rc = write_key(body, a, k, kn);
+        if (rc)
+            return rc;
+    }
+    enum tm_entry_kind kind = a->req.hdr.kind;
+    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_UPSERT ? 0 : TM_EINVAL;
+}
+
+static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_status *st)
+{
+    if (id < 0 || id >= d->nshards) {
+        tm_status_set(st, TM_MV_INTERNAL, "no WAL shard %lld", (long long)id);
+        return NULL;
+    }
+    return &d->shards[id];
+}
+
+static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                       struct tm_status *st)
+{
+    struct write_args a;
+    if (parse_write(body, &a)) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed write request");
+        return;
+    }
+    struct shard *sh = shard_of(d, a.shard, st);
+    if (!sh)
+        return;
+    tm_wait_init(&a.req.wait);
+    pthread_mutex_lock(&sh->qmu);
+    if (sh->qtail)
+        sh->qtail->next = &a.req;
+    else
+        sh->qhead = &a.req;
+    sh->qtail = &a.req;
+    bool post = !sh->drain_posted;
+    sh->drain_posted = true;
+    pthread_mutex_unlock(&sh->qmu);
+    if (post)
+        tm_raft_group_post(sh->raft, &sh->drain_job);
+    int rc = tm_wait_for(&a.req.wait);
+    tm_wait_destroy(&a.req.wait);
+    if (rc) {
+        tm_status_set(st, TM_MV_INTERNAL, "write not committed: %s", tm_strerror(rc));
+        return;
+    }
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a.req.hdr.ts);
+}
+
+static int64_t key_int(struct tm_mpr body, const char *key, int64_t dflt)
+{
+    uint32_t n, kn;
+    const char *k;
+    int64_t v;
+    if (tm_mpr_map(&body, &n))
+        return dflt;
+    for (uint32_t i = 0; i < n && !body.err; i++) {
+        if (tm_mpr_str(&body, &k, &kn))
+            break;
+        if (kn == strlen(key) && memcmp(k, key, kn) == 0)
+            return tm_mpr_int(&body, &v) ? dflt : v;
+        tm_mpr_skip(&body);
+    }
+    return dflt;
+}
+
+static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(cond, mu, &ts);
+}
+
+static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                      struct tm_status *st)
+{
+    struct shard *sh = shard_of(d, key_int(*body, "shard", -1), st);
+    int64_t from = key_int(*body, "from", 0);
+    int64_t wait = key_int(*body, "wait_ms", 0);
+    if (!sh)
+        return;
+    if (from < 0 || wait < 0 || wait > 1000) {
+        tm_status_set(st, TM_MV_INTERNAL, "bad tail request");
+        return;
+    }
+    pthread_mutex_lock(&sh->tmu);
+    if ((uint64_t)from >= sh->nlog && wait)
+        wait_ms(&sh->tcond, &sh->tmu, wait);
+    uint64_t end = (uint64_t)from, bytes = 0;
+    while (end < sh->nlog && (end == (uint64_t)from || bytes + sh->log[end].len <= TAIL_MAX_BYTES))
+        bytes += sh->log[end++].len;
+    uint64_t first = (uint64_t)from < sh->nlog ? (uint64_t)from : sh->nlog;
+    tm_mpw_map(reply, 3);
+    tm_mpw_cstr(reply, "entries"), tm_mpw_array(reply, (uint32_t)(end - first));
+    for (uint64_t i = first; i < end; i++)
+        tm_mpw_bin(reply, sh->log[i].p, sh->log[i].len);
+    tm_mpw_cstr(reply, "next"), tm_mpw_uint(reply, end > first ? end : first);
+    /* Everything at or below `safe` is in entries [0, end) once we caught up. */
+    uint64_t safe = end == sh->nlog ? (sh->last_ts > sh->safe_ts ? sh->last_ts : sh->safe_ts)
+                                    : sh->log[end - 1].ts;
+    tm_mpw_cstr(reply, "safe"), tm_mpw_uint(reply, safe);
+    pthread_mutex_unlock(&sh->tmu);
+}
+
+static void call_last_ts(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                         struct tm_status *st)
+{
+    struct shard *sh = shard_of(d, key_int(*body, "shard", -1), st);
+    if (!sh)
+        return;
+    pthread_mutex_lock(&sh->tmu);
+    uint64_t ts = sh->last_ts;
+    pthread_mutex_unlock(&sh->tmu);
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, ts);
+}
+
+static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
+                   struct tm_status *st)
+{
+    struct tm_data_role *d = arg;
+    if (strcmp(type, "write") == 0)
+        call_write(d, body, reply, st);
+    else if (strcmp(type, "tail") == 0)
+        call_tail(d, body, reply, st);
+    else if (strcmp(type, "last_ts") == 0)
+        call_last_ts(d, body, reply, st);
+    else
+        tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
+}
+
+/* ---- lifecycle ---- */
+
+static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shard-%d", dir, id);
+    sh->role = d;
+    sh->id = id;
+    sh->drain_job.fn = drain_job;
+    pthread_mutex_init(&sh->qmu, NULL);
+    pthread_mutex_init(&sh->tmu, NULL);
+    pthread_cond_init(&sh->tcond, NULL);
+    struct tm_raft_group_config cfg = {
+        .dir = path, .id = 1, .address = "data-1", .apply = shard_apply, .arg = sh,
+        /* No snapshots until sealed segments exist: a WAL snapshot is the
+         * segment manifest, which the segments issue introduces. */
+        .snapshot_threshold = 0,
+    };
+    int rc = tm_raft_group_start(&sh->raft, &cfg);
+    if (rc)
+        return rc;
+    sh->tick_job.fn = tick_start_job;
+    tm_raft_group_post(sh->raft, &sh->tick_job);
+    TM_INFO("data", "shard %d replayed %llu entries from %s", id, (unsigned long long)sh->nlog,
+            path);
+    return 0;
+}
+
+static void shard_stop(struct shard *sh)
+{
+    if (sh->raft) {
+        sh->tick_job.fn = tick_stop_job;
+        tm_raft_group_post(sh->raft, &sh->tick_job);
+        tm_raft_group_stop(sh->raft);
+    }
+    for (uint64_t i = 0; i < sh->nlog; i++)
+        free(sh->log[i].p);
+    free(sh->log);
+    pthread_mutex_destroy(&sh->qmu);
+    pthread_mutex_destroy(&sh->tmu);
+    pthread_cond_destroy(&sh->tcond);
+}
+
+int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_config *cfg)
+{
+    struct tm_data_role *d = calloc(1, sizeof *d);
+    if (!d)
+        return TM_ENOMEM;
+    d->shards = calloc((size_t)cfg->shards, sizeof *d->shards);
+    int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
+    for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
+        rc = shard_start(d, &d->shards[i], i, cfg->dir);
+    if (!rc)
+        rc = tm_rpc_server_start(&d->rpc, cfg->url, 8, handle, d);
+    if (rc) {
+        tm_data_role_stop(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void tm_data_role_stop(struct tm_data_role *d)
+{
+    if (!d)
+        return;
+    tm_rpc_server_stop(d->rpc);
+    for (int i = 0; i < d->nshards; i++)
+        shard_stop(&d->shards[i]);
+    tm_rpc_client_close(d->coord);
+    free(d->shards);
+    free(d);
+}

@@ -1,0 +1,61 @@
+/* WAL entries: the bytes of one Raft log entry of a shard.
+ *
+ * Byte layout (format version TM_ENTRY_VERSION = 1): one msgpack map
+ *   {"v": 1, "k": kind, "ts": hybrid timestamp, "coll": collection id,
+ *    "part": partition id (-1 = every partition), "cid": client id str|nil,
+ *    "seq": client sequence number, "rows": batch|nil, "pks": batch|nil}
+ * followed by 0..7 zero bytes so the entry size is a multiple of 8: libraft
+ * 0.15 writes segments it cannot read back otherwise (wal-anchor.md §4.3).
+ *
+ * Validity rule: an entry is valid when the map decodes completely, its
+ * version is known, and every byte after the map is zero and fewer than 8.
+ * `rows` and `pks` are tm_batch encodings (segment/batch.h): rows to insert,
+ * and a one-column batch of primary keys to delete. All events of an entry
+ * share its one timestamp: an upsert is a delete of its keys and an insert of
+ * its rows at the same ts, so a reader sees exactly one version of each key.
+ */
+#ifndef TM_ENTRY_H
+#define TM_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_buf.h"
+
+#define TM_ENTRY_VERSION 1
+#define TM_CLIENT_ID_MAX 64
+
+enum tm_entry_kind {
+    TM_ENTRY_INSERT = 1, /* rows */
+    TM_ENTRY_DELETE = 2, /* pks */
+    TM_ENTRY_UPSERT = 3, /* pks deleted and rows inserted at one ts */
+};
+
+struct tm_entry_hdr {
+    uint32_t version;
+    enum tm_entry_kind kind;
+    uint64_t ts;
+    int64_t coll_id;
+    int64_t part_id;
+    char client_id[TM_CLIENT_ID_MAX]; /* "" when the request carried none */
+    uint64_t seq;
+};
+
+/* A byte range inside an entry (points into the entry; NULL/0 when absent). */
+struct tm_span {
+    const uint8_t *p;
+    size_t len;
+};
+
+/* Encodes header + the pre-encoded batches (each a span, possibly empty) and
+ * the padding into out (appending). Returns 0 or TM_ENOMEM. */
+int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_span rows,
+                    struct tm_span pks);
+
+/* Decodes the header and locates the batches inside buf. Returns 0,
+ * TM_ECORRUPT / TM_ETRUNC for malformed bytes, TM_EVERSION for an unknown
+ * version. Spans point into buf. */
+int tm_entry_decode(const void *buf, size_t len, struct tm_entry_hdr *h, struct tm_span *rows,
+                    struct tm_span *pks);
+
+#endif

@@ -1,0 +1,388 @@
+/* Single-member Raft groups on a libuv loop thread (see raftgroup.h). */
+#include "raftgroup.h"
+#include "tm_err.h"
+#include "tm_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+struct tm_raft_group {
+    struct tm_raft_group_config cfg;
+    char dir[4096];
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t ready_timer;
+    pthread_t thread;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft raft;
+    struct raft_barrier barrier;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct tm_raft_job *jobs, *jobs_tail;
+    int start_rc;  /* 1 while starting, then 0 or an error */
+    bool stopping; /* guarded by mu */
+};
+
+/* ---- a transport for single-member groups ----
+ * A group of one never talks to a peer, so it needs no socket; the cluster
+ * issue swaps in raft_uv_tcp wrapped to set TCP_NODELAY. */
+
+static int null_init(struct raft_uv_transport *t, raft_id id, const char *address)
+{
+    (void)t, (void)id, (void)address;
+    return 0;
+}
+
+static int null_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    (void)t, (void)cb;
+    return 0;
+}
+
+static int null_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                        const char *address, raft_uv_connect_cb cb)
+{
+    (void)t, (void)req, (void)id, (void)address, (void)cb;
+    return RAFT_NOCONNECTION;
+}
+
+static void null_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+    if (cb)
+        cb(t);
+}
+
+/* ---- FSM adapter ---- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    struct tm_raft_group *g = fsm->data;
+    *result = NULL;
+    int rc = g->cfg.apply(g->cfg.arg, buf->base, buf->len);
+    if (rc)
+        TM_ERROR("raft", "%s: apply failed: %s", g->dir, tm_strerror(rc));
+    return rc ? RAFT_INVALID : 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
+{
+    struct tm_raft_group *g = fsm->data;
+    struct tm_buf out;
+    tm_buf_init(&out);
+    if (!g->cfg.snapshot || g->cfg.snapshot(g->cfg.arg, &out) || tm_buf_pad(&out, 8)) {
+        tm_buf_free(&out);
+        return RAFT_NOMEM;
+    }
+    *bufs = raft_malloc(sizeof **bufs);
+    void *data = raft_malloc(out.len ? out.len : 8);
+    if (!*bufs || !data) {
+        raft_free(*bufs);
+        raft_free(data);
+        tm_buf_free(&out);
+        return RAFT_NOMEM;
+    }
+    memcpy(data, out.data, out.len);
+    (*bufs)[0].base = data;
+    (*bufs)[0].len = out.len;
+    *n = 1;
+    tm_buf_free(&out);
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct tm_raft_group *g = fsm->data;
+    int rc = g->cfg.restore ? g->cfg.restore(g->cfg.arg, buf->base, buf->len) : TM_EINVAL;
+    if (rc)
+        return RAFT_CORRUPT;
+    raft_free(buf->base);
+    return 0;
+}
+
+/* ---- jobs ---- */
+
+static struct tm_raft_job *jobs_take(struct tm_raft_group *g)
+{
+    pthread_mutex_lock(&g->mu);
+    struct tm_raft_job *j = g->jobs;
+    g->jobs = g->jobs_tail = NULL;
+    pthread_mutex_unlock(&g->mu);
+    return j;
+}
+
+static void run_jobs(struct tm_raft_job *j, int stopping)
+{
+    while (j) {
+        struct tm_raft_job *next = j->next;
+        j->fn(j, stopping);
+        j = next;
+    }
+}
+
+static void on_wake(uv_async_t *h)
+{
+    struct tm_raft_group *g = h->data;
+    run_jobs(jobs_take(g), 0);
+}
+
+void tm_raft_group_post(struct tm_raft_group *g, struct tm_raft_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&g->mu);
+    bool stopping = g->stopping;
+    if (!stopping) {
+        if (g->jobs_tail)
+            g->jobs_tail->next = job;
+        else
+            g->jobs = job;
+        g->jobs_tail = job;
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (stopping)
+        job->fn(job, 1);
+    else
+        uv_async_send(&g->wake);
+}
+
+/* ---- start ---- */
+
+static void start_done(struct tm_raft_group *g, int rc)
+{
+    pthread_mutex_lock(&g->mu);
+    g->start_rc = rc;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void on_barrier(struct raft_barrier *req, int status)
+{
+    struct tm_raft_group *g = req->data;
+    if (status)
+        TM_ERROR("raft", "%s: replay barrier failed: %s", g->dir, raft_strerror(status));
+    start_done(g, status ? TM_EIO : 0);
+}
+
+/* Polls until this member leads, then replays the log with a barrier. */
+static void on_ready_timer(uv_timer_t *t)
+{
+    struct tm_raft_group *g = t->data;
+    if (raft_state(&g->raft) != RAFT_LEADER)
+        return;
+    uv_timer_stop(t);
+    g->barrier.data = g;
+    int rv = raft_barrier(&g->raft, &g->barrier, on_barrier);
+    if (rv) {
+        TM_ERROR("raft", "%s: barrier: %s", g->dir, raft_strerror(rv));
+        start_done(g, TM_EIO);
+    }
+}
+
+static int raft_setup(struct tm_raft_group *g)
+{
+    int rv = raft_uv_init(&g->io, &g->loop, g->dir, &g->transport);
+    if (rv)
+        return TM_ERROR("raft", "%s: raft_uv_init: %s", g->dir, g->io.errmsg), TM_EIO;
+    g->fsm = (struct raft_fsm){.version = 1, .data = g, .apply = fsm_apply,
+                               .snapshot = fsm_snapshot, .restore = fsm_restore};
+    rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->cfg.address);
+    if (rv)
+        return TM_ERROR("raft", "%s: raft_init: %s", g->dir, raft_strerror(rv)), TM_EIO;
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    rv = raft_configuration_add(&conf, g->cfg.id, g->cfg.address, RAFT_VOTER);
+    if (!rv)
+        rv = raft_bootstrap(&g->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv && rv != RAFT_CANTBOOTSTRAP)
+        return TM_ERROR("raft", "%s: bootstrap: %s", g->dir, raft_strerror(rv)), TM_EIO;
+    /* Election timeout ≥ 1 s on this hardware (wal-anchor.md §5). */
+    raft_set_election_timeout(&g->raft, 1000);
+    raft_set_heartbeat_timeout(&g->raft, 100);
+    unsigned threshold = g->cfg.snapshot_threshold ? g->cfg.snapshot_threshold : UINT32_MAX;
+    raft_set_snapshot_threshold(&g->raft, threshold);
+    raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing ? g->cfg.snapshot_trailing
+                                                                   : 128);
+    rv = raft_start(&g->raft);
+    if (rv)
+        return TM_ERROR("raft", "%s: start: %s", g->dir, raft_strerror(rv)), TM_EIO;
+    uv_timer_init(&g->loop, &g->ready_timer);
+    g->ready_timer.data = g;
+    uv_timer_start(&g->ready_timer, on_ready_timer, 0, 5);
+    return 0;
+}
+
+static void *loop_main(void *arg)
+{
+    struct tm_raft_group *g = arg;
+    int rc = raft_setup(g);
+    if (rc) {
+        start_done(g, rc);
+        uv_close((uv_handle_t *)&g->wake, NULL);
+    }
+    uv_run(&g->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+int tm_raft_group_start(struct tm_raft_group **out, const struct tm_raft_group_config *cfg)
+{
+    struct tm_raft_group *g = calloc(1, sizeof *g);
+    if (!g)
+        return TM_ENOMEM;
+    g->cfg = *cfg;
+    snprintf(g->dir, sizeof g->dir, "%s", cfg->dir);
+    int rc = mkdir_p(g->dir);
+    if (rc) {
+        TM_ERROR("raft", "cannot create %s: %s", g->dir, tm_strerror(rc));
+        free(g);
+        return rc;
+    }
+    g->transport = (struct raft_uv_transport){.init = null_init, .listen = null_listen,
+                                              .connect = null_connect, .close = null_close};
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    g->start_rc = 1;
+    uv_loop_init(&g->loop);
+    uv_async_init(&g->loop, &g->wake, on_wake);
+    g->wake.data = g;
+    pthread_create(&g->thread, NULL, loop_main, g);
+    pthread_mutex_lock(&g->mu);
+    while (g->start_rc == 1)
+        pthread_cond_wait(&g->cond, &g->mu);
+    rc = g->start_rc;
+    pthread_mutex_unlock(&g->mu);
+    if (rc) {
+        pthread_join(g->thread, NULL);
+        uv_loop_close(&g->loop);
+        free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+/* ---- append ---- */
+
+struct append_req {
+    struct raft_apply req;
+    tm_raft_done_fn done;
+    void *arg;
+};
+
+static void on_applied(struct raft_apply *req, int status, void *result)
+{
+    struct append_req *a = req->data;
+    (void)result;
+    a->done(a->arg, status ? (status == RAFT_NOTLEADER ? TM_ENOTLEADER : TM_EIO) : 0);
+    free(a);
+}
+
+int tm_raft_group_append(struct tm_raft_group *g, const struct tm_raft_buf *bufs, unsigned n,
+                         tm_raft_done_fn done, void *arg)
+{
+    struct raft_buffer rb[64];
+    if (n == 0 || n > 64)
+        return TM_EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        if (bufs[i].len % 8)
+            return TM_EINVAL;
+        rb[i].base = bufs[i].base;
+        rb[i].len = bufs[i].len;
+    }
+    struct append_req *a = calloc(1, sizeof *a);
+    if (!a)
+        return TM_ENOMEM;
+    a->req.data = a;
+    a->done = done;
+    a->arg = arg;
+    int rv = raft_apply(&g->raft, &a->req, rb, n, on_applied);
+    if (rv) {
+        free(a);
+        return rv == RAFT_NOTLEADER ? TM_ENOTLEADER : TM_EIO;
+    }
+    return 0;
+}
+
+void *tm_raft_alloc(size_t n)
+{
+    return raft_malloc(n);
+}
+
+void tm_raft_free(void *p)
+{
+    raft_free(p);
+}
+
+struct uv_loop_s *tm_raft_group_loop(struct tm_raft_group *g)
+{
+    return &g->loop;
+}
+
+/* ---- stop ---- */
+
+static void on_raft_closed(struct raft *r)
+{
+    struct tm_raft_group *g = r->data;
+    raft_uv_close(&g->io);
+    uv_close((uv_handle_t *)&g->ready_timer, NULL);
+    uv_close((uv_handle_t *)&g->wake, NULL);
+}
+
+struct stop_job {
+    struct tm_raft_job job;
+    struct tm_raft_group *g;
+};
+
+static void stop_job(struct tm_raft_job *job, int stopping)
+{
+    struct tm_raft_group *g = ((struct stop_job *)job)->g;
+    (void)stopping;
+    run_jobs(jobs_take(g), 1);
+    g->raft.data = g;
+    raft_close(&g->raft, on_raft_closed);
+}
+
+void tm_raft_group_stop(struct tm_raft_group *g)
+{
+    if (!g)
+        return;
+    /* The stop job is queued last; jobs queued before it still run normally. */
+    struct stop_job stop = {.job = {.fn = stop_job}, .g = g};
+    pthread_mutex_lock(&g->mu);
+    g->stopping = true;
+    if (g->jobs_tail)
+        g->jobs_tail->next = &stop.job;
+    else
+        g->jobs = &stop.job;
+    g->jobs_tail = &stop.job;
+    pthread_mutex_unlock(&g->mu);
+    uv_async_send(&g->wake);
+    pthread_join(g->thread, NULL);
+    uv_loop_close(&g->loop);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cond);
+    free(g);
+}

@@ -1,0 +1,79 @@
+/* A Raft group on its own libuv loop thread: canonical/raft 0.15 with the
+ * raft_uv disk backend. Used by the coordinator (catalog + TSO) and by each
+ * WAL shard of the data role.
+ *
+ * Threading: raft and every callback given here run on the group's loop
+ * thread. Other threads reach it only through tm_raft_group_post().
+ *
+ * Caveats (wal-anchor.md §4):
+ * - libraft 0.15 appends no entry when a node becomes leader, so entries of
+ *   an earlier term are not applied until something is committed in the new
+ *   one. Start therefore runs a barrier and returns only after it applied:
+ *   when tm_raft_group_start returns, the whole log has been replayed.
+ * - Every entry size must be a multiple of 8 bytes; tm_raft_group_append
+ *   refuses others with TM_EINVAL instead of writing an unreadable log.
+ * - A failed append (status other than 0 in `done`) has an unknown outcome:
+ *   the entry may still be committed later.
+ */
+#ifndef TM_RAFTGROUP_H
+#define TM_RAFTGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_buf.h"
+
+struct uv_loop_s;
+struct tm_raft_group;
+
+struct tm_raft_group_config {
+    const char *dir;     /* created if missing */
+    uint64_t id;         /* this member's Raft id */
+    const char *address; /* this member's Raft address */
+    /* Applies one committed command entry, in log order. A non-zero return
+     * is a bug or corruption: raft stops applying. */
+    int (*apply)(void *arg, const void *buf, size_t len);
+    /* Optional: serialise the whole state (snapshot) and load it back. */
+    int (*snapshot)(void *arg, struct tm_buf *out);
+    int (*restore)(void *arg, const void *buf, size_t len);
+    void *arg;
+    unsigned snapshot_threshold; /* entries between snapshots; 0 = never */
+    unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+};
+
+/* Opens or bootstraps the single-member group, starts it, waits until it
+ * leads and has replayed its log. 0 or a negative error (logged). */
+int tm_raft_group_start(struct tm_raft_group **out, const struct tm_raft_group_config *cfg);
+
+/* Stops raft and the loop thread and frees the group. Posted jobs that have
+ * not run are run with `stopping` set so their owners can fail them. */
+void tm_raft_group_stop(struct tm_raft_group *g);
+
+/* A unit of work for the loop thread, embedded in the caller's struct. */
+struct tm_raft_job {
+    void (*fn)(struct tm_raft_job *job, int stopping);
+    struct tm_raft_job *next;
+};
+
+/* Queues job to run on the loop thread. Thread-safe; never fails: after stop
+ * began the job runs with stopping = 1 on the calling thread. */
+void tm_raft_group_post(struct tm_raft_group *g, struct tm_raft_job *job);
+
+/* Loop thread only. Appends n entries as one batch (one disk write) and calls
+ * done(arg, rc) on the loop thread once all are committed and applied (rc 0)
+ * or failed. Ownership of each bufs[i] data (from tm_raft_alloc) passes to
+ * raft when this returns 0; on failure the caller keeps it and done never runs. */
+typedef void (*tm_raft_done_fn)(void *arg, int rc);
+struct tm_raft_buf {
+    void *base;
+    size_t len;
+};
+int tm_raft_group_append(struct tm_raft_group *g, const struct tm_raft_buf *bufs, unsigned n,
+                         tm_raft_done_fn done, void *arg);
+void *tm_raft_alloc(size_t n);
+void tm_raft_free(void *p);
+
+/* The group's loop, for timers created on the loop thread. */
+struct uv_loop_s *tm_raft_group_loop(struct tm_raft_group *g);
+
+#endif
