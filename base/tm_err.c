@@ -7,21 +7,36 @@
 const char *tm_strerror(int rc)
 {
     switch (rc) {
-    case 0: return "success";
-    case TM_ENOMEM: return "out of memory";
-    case TM_ECORRUPT: return "corrupt data";
-    case TM_ETRUNC: return "truncated data";
-    case TM_EVERSION: return "unsupported format version";
-    case TM_ENOTFOUND: return "not found";
-    case TM_EEXIST: return "already exists";
-    case TM_EINVAL: return "invalid argument";
-    case TM_ETIMEDOUT: return "timed out";
-    case TM_ESHUTDOWN: return "shutting down";
-    case TM_ENOTLEADER: return "not the leader";
-    case TM_EIO: return "I/O error";
-    case TM_ETOOBIG: return "too big";
-    case TM_ESTATUS: return "request failed";
-    default: break;
+    case 0:
+        return "success";
+    case TM_ENOMEM:
+        return "out of memory";
+    case TM_ECORRUPT:
+        return "corrupt data";
+    case TM_ETRUNC:
+        return "truncated data";
+    case TM_EVERSION:
+        return "unsupported format version";
+    case TM_ENOTFOUND:
+        return "not found";
+    case TM_EEXIST:
+        return "already exists";
+    case TM_EINVAL:
+        return "invalid argument";
+    case TM_ETIMEDOUT:
+        return "timed out";
+    case TM_ESHUTDOWN:
+        return "shutting down";
+    case TM_ENOTLEADER:
+        return "not the leader";
+    case TM_EIO:
+        return "I/O error";
+    case TM_ETOOBIG:
+        return "too big";
+    case TM_ESTATUS:
+        return "request failed";
+    default:
+        break;
     }
     if (rc < 0 && rc > -4096)
         return strerror(-rc);

@@ -13,19 +13,19 @@
 #include <stdarg.h>
 
 enum {
-    TM_ENOMEM = -10001,    /* allocation failed */
-    TM_ECORRUPT = -10002,  /* bytes from disk or the wire are malformed */
-    TM_ETRUNC = -10003,    /* input ends before a declared length */
-    TM_EVERSION = -10004,  /* unknown format version */
-    TM_ENOTFOUND = -10005, /* no such object */
-    TM_EEXIST = -10006,    /* object already exists */
-    TM_EINVAL = -10007,    /* invalid argument (our caller's bug or bad input) */
-    TM_ETIMEDOUT = -10008, /* a wait ran out of time */
-    TM_ESHUTDOWN = -10009, /* the component is stopping */
+    TM_ENOMEM = -10001,     /* allocation failed */
+    TM_ECORRUPT = -10002,   /* bytes from disk or the wire are malformed */
+    TM_ETRUNC = -10003,     /* input ends before a declared length */
+    TM_EVERSION = -10004,   /* unknown format version */
+    TM_ENOTFOUND = -10005,  /* no such object */
+    TM_EEXIST = -10006,     /* object already exists */
+    TM_EINVAL = -10007,     /* invalid argument (our caller's bug or bad input) */
+    TM_ETIMEDOUT = -10008,  /* a wait ran out of time */
+    TM_ESHUTDOWN = -10009,  /* the component is stopping */
     TM_ENOTLEADER = -10010, /* this replica cannot accept writes */
-    TM_EIO = -10011,       /* I/O failed below us (Raft, disk) */
-    TM_ETOOBIG = -10012,   /* a size limit was exceeded */
-    TM_ESTATUS = -10013,   /* a Milvus status was filled in; see struct tm_status */
+    TM_EIO = -10011,        /* I/O failed below us (Raft, disk) */
+    TM_ETOOBIG = -10012,    /* a size limit was exceeded */
+    TM_ESTATUS = -10013,    /* a Milvus status was filled in; see struct tm_status */
 };
 
 /* Milvus status codes used by the REST API (milvus-rest-v2.md §2.1). */
@@ -35,6 +35,7 @@ enum {
     TM_MV_COLL_NOT_FOUND = 100,
     TM_MV_COLL_NOT_LOADED = 101,
     TM_MV_PART_NOT_FOUND = 200,
+    TM_MV_PART_NOT_LOADED = 201,
     TM_MV_INDEX_NOT_FOUND = 700,
     TM_MV_INDEX_DUP = 702,
     TM_MV_DB_NOT_FOUND = 800,

@@ -44,6 +44,6 @@ void tm_log(enum tm_log_level level, const char *module, const char *fmt, ...)
     struct tm tmv;
     gmtime_r(&ts.tv_sec, &tmv);
     fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s [%s] %s\n", tmv.tm_year + 1900,
-            tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec,
-            ts.tv_nsec / 1000000, names[level], module, msg);
+            tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec, ts.tv_nsec / 1000000,
+            names[level], module, msg);
 }

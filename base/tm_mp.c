@@ -116,6 +116,13 @@ static int fail(struct tm_mpr *r, int err)
     return r->err;
 }
 
+/* Fails a read that found no value of the wanted type: truncation when the
+ * input ended, corruption when another type is there. */
+static int mismatch(struct tm_mpr *r)
+{
+    return fail(r, r->err ? r->err : r->p >= r->end ? TM_ETRUNC : TM_ECORRUPT);
+}
+
 static uint64_t be(const uint8_t *p, int n)
 {
     uint64_t v = 0;
@@ -163,22 +170,27 @@ enum tm_mp_type tm_mpr_peek(const struct tm_mpr *r)
     if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))
         return TM_MP_STR;
     switch (b) {
-    case 0xc0: return TM_MP_NIL;
+    case 0xc0:
+        return TM_MP_NIL;
     case 0xc2:
-    case 0xc3: return TM_MP_BOOL;
+    case 0xc3:
+        return TM_MP_BOOL;
     case 0xca:
-    case 0xcb: return TM_MP_FLOAT;
+    case 0xcb:
+        return TM_MP_FLOAT;
     case 0xc4:
     case 0xc5:
-    case 0xc6: return TM_MP_BIN;
-    default: return (b >= 0xd4 && b <= 0xd8) || (b >= 0xc7 && b <= 0xc9) ? TM_MP_EXT : TM_MP_INVALID;
+    case 0xc6:
+        return TM_MP_BIN;
+    default:
+        return (b >= 0xd4 && b <= 0xd8) || (b >= 0xc7 && b <= 0xc9) ? TM_MP_EXT : TM_MP_INVALID;
     }
 }
 
 /* Reads a container header; the count is checked against the remaining bytes
  * (each element needs at least `min_bytes_each` bytes) before it is returned. */
-static int container(struct tm_mpr *r, uint32_t *n_out, uint8_t fix_lo, uint8_t fix_hi,
-                     uint8_t b16, uint8_t b32, size_t min_bytes_each)
+static int container(struct tm_mpr *r, uint32_t *n_out, uint8_t fix_lo, uint8_t fix_hi, uint8_t b16,
+                     uint8_t b32, size_t min_bytes_each)
 {
     const uint8_t *p = take(r, 1);
     if (!p)
@@ -240,7 +252,7 @@ int tm_mpr_int(struct tm_mpr *r, int64_t *v_out)
         return 0;
     }
     if (t != TM_MP_INT)
-        return fail(r, r->err ? r->err : TM_ECORRUPT);
+        return mismatch(r);
     const uint8_t *p = take(r, 1);
     if (*p >= 0xe0) {
         *v_out = (int8_t)*p;
@@ -264,7 +276,7 @@ int tm_mpr_int(struct tm_mpr *r, int64_t *v_out)
 int tm_mpr_bool(struct tm_mpr *r, bool *v_out)
 {
     if (tm_mpr_peek(r) != TM_MP_BOOL)
-        return fail(r, r->err ? r->err : TM_ECORRUPT);
+        return mismatch(r);
     *v_out = *take(r, 1) == 0xc3;
     return 0;
 }
@@ -280,7 +292,7 @@ int tm_mpr_double(struct tm_mpr *r, double *v_out)
         return 0;
     }
     if (t != TM_MP_FLOAT)
-        return fail(r, r->err ? r->err : TM_ECORRUPT);
+        return mismatch(r);
     uint8_t b = *take(r, 1);
     uint64_t u;
     if (take_be(r, b == 0xca ? 4 : 8, &u))
@@ -358,27 +370,35 @@ int tm_mpr_str_copy(struct tm_mpr *r, char *dst, size_t cap)
     return 0;
 }
 
+/* `depth` counts the containers around the value: at most 64 may nest, so
+ * a container met at depth 64 is refused (and the recursion stays bounded). */
 static int skip_depth(struct tm_mpr *r, int depth)
 {
-    if (depth > 64)
-        return fail(r, TM_ECORRUPT);
     uint32_t n, len;
     const uint8_t *p;
     int64_t i;
     double d;
     bool b;
     switch (tm_mpr_peek(r)) {
-    case TM_MP_NIL: r->p++; return 0;
-    case TM_MP_BOOL: return tm_mpr_bool(r, &b);
+    case TM_MP_NIL:
+        r->p++;
+        return 0;
+    case TM_MP_BOOL:
+        return tm_mpr_bool(r, &b);
     case TM_MP_UINT:
     case TM_MP_INT:
         if (*r->p == 0xcf) /* uint64 above INT64_MAX is still a valid value */
             return take(r, 9) ? 0 : r->err;
         return tm_mpr_int(r, &i);
-    case TM_MP_FLOAT: return tm_mpr_double(r, &d);
-    case TM_MP_STR: return blob(r, &p, &len, true);
-    case TM_MP_BIN: return blob(r, &p, &len, false);
+    case TM_MP_FLOAT:
+        return tm_mpr_double(r, &d);
+    case TM_MP_STR:
+        return blob(r, &p, &len, true);
+    case TM_MP_BIN:
+        return blob(r, &p, &len, false);
     case TM_MP_ARRAY:
+        if (depth >= 64)
+            return fail(r, TM_ECORRUPT);
         if (tm_mpr_array(r, &n))
             return r->err;
         for (uint32_t k = 0; k < n; k++)
@@ -386,13 +406,16 @@ static int skip_depth(struct tm_mpr *r, int depth)
                 return r->err;
         return 0;
     case TM_MP_MAP:
+        if (depth >= 64)
+            return fail(r, TM_ECORRUPT);
         if (tm_mpr_map(r, &n))
             return r->err;
         for (uint32_t k = 0; k < 2 * n; k++)
             if (skip_depth(r, depth + 1))
                 return r->err;
         return 0;
-    default: return fail(r, r->err ? r->err : (r->p >= r->end ? TM_ETRUNC : TM_ECORRUPT));
+    default:
+        return mismatch(r);
     }
 }
 

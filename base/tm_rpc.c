@@ -15,11 +15,16 @@
 static int map_nng(int rv)
 {
     switch (rv) {
-    case 0: return 0;
-    case NNG_ENOMEM: return TM_ENOMEM;
-    case NNG_ETIMEDOUT: return TM_ETIMEDOUT;
-    case NNG_ECLOSED: return TM_ESHUTDOWN;
-    default: return TM_EIO;
+    case 0:
+        return 0;
+    case NNG_ENOMEM:
+        return TM_ENOMEM;
+    case NNG_ETIMEDOUT:
+        return TM_ETIMEDOUT;
+    case NNG_ECLOSED:
+        return TM_ESHUTDOWN;
+    default:
+        return TM_EIO;
     }
 }
 
@@ -259,8 +264,7 @@ static int request_msg(nng_msg **out, const char *type, uint64_t id, const void 
 }
 
 /* Reads the reply envelope; the body stays inside msg. */
-static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply,
-                        struct tm_status *st)
+static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply, struct tm_status *st)
 {
     struct tm_mpr r;
     uint32_t n, kn;

@@ -2,8 +2,8 @@
  * Standalone benchmark + correctness probe; NOT part of the CMake build.
  *
  * Build and run (Debian 12: libjansson-dev 2.14, libjson-c-dev 0.16, libcjson-dev 1.7.15):
- *   cc -std=c11 -O2 -Wall -Wextra -o /tmp/json_choice bench/json_choice.c \
- *      $(pkg-config --cflags --libs jansson json-c libcjson) -lm
+ *   cc -std=c11 -O2 -Wall -Wextra -Ibase -o /tmp/json_choice bench/json_choice.c \
+ *      node/jw.c base/tm_buf.c $(pkg-config --cflags --libs jansson json-c libcjson) -lm
  *   /tmp/json_choice            # >= 1 s per timed case (each case capped at 5 s / 2e6 reps)
  *   /tmp/json_choice --quick    # >= 0.1 s per case, for a smoke run
  *
@@ -104,8 +104,14 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
     b->len += n;
     b->p[b->len] = 0;
 }
-static void sb_puts(struct sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_putc(struct sbuf *b, char c) { sb_put(b, &c, 1); }
+static void sb_puts(struct sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+static void sb_putc(struct sbuf *b, char c)
+{
+    sb_put(b, &c, 1);
+}
 
 /* Shortest decimal that round-trips through float32 (same digits as Go's
  * strconv.FormatFloat(f, 'g', -1, 32); exponent style is C's %g).  f must be finite. */
@@ -125,54 +131,10 @@ static int fmt_f32_shortest(char *out, float f)
     return n;
 }
 
-/* Fast exact shortest float32 for |f| in [1e-4, 10) (the bulk of embedding values): for k
- * decimal places, f*10^k and the rounding-interval bounds lo*10^k, hi*10^k are exact in
- * double (24/25-bit significand times 5^k <= 5^12 stays below 2^53), so "nearest k-place
- * decimal lies in the interval" is decided exactly; the first k that works is the shortest.
- * Output is plain decimal, exactly what Go's encoding/json prints for float32 in this range.
- * Other magnitudes fall back to the snprintf/strtof loop above. */
-static const double P10[13] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
-static int fmt_f32_fast(char *out, float f)
-{
-    float a = fabsf(f);
-    if (!(a >= 1e-4f && a < 10.0f))
-        return fmt_f32_shortest(out, f);
-    uint32_t bits;
-    memcpy(&bits, &a, sizeof bits);
-    double d = a;
-    double hi = (d + (double)nextafterf(a, INFINITY)) * 0.5, lo = (d + (double)nextafterf(a, 0.0f)) * 0.5;
-    int incl = !(bits & 1); /* round-half-even: interval ends belong to an even significand */
-    for (int k = 0; k <= 12; k++) {
-        double n = nearbyint(d * P10[k]), l = lo * P10[k], h = hi * P10[k];
-        if (!(incl ? (n >= l && n <= h) : (n > l && n < h)))
-            continue;
-        char dig[24];
-        int len = 0, o = 0;
-        uint64_t u = (uint64_t)n;
-        do {
-            dig[len++] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        while (len <= k) /* pad so there is at least one digit before the point */
-            dig[len++] = '0';
-        if (f < 0)
-            out[o++] = '-';
-        for (int i = len - 1; i >= 0; i--) {
-            if (i == k - 1)
-                out[o++] = '.';
-            out[o++] = dig[i];
-        }
-        if (k > 0) { /* minimal k never ends in 0, but keep the output canonical anyway */
-            while (out[o - 1] == '0')
-                o--;
-            if (out[o - 1] == '.')
-                o--;
-        }
-        out[o] = 0;
-        return o;
-    }
-    return fmt_f32_shortest(out, f);
-}
+/* The server's formatter (node/jw.c): exact shortest float32 for |f| in
+ * [1e-4, 10), the snprintf loop elsewhere. Linked in by the build line. */
+int tm_jw_format_float(char *buf, float v);
+#define fmt_f32_fast tm_jw_format_float
 
 static int fmt_i64(char *out, int64_t v)
 {
@@ -236,7 +198,8 @@ static void ds_make(struct dataset *d, size_t rows, size_t dim, uint64_t seed)
     for (size_t r = 0; r < rows; r++) {
         d->ids[r] = (int64_t)rng_next(); /* full int64 range, mostly > 2^53 */
         for (size_t i = 0; i < dim; i++) /* uniform in [-1, 1) with 24 random bits */
-            d->vecs[r * dim + i] = (float)((int64_t)(rng_next() >> 40) - (1 << 23)) / (float)(1 << 23);
+            d->vecs[r * dim + i] =
+                (float)((int64_t)(rng_next() >> 40) - (1 << 23)) / (float)(1 << 23);
         int n = snprintf(d->titles[r], TITLE_MAX, "row %zu \"doc\" caf\xc3\xa9 %08" PRIx64, r,
                          rng_next() >> 32);
         d->tlen[r] = (size_t)n;
@@ -312,7 +275,8 @@ static int jn_walk(json_t *root, const struct dataset *d, float *col, struct wal
         const char *key;
         if (!json_is_object(row))
             return -1;
-        json_object_foreach(row, key, v) {
+        json_object_foreach(row, key, v)
+        {
             switch (key_of(key)) {
             case K_ID:
                 if (!json_is_integer(v))
@@ -359,14 +323,15 @@ static int jc_walk(jc_obj *root, const struct dataset *d, float *col, struct wal
     if (!json_object_object_get_ex(root, "collectionName", &cn) ||
         !json_object_is_type(cn, json_type_string))
         return -1;
-    if (!json_object_object_get_ex(root, "data", &data) || !json_object_is_type(data, json_type_array) ||
-        json_object_array_length(data) != d->rows)
+    if (!json_object_object_get_ex(root, "data", &data) ||
+        !json_object_is_type(data, json_type_array) || json_object_array_length(data) != d->rows)
         return -1;
     for (size_t r = 0; r < d->rows; r++) {
         jc_obj *row = json_object_array_get_idx(data, r);
         if (!json_object_is_type(row, json_type_object))
             return -1;
-        for (struct lh_entry *e = lh_table_head(json_object_get_object(row)); e; e = lh_entry_next(e)) {
+        for (struct lh_entry *e = lh_table_head(json_object_get_object(row)); e;
+             e = lh_entry_next(e)) {
             const char *key = lh_entry_k(e);
             jc_obj *v = (jc_obj *)lh_entry_v(e);
             switch (key_of(key)) {
@@ -377,13 +342,15 @@ static int jc_walk(jc_obj *root, const struct dataset *d, float *col, struct wal
                     w->bad_id++;
                 break;
             case K_VECTOR: {
-                if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) != d->dim)
+                if (!json_object_is_type(v, json_type_array) ||
+                    json_object_array_length(v) != d->dim)
                     return -1;
                 float *dst = col + r * d->dim;
                 const float *exp = d->vecs + r * d->dim;
                 for (size_t i = 0; i < d->dim; i++) {
                     jc_obj *x = json_object_array_get_idx(v, i);
-                    if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int))
+                    if (!json_object_is_type(x, json_type_double) &&
+                        !json_object_is_type(x, json_type_int))
                         return -1;
                     dst[i] = (float)json_object_get_double(x);
                     w->bad_f += dst[i] != exp[i];
@@ -393,7 +360,8 @@ static int jc_walk(jc_obj *root, const struct dataset *d, float *col, struct wal
             case K_TITLE:
                 if (!json_object_is_type(v, json_type_string))
                     return -1;
-                check_title(d, r, json_object_get_string(v), (size_t)json_object_get_string_len(v), w);
+                check_title(d, r, json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                            w);
                 break;
             case K_N:
                 if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 5)
@@ -484,7 +452,10 @@ static void *jn_parse(const char *buf, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "%s", e.text);
     return j;
 }
-static void jn_free(void *p) { json_decref(p); }
+static void jn_free(void *p)
+{
+    json_decref(p);
+}
 
 /* json-c: tokener with STRICT|VALIDATE_UTF8, whole buffer must be consumed. */
 static void *jc_parse(const char *buf, size_t len, char *err, size_t errlen)
@@ -514,7 +485,10 @@ static void *jc_parse_default(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "%s", json_tokener_error_desc(je));
     return o;
 }
-static void jc_free(void *p) { json_object_put(p); }
+static void jc_free(void *p)
+{
+    json_object_put(p);
+}
 
 /* cJSON: ParseWithLengthOpts(require_null_terminated=1) = the strictest it offers.  In 1.7.15
  * the length must COUNT the NUL terminator (buf[len] == 0), else every document is rejected. */
@@ -522,7 +496,8 @@ static void *cj_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
     cJSON *c = cJSON_ParseWithLengthOpts(buf, len + 1, NULL, 1);
     if (!c && err)
-        snprintf(err, errlen, "error near offset %td", cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : -1);
+        snprintf(err, errlen, "error near offset %td",
+                 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : -1);
     return c;
 }
 static void *cj_parse_default(const char *buf, size_t len, char *err, size_t errlen)
@@ -533,15 +508,36 @@ static void *cj_parse_default(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "error");
     return c;
 }
-static void cj_free(void *p) { cJSON_Delete(p); }
+static void cj_free(void *p)
+{
+    cJSON_Delete(p);
+}
 
-static char *jn_dump(void *p) { return json_dumps(p, JSON_COMPACT); }
-static char *jc_dump(void *p) { return strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)); }
-static char *cj_dump(void *p) { return cJSON_PrintUnformatted(p); }
+static char *jn_dump(void *p)
+{
+    return json_dumps(p, JSON_COMPACT);
+}
+static char *jc_dump(void *p)
+{
+    return strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+}
+static char *cj_dump(void *p)
+{
+    return cJSON_PrintUnformatted(p);
+}
 
-static int jn_walk_v(void *p, const struct dataset *d, float *c, struct walk *w) { return jn_walk(p, d, c, w); }
-static int jc_walk_v(void *p, const struct dataset *d, float *c, struct walk *w) { return jc_walk(p, d, c, w); }
-static int cj_walk_v(void *p, const struct dataset *d, float *c, struct walk *w) { return cj_walk(p, d, c, w); }
+static int jn_walk_v(void *p, const struct dataset *d, float *c, struct walk *w)
+{
+    return jn_walk(p, d, c, w);
+}
+static int jc_walk_v(void *p, const struct dataset *d, float *c, struct walk *w)
+{
+    return jc_walk(p, d, c, w);
+}
+static int cj_walk_v(void *p, const struct dataset *d, float *c, struct walk *w)
+{
+    return cj_walk(p, d, c, w);
+}
 
 struct lib {
     const char *name;
@@ -585,7 +581,10 @@ static void *ar_malloc(size_t n)
     ar_cur->used += n;
     return p;
 }
-static void ar_free(void *p) { (void)p; }
+static void ar_free(void *p)
+{
+    (void)p;
+}
 static void ar_reset(void)
 {
     for (struct ar_chunk *c = ar_head; c; c = c->next)
@@ -684,7 +683,8 @@ static void *jc_build(const struct dataset *d)
     for (size_t r = 0; r < d->rows; r++) {
         jc_obj *row = json_object_new_object(), *vec = json_object_new_array_ext((int)d->dim);
         json_object_object_add(row, "id", json_object_new_int64(d->ids[r]));
-        json_object_object_add(row, "title", json_object_new_string_len(d->titles[r], (int)d->tlen[r]));
+        json_object_object_add(row, "title",
+                               json_object_new_string_len(d->titles[r], (int)d->tlen[r]));
         for (size_t i = 0; i < d->dim; i++)
             json_object_array_add(vec, json_object_new_double((double)d->vecs[r * d->dim + i]));
         json_object_object_add(row, "vector", vec);
@@ -794,7 +794,8 @@ static void verify_response(const char *s, size_t len, size_t *bad_id, size_t *b
         if (!json_is_integer(id) || json_integer_value(id) != g_resp->ids[r])
             (*bad_id)++;
         for (size_t i = 0; i < g_resp->dim; i++)
-            if ((float)json_number_value(json_array_get(vec, i)) != g_resp->vecs[r * g_resp->dim + i])
+            if ((float)json_number_value(json_array_get(vec, i)) !=
+                g_resp->vecs[r * g_resp->dim + i])
                 (*bad_f)++;
     }
     json_decref(root);
@@ -856,7 +857,8 @@ static void probe_int64(const char *text)
         char got[64] = "?";
         if (l == 0) {
             json_t *v = json_object_get(dom, "id");
-            snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT " (%s)", json_integer_value(v), jn_kind(v));
+            snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT " (%s)", json_integer_value(v),
+                     jn_kind(v));
         } else if (l == 1) {
             jc_obj *v = json_object_object_get(dom, "id");
             snprintf(got, sizeof got, "%" PRId64 " (%s)", json_object_get_int64(v),
@@ -909,10 +911,8 @@ static void probe_malformed(void)
         void *(*parse)(const char *, size_t, char *, size_t);
         void (*free_)(void *);
     } P[] = {
-        {"jansson loadb", jn_parse, jn_free},
-        {"json-c parse()", jc_parse_default, jc_free},
-        {"json-c strict", jc_parse, jc_free},
-        {"cJSON_Parse", cj_parse_default, cj_free},
+        {"jansson loadb", jn_parse, jn_free}, {"json-c parse()", jc_parse_default, jc_free},
+        {"json-c strict", jc_parse, jc_free}, {"cJSON_Parse", cj_parse_default, cj_free},
         {"cJSON strict", cj_parse, cj_free},
     };
     printf("  %-26s", "input (want)");
@@ -929,7 +929,8 @@ static void probe_malformed(void)
             copy[len] = 0;
             void *dom = P[p].parse(copy, len, NULL, 0);
             int ok = dom != NULL;
-            printf(" %-15s", ok == c->valid ? (ok ? "accept" : "reject") : (ok ? "ACCEPT <-BAD" : "REJECT <-BAD"));
+            printf(" %-15s", ok == c->valid ? (ok ? "accept" : "reject")
+                                            : (ok ? "ACCEPT <-BAD" : "REJECT <-BAD"));
             if (dom)
                 P[p].free_(dom);
             free(copy);
@@ -948,7 +949,8 @@ static void probe_dups(void)
            json_integer_value(json_object_get(j, "a")), json_object_size(j));
     json_decref(j);
     j = json_loadb(t, len, JSON_REJECT_DUPLICATES, &e);
-    printf("    jansson  JSON_REJECT_DUPLICATES: %s%s\n", j ? "accepted" : "rejected: ", j ? "" : e.text);
+    printf("    jansson  JSON_REJECT_DUPLICATES: %s%s\n",
+           j ? "accepted" : "rejected: ", j ? "" : e.text);
     json_decref(j);
     jc_obj *o = jc_parse(t, len, NULL, 0);
     printf("    json-c   a=%" PRId64 ", %d member(s); no option to reject\n",
@@ -962,8 +964,9 @@ static void probe_dups(void)
     cJSON_Delete(c);
     c = cJSON_Parse("{\"ID\":7}");
     cJSON *hit = cJSON_GetObjectItem(c, "id");
-    printf("    cJSON    note: cJSON_GetObjectItem(\"id\") on {\"ID\":7} -> %s (case-insensitive)\n",
-           hit ? "found" : "not found");
+    printf(
+        "    cJSON    note: cJSON_GetObjectItem(\"id\") on {\"ID\":7} -> %s (case-insensitive)\n",
+        hit ? "found" : "not found");
     cJSON_Delete(c);
 }
 
@@ -975,7 +978,8 @@ static void probe_floats(void)
     for (size_t k = 0; k < 4; k++) {
         printf("  %s\n", labels[k]);
         json_t *j = json_pack("[f]", vals[k]);
-        char *a = json_dumps(j, JSON_COMPACT), *a9 = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        char *a = json_dumps(j, JSON_COMPACT),
+             *a9 = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
         printf("    jansson  %-28s JSON_REAL_PRECISION(9): %s\n", a, a9);
         free(a);
         free(a9);
@@ -1033,7 +1037,8 @@ static void probe_depth(void)
         char e1[160] = "", e2[160] = "";
         void *a = P[p].parse(open, N, e1, sizeof e1), *b = P[p].parse(bal, 2 * N, e2, sizeof e2);
         printf("    %-15s 1e5 x '[': %s%s | 1e5 x '[' + 1e5 x ']': %s%s\n", P[p].name,
-               a ? "ACCEPTED " : "rejected ", a ? "" : e1, b ? "ACCEPTED " : "rejected ", b ? "" : e2);
+               a ? "ACCEPTED " : "rejected ", a ? "" : e1, b ? "ACCEPTED " : "rejected ",
+               b ? "" : e2);
         if (a)
             P[p].free_(a);
         if (b)
@@ -1073,12 +1078,14 @@ static void selfcheck_f32(void)
     for (long i = 0; i < N + 8; i++) {
         float f;
         if (i < 8) {
-            const float special[8] = {0.1f, 1e-4f, 9.9999999f, 9.999999f, 1.0f, 0.5f, 2.0f, 1.00000012f};
+            const float special[8] = {0.1f, 1e-4f, 9.9999999f, 9.999999f,
+                                      1.0f, 0.5f,  2.0f,       1.00000012f};
             f = special[i];
         } else {
             uint64_t r = rng_next();
             uint32_t exp = 127 - 16 + (uint32_t)(r % 22); /* 2^-16 .. 2^5: around the fast range */
-            uint32_t bits = (uint32_t)((r >> 8) & 0x7fffff) | (exp << 23) | ((uint32_t)(r >> 63) << 31);
+            uint32_t bits =
+                (uint32_t)((r >> 8) & 0x7fffff) | (exp << 23) | ((uint32_t)(r >> 63) << 31);
             memcpy(&f, &bits, sizeof f);
         }
         char a[40], b[40];
@@ -1092,7 +1099,8 @@ static void selfcheck_f32(void)
             bad++;
         }
     }
-    printf("  fast float32 formatter vs snprintf/strtof loop: %ld/%ld differ (%ld took the fast path)\n",
+    printf("  fast float32 formatter vs snprintf/strtof loop: %ld/%ld differ (%ld took the fast "
+           "path)\n",
            bad, N + 8, fast);
 }
 
@@ -1108,8 +1116,8 @@ int main(int argc, char **argv)
 
     /* A. parse + walk */
     printf("A. Parse insert body -> DOM, walk every field, free (mean per body)\n");
-    printf("  %-12s %9s %-8s %10s %9s %12s %9s %8s  %s\n", "case", "bytes", "lib", "us/body", "MB/s",
-           "parse+free us", "reps", "walk_ok", "mismatches id/f32/other");
+    printf("  %-12s %9s %-8s %10s %9s %12s %9s %8s  %s\n", "case", "bytes", "lib", "us/body",
+           "MB/s", "parse+free us", "reps", "walk_ok", "mismatches id/f32/other");
     const size_t rowsv[] = {1, 1000}, dimv[] = {128, 768};
     struct dataset big = {0};
     struct sbuf bigbody = {0};
@@ -1140,8 +1148,8 @@ int main(int argc, char **argv)
                     printf("  %-12s %9zu %-8s FAILED to parse/walk\n", label, body.len, L->name);
                     continue;
                 }
-                printf("  %-12s %9zu %-8s %10.1f %9.1f %12.1f %9ld %8s  %zu/%zu/%zu\n", label, body.len,
-                       L->name, t * 1e6, (double)body.len / t / 1e6, t0 * 1e6, reps,
+                printf("  %-12s %9zu %-8s %10.1f %9.1f %12.1f %9ld %8s  %zu/%zu/%zu\n", label,
+                       body.len, L->name, t * 1e6, (double)body.len / t / 1e6, t0 * 1e6, reps,
                        w.rows == d.rows ? "yes" : "no", w.bad_id, w.bad_f, w.bad_other);
             }
             free(col);
@@ -1161,8 +1169,9 @@ int main(int argc, char **argv)
     g_resp = &resp;
     printf("  %-22s %9s %12s %10s %12s %8s  %s\n", "writer", "out bytes", "build+dump us", "MB/s",
            "dump-only us", "reps", "re-parse mismatches id/f32");
-    const char *wname[] = {"jansson json_dumps", "json-c to_json_string", "cJSON_PrintUnformatted",
-                           "ours f32-shortest fast", "ours f32-shortest loop", "ours %.9g"};
+    const char *wname[] = {"jansson json_dumps",     "json-c to_json_string",
+                           "cJSON_PrintUnformatted", "ours f32-shortest fast",
+                           "ours f32-shortest loop", "ours %.9g"};
     for (int k = 0; k < 6; k++) {
         struct ser_ctx c = {k, 0, NULL, 0};
         long reps = 0, reps2 = 0;
@@ -1205,8 +1214,9 @@ int main(int argc, char **argv)
             void *x = LIBS[l].parse(bigbody.p, bigbody.len, NULL, 0);
             LIBS[l].free_(x);
             long hwm = status_kb("VmHWM");
-            printf("  %-8s DOM heap %7.1f MB (%.1fx body); child peak RSS growth %7.1f MB\n", LIBS[l].name,
-                   (double)(h1 - h0) / 1e6, (double)(h1 - h0) / (double)bigbody.len, (double)(hwm - rss0) / 1024.0);
+            printf("  %-8s DOM heap %7.1f MB (%.1fx body); child peak RSS growth %7.1f MB\n",
+                   LIBS[l].name, (double)(h1 - h0) / 1e6, (double)(h1 - h0) / (double)bigbody.len,
+                   (double)(hwm - rss0) / 1024.0);
             _exit(0);
         }
         int st;

@@ -106,8 +106,8 @@ static int check_coll(const struct tm_catalog *c, const struct tm_ddl *d,
         return rc;
     *out = tm_catalog_coll(c, d->db, d->name);
     if (!*out)
-        return BAD(st, TM_MV_COLL_NOT_FOUND,
-                   "collection not found[database=%s][collection=%s]", d->db, d->name);
+        return BAD(st, TM_MV_COLL_NOT_FOUND, "collection not found[database=%s][collection=%s]",
+                   d->db, d->name);
     return 0;
 }
 
@@ -142,7 +142,8 @@ static int check_db_op(const struct tm_catalog *c, const struct tm_ddl *d, struc
                        "collections first",
                        d->db);
         return 0;
-    default: return db ? 0 : check_db(c, d->db, st);
+    default:
+        return db ? 0 : check_db(c, d->db, st);
     }
 }
 
@@ -277,15 +278,13 @@ static int check_index_op(const struct tm_collection *coll, const struct tm_ddl 
     return 0;
 }
 
-static int check_coll_op(const struct tm_catalog *c, const struct tm_ddl *d,
-                         struct tm_status *st)
+static int check_coll_op(const struct tm_catalog *c, const struct tm_ddl *d, struct tm_status *st)
 {
     const struct tm_collection *coll;
     int rc = check_coll(c, d, &coll, st);
     if (rc)
-        return d->op == TM_DDL_COLL_DROP && st->code == TM_MV_COLL_NOT_FOUND
-                   ? (tm_status_ok(st), 1)
-                   : rc;
+        return d->op == TM_DDL_COLL_DROP && st->code == TM_MV_COLL_NOT_FOUND ? (tm_status_ok(st), 1)
+                                                                             : rc;
     switch (d->op) {
     case TM_DDL_COLL_LOAD: {
         const char *missing = NULL;
@@ -298,10 +297,13 @@ static int check_coll_op(const struct tm_catalog *c, const struct tm_ddl *d,
     }
     case TM_DDL_PART_CREATE:
     case TM_DDL_PART_DROP:
-    case TM_DDL_PART_LOAD: return check_part_op(coll, d, st);
+    case TM_DDL_PART_LOAD:
+        return check_part_op(coll, d, st);
     case TM_DDL_IDX_CREATE:
-    case TM_DDL_IDX_DROP: return check_index_op(coll, d, st);
-    default: return 0;
+    case TM_DDL_IDX_DROP:
+        return check_index_op(coll, d, st);
+    default:
+        return 0;
     }
 }
 
@@ -312,11 +314,17 @@ int tm_catalog_check(const struct tm_catalog *c, const struct tm_ddl *d, struct 
     case TM_DDL_DB_CREATE:
     case TM_DDL_DB_DROP:
     case TM_DDL_DB_ALTER:
-    case TM_DDL_DB_DROP_PROPS: return check_db_op(c, d, st);
-    case TM_DDL_COLL_CREATE: return check_coll_create(c, d, st);
-    case TM_DDL_COLL_RENAME: return check_rename(c, d, st);
-    case TM_DDL_TSO_HW: return 0;
-    case TM_DDL_NONE: return BAD(st, TM_MV_INVALID_PARAM, "unknown DDL command");
-    default: return check_coll_op(c, d, st);
+    case TM_DDL_DB_DROP_PROPS:
+        return check_db_op(c, d, st);
+    case TM_DDL_COLL_CREATE:
+        return check_coll_create(c, d, st);
+    case TM_DDL_COLL_RENAME:
+        return check_rename(c, d, st);
+    case TM_DDL_TSO_HW:
+        return 0;
+    case TM_DDL_NONE:
+        return BAD(st, TM_MV_INVALID_PARAM, "unknown DDL command");
+    default:
+        return check_coll_op(c, d, st);
     }
 }

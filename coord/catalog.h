@@ -94,8 +94,7 @@ const struct tm_database *tm_catalog_db(const struct tm_catalog *c, const char *
 const struct tm_collection *tm_catalog_coll(const struct tm_catalog *c, const char *db,
                                             const char *name);
 const struct tm_collection *tm_catalog_coll_by_id(const struct tm_catalog *c, int64_t id);
-const struct tm_partition *tm_collection_part(const struct tm_collection *coll,
-                                              const char *name);
+const struct tm_partition *tm_collection_part(const struct tm_collection *coll, const char *name);
 const struct tm_index *tm_collection_index(const struct tm_collection *coll, const char *name);
 
 struct tm_ddl;

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REMOVE_AT(arr, n, i)                                                                  \
-    do {                                                                                      \
-        memmove(&(arr)[i], &(arr)[(i) + 1], ((n) - (i) - 1) * sizeof *(arr));                 \
-        (n)--;                                                                                \
+#define REMOVE_AT(arr, n, i)                                                                       \
+    do {                                                                                           \
+        memmove(&(arr)[i], &(arr)[(i) + 1], ((n) - (i)-1) * sizeof *(arr));                        \
+        (n)--;                                                                                     \
     } while (0)
 
 static struct tm_collection *coll_mut(struct tm_catalog *c, const char *db, const char *name)
@@ -79,6 +79,7 @@ static int apply_coll_create(struct tm_catalog *c, struct tm_ddl *d)
     coll->id = c->next_id++;
     coll->db_id = tm_catalog_db(c, d->db)->id;
     if (coll->nparts == 0) {
+        free(coll->parts); /* the decoder's empty array */
         coll->parts = calloc(1, sizeof *coll->parts);
         if (!coll->parts)
             return TM_ENOMEM;
@@ -160,11 +161,16 @@ static int apply_coll(struct tm_catalog *c, struct tm_ddl *d)
         for (size_t i = 0; i < coll->nparts; i++)
             coll->parts[i].loaded = d->flag;
         return 0;
-    case TM_DDL_COLL_ALTER: return props_merge(&coll->props, &coll->nprops, d);
-    case TM_DDL_COLL_DROP_PROPS: props_drop(coll->props, &coll->nprops, d); return 0;
+    case TM_DDL_COLL_ALTER:
+        return props_merge(&coll->props, &coll->nprops, d);
+    case TM_DDL_COLL_DROP_PROPS:
+        props_drop(coll->props, &coll->nprops, d);
+        return 0;
     case TM_DDL_IDX_CREATE:
-    case TM_DDL_IDX_DROP: return apply_index(c, coll, d);
-    default: return apply_part(c, coll, d);
+    case TM_DDL_IDX_DROP:
+        return apply_index(c, coll, d);
+    default:
+        return apply_part(c, coll, d);
     }
 }
 
@@ -182,8 +188,11 @@ int tm_catalog_apply(struct tm_catalog *c, struct tm_ddl *d)
     case TM_DDL_DB_CREATE:
     case TM_DDL_DB_DROP:
     case TM_DDL_DB_ALTER:
-    case TM_DDL_DB_DROP_PROPS: return apply_db(c, d);
-    case TM_DDL_COLL_CREATE: return apply_coll_create(c, d);
-    default: return apply_coll(c, d);
+    case TM_DDL_DB_DROP_PROPS:
+        return apply_db(c, d);
+    case TM_DDL_COLL_CREATE:
+        return apply_coll_create(c, d);
+    default:
+        return apply_coll(c, d);
     }
 }

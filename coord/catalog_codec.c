@@ -9,16 +9,16 @@
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
 /* Iterates the keys of a map: `body` runs with k/kn set and must consume the value. */
-#define FOR_KEYS(r, k, kn, rc, body)                                                          \
-    do {                                                                                      \
-        uint32_t n_;                                                                          \
-        if (((rc) = tm_mpr_map((r), &n_)))                                                    \
-            break;                                                                            \
-        for (uint32_t i_ = 0; i_ < n_ && !(rc); i_++) {                                       \
-            if (((rc) = tm_mpr_str((r), &(k), &(kn))))                                        \
-                break;                                                                        \
-            body                                                                              \
-        }                                                                                     \
+#define FOR_KEYS(r, k, kn, rc, body)                                                               \
+    do {                                                                                           \
+        uint32_t n_;                                                                               \
+        if (((rc) = tm_mpr_map((r), &n_)))                                                         \
+            break;                                                                                 \
+        for (uint32_t i_ = 0; i_ < n_ && !(rc); i_++) {                                            \
+            if (((rc) = tm_mpr_str((r), &(k), &(kn))))                                             \
+                break;                                                                             \
+            body                                                                                   \
+        }                                                                                          \
     } while (0)
 
 static int read_name(struct tm_mpr *r, char *dst, size_t cap)
@@ -321,14 +321,14 @@ int tm_catalog_decode(struct tm_mpr *r, struct tm_catalog *c)
 /* ---- DDL commands ---- */
 
 static const char *g_ops[] = {
-    [TM_DDL_DB_CREATE] = "db_create",       [TM_DDL_DB_DROP] = "db_drop",
-    [TM_DDL_DB_ALTER] = "db_alter",         [TM_DDL_DB_DROP_PROPS] = "db_drop_props",
-    [TM_DDL_COLL_CREATE] = "coll_create",   [TM_DDL_COLL_DROP] = "coll_drop",
-    [TM_DDL_COLL_RENAME] = "coll_rename",   [TM_DDL_COLL_LOAD] = "coll_load",
-    [TM_DDL_COLL_ALTER] = "coll_alter",     [TM_DDL_COLL_DROP_PROPS] = "coll_drop_props",
-    [TM_DDL_PART_CREATE] = "part_create",   [TM_DDL_PART_DROP] = "part_drop",
-    [TM_DDL_PART_LOAD] = "part_load",       [TM_DDL_IDX_CREATE] = "idx_create",
-    [TM_DDL_IDX_DROP] = "idx_drop",         [TM_DDL_TSO_HW] = "tso_hw",
+    [TM_DDL_DB_CREATE] = "db_create",     [TM_DDL_DB_DROP] = "db_drop",
+    [TM_DDL_DB_ALTER] = "db_alter",       [TM_DDL_DB_DROP_PROPS] = "db_drop_props",
+    [TM_DDL_COLL_CREATE] = "coll_create", [TM_DDL_COLL_DROP] = "coll_drop",
+    [TM_DDL_COLL_RENAME] = "coll_rename", [TM_DDL_COLL_LOAD] = "coll_load",
+    [TM_DDL_COLL_ALTER] = "coll_alter",   [TM_DDL_COLL_DROP_PROPS] = "coll_drop_props",
+    [TM_DDL_PART_CREATE] = "part_create", [TM_DDL_PART_DROP] = "part_drop",
+    [TM_DDL_PART_LOAD] = "part_load",     [TM_DDL_IDX_CREATE] = "idx_create",
+    [TM_DDL_IDX_DROP] = "idx_drop",       [TM_DDL_TSO_HW] = "tso_hw",
 };
 
 void tm_ddl_init(struct tm_ddl *d, enum tm_ddl_op op)
@@ -464,9 +464,18 @@ int tm_ddl_decode(const void *buf, size_t len, struct tm_ddl *d)
     const char *k;
     uint32_t kn;
     int rc;
+    uint64_t version = 0;
     tm_ddl_init(d, TM_DDL_NONE);
     tm_mpr_init(&r, buf, len);
-    FOR_KEYS(&r, k, kn, rc, { rc = ddl_key(&r, d, k, kn); });
+    FOR_KEYS(&r, k, kn, rc, {
+        if (KEY_IS(k, kn, "v"))
+            rc = tm_mpr_uint(&r, &version);
+        else
+            rc = ddl_key(&r, d, k, kn);
+    });
+    /* A newer format must not be applied as if it were this one. */
+    if (!rc && version != 1)
+        rc = TM_EVERSION;
     if (!rc && d->op == TM_DDL_NONE)
         rc = TM_ECORRUPT;
     if (rc)

@@ -92,8 +92,8 @@ static void on_committed(void *arg, int rc)
 static void propose_on_loop(struct tm_raft_job *job, int stopping)
 {
     struct proposal *p = (struct proposal *)job;
-    int rc = stopping ? TM_ESHUTDOWN
-                      : tm_raft_group_append(p->c->raft, &p->buf, 1, on_committed, p);
+    int rc =
+        stopping ? TM_ESHUTDOWN : tm_raft_group_append(p->c->raft, &p->buf, 1, on_committed, p);
     if (rc) {
         tm_raft_free(p->buf.base);
         tm_wait_signal(&p->wait, rc);
@@ -289,10 +289,16 @@ int tm_coord_role_start(struct tm_coord_role **out, const char *dir, const char 
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->ddl_mu, NULL);
     struct tm_raft_group_config cfg = {
-        .dir = dir, .id = 1, .address = "coord-1", .apply = fsm_apply,
-        .snapshot = fsm_snapshot, .restore = fsm_restore, .arg = c,
+        .dir = dir,
+        .id = 1,
+        .address = "coord-1",
+        .apply = fsm_apply,
+        .snapshot = fsm_snapshot,
+        .restore = fsm_restore,
+        .arg = c,
         /* The catalog is small: snapshot it often so replay stays short. */
-        .snapshot_threshold = 1024, .snapshot_trailing = 128,
+        .snapshot_threshold = 1024,
+        .snapshot_trailing = 128,
     };
     int rc = tm_raft_group_start(&c->raft, &cfg);
     if (!rc) {
@@ -303,8 +309,8 @@ int tm_coord_role_start(struct tm_coord_role **out, const char *dir, const char 
         tm_coord_role_stop(c);
         return rc;
     }
-    TM_INFO("coord", "catalog replayed: %zu databases, %zu collections; serving on %s",
-            c->cat.ndbs, c->cat.ncolls, url);
+    TM_INFO("coord", "catalog replayed: %zu databases, %zu collections; serving on %s", c->cat.ndbs,
+            c->cat.ncolls, url);
     *out = c;
     return 0;
 }

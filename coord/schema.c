@@ -57,18 +57,27 @@ uint32_t tm_field_width(const struct tm_field *f)
 {
     switch (f->type) {
     case TM_T_BOOL:
-    case TM_T_INT8: return 1;
-    case TM_T_INT16: return 2;
+    case TM_T_INT8:
+        return 1;
+    case TM_T_INT16:
+        return 2;
     case TM_T_INT32:
-    case TM_T_FLOAT: return 4;
+    case TM_T_FLOAT:
+        return 4;
     case TM_T_INT64:
-    case TM_T_DOUBLE: return 8;
-    case TM_T_FLOAT_VECTOR: return (uint32_t)f->dim * 4;
+    case TM_T_DOUBLE:
+        return 8;
+    case TM_T_FLOAT_VECTOR:
+        return (uint32_t)f->dim * 4;
     case TM_T_FLOAT16_VECTOR:
-    case TM_T_BFLOAT16_VECTOR: return (uint32_t)f->dim * 2;
-    case TM_T_BINARY_VECTOR: return (uint32_t)f->dim / 8;
-    case TM_T_INT8_VECTOR: return (uint32_t)f->dim;
-    default: return 0;
+    case TM_T_BFLOAT16_VECTOR:
+        return (uint32_t)f->dim * 2;
+    case TM_T_BINARY_VECTOR:
+        return (uint32_t)f->dim / 8;
+    case TM_T_INT8_VECTOR:
+        return (uint32_t)f->dim;
+    default:
+        return 0;
     }
 }
 
@@ -93,11 +102,16 @@ bool tm_value_equal(const struct tm_value *a, const struct tm_value *b)
     if (a->kind != b->kind)
         return false;
     switch (a->kind) {
-    case TM_V_BOOL: return a->b == b->b;
-    case TM_V_INT: return a->i == b->i;
-    case TM_V_DOUBLE: return a->d == b->d;
-    case TM_V_STR: return strcmp(a->s, b->s) == 0;
-    default: return true;
+    case TM_V_BOOL:
+        return a->b == b->b;
+    case TM_V_INT:
+        return a->i == b->i;
+    case TM_V_DOUBLE:
+        return a->d == b->d;
+    case TM_V_STR:
+        return strcmp(a->s, b->s) == 0;
+    default:
+        return true;
     }
 }
 

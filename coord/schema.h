@@ -63,11 +63,11 @@ struct tm_field {
     enum tm_dtype type;
     enum tm_dtype elem_type; /* Array only */
     bool primary, partition_key, clustering_key, auto_id, nullable;
-    int64_t dim;          /* dense vectors */
-    int64_t max_length;   /* VarChar, Array of VarChar */
-    int64_t max_capacity; /* Array */
+    int64_t dim;                   /* dense vectors */
+    int64_t max_length;            /* VarChar, Array of VarChar */
+    int64_t max_capacity;          /* Array */
     struct tm_value default_value; /* kind TM_V_NONE when absent */
-    struct tm_kv *params; /* elementTypeParams as given, for describe */
+    struct tm_kv *params;          /* elementTypeParams as given, for describe */
     size_t nparams;
 };
 

@@ -38,11 +38,21 @@ static int read_dup(struct tm_mpr *r, char **out)
 void tm_value_encode(struct tm_mpw *w, const struct tm_value *v)
 {
     switch (v->kind) {
-    case TM_V_BOOL: tm_mpw_bool(w, v->b); break;
-    case TM_V_INT: tm_mpw_int(w, v->i); break;
-    case TM_V_DOUBLE: tm_mpw_double(w, v->d); break;
-    case TM_V_STR: tm_mpw_cstr(w, v->s); break;
-    default: tm_mpw_nil(w); break;
+    case TM_V_BOOL:
+        tm_mpw_bool(w, v->b);
+        break;
+    case TM_V_INT:
+        tm_mpw_int(w, v->i);
+        break;
+    case TM_V_DOUBLE:
+        tm_mpw_double(w, v->d);
+        break;
+    case TM_V_STR:
+        tm_mpw_cstr(w, v->s);
+        break;
+    default:
+        tm_mpw_nil(w);
+        break;
     }
 }
 
@@ -50,13 +60,24 @@ int tm_value_decode(struct tm_mpr *r, struct tm_value *v)
 {
     memset(v, 0, sizeof *v);
     switch (tm_mpr_peek(r)) {
-    case TM_MP_NIL: tm_mpr_nil(r); return 0;
-    case TM_MP_BOOL: v->kind = TM_V_BOOL; return tm_mpr_bool(r, &v->b);
+    case TM_MP_NIL:
+        tm_mpr_nil(r);
+        return 0;
+    case TM_MP_BOOL:
+        v->kind = TM_V_BOOL;
+        return tm_mpr_bool(r, &v->b);
     case TM_MP_UINT:
-    case TM_MP_INT: v->kind = TM_V_INT; return tm_mpr_int(r, &v->i);
-    case TM_MP_FLOAT: v->kind = TM_V_DOUBLE; return tm_mpr_double(r, &v->d);
-    case TM_MP_STR: v->kind = TM_V_STR; return read_dup(r, &v->s);
-    default: return r->err ? r->err : TM_ECORRUPT;
+    case TM_MP_INT:
+        v->kind = TM_V_INT;
+        return tm_mpr_int(r, &v->i);
+    case TM_MP_FLOAT:
+        v->kind = TM_V_DOUBLE;
+        return tm_mpr_double(r, &v->d);
+    case TM_MP_STR:
+        v->kind = TM_V_STR;
+        return read_dup(r, &v->s);
+    default:
+        return r->err ? r->err : TM_ECORRUPT;
     }
 }
 

@@ -28,16 +28,19 @@ static int check_dim(const struct tm_field *f, struct tm_status *st)
     }
     int64_t max = f->type == TM_T_BINARY_VECTOR ? 262144 : 32768;
     if (f->dim <= 0)
-        return BAD(st, "dimension is not defined in field type params of field %s, please "
-                       "check it: invalid parameter",
+        return BAD(st,
+                   "dimension is not defined in field type params of field %s, please "
+                   "check it: invalid parameter",
                    f->name);
     if (f->dim < 2 || f->dim > max)
-        return BAD(st, "invalid dimension: %lld of field %s. float vector dimension should be "
-                       "in range 2 ~ %lld: invalid parameter",
+        return BAD(st,
+                   "invalid dimension: %lld of field %s. float vector dimension should be "
+                   "in range 2 ~ %lld: invalid parameter",
                    (long long)f->dim, f->name, (long long)max);
     if (f->type == TM_T_BINARY_VECTOR && f->dim % 8)
-        return BAD(st, "invalid dimension: %lld of field %s. binary vector dimension should be "
-                       "multiple of 8: invalid parameter",
+        return BAD(st,
+                   "invalid dimension: %lld of field %s. binary vector dimension should be "
+                   "multiple of 8: invalid parameter",
                    (long long)f->dim, f->name);
     return 0;
 }
@@ -49,12 +52,14 @@ static int check_array(const struct tm_field *f, struct tm_status *st)
         return BAD(st, "element data type %s is not valid for array field %s",
                    tm_dtype_name(e) ? tm_dtype_name(e) : "None", f->name);
     if (f->max_capacity <= 0 || f->max_capacity > 4096)
-        return BAD(st, "the maximum capacity specified for a Array should be in (0, 4096], "
-                       "field: %s",
+        return BAD(st,
+                   "the maximum capacity specified for a Array should be in (0, 4096], "
+                   "field: %s",
                    f->name);
     if (e == TM_T_VARCHAR && (f->max_length <= 0 || f->max_length > 65535))
-        return BAD(st, "type param(max_length) should be specified for the field(%s) of "
-                       "collection",
+        return BAD(st,
+                   "type param(max_length) should be specified for the field(%s) of "
+                   "collection",
                    f->name);
     return 0;
 }
@@ -68,19 +73,31 @@ static int check_default(const struct tm_field *f, struct tm_status *st)
         return BAD(st, "primary field %s can not have default value", f->name);
     bool ok;
     switch (f->type) {
-    case TM_T_BOOL: ok = v->kind == TM_V_BOOL; break;
-    case TM_T_INT8: ok = v->kind == TM_V_INT && v->i >= INT8_MIN && v->i <= INT8_MAX; break;
-    case TM_T_INT16: ok = v->kind == TM_V_INT && v->i >= INT16_MIN && v->i <= INT16_MAX; break;
-    case TM_T_INT32: ok = v->kind == TM_V_INT && v->i >= INT32_MIN && v->i <= INT32_MAX; break;
-    case TM_T_INT64: ok = v->kind == TM_V_INT; break;
+    case TM_T_BOOL:
+        ok = v->kind == TM_V_BOOL;
+        break;
+    case TM_T_INT8:
+        ok = v->kind == TM_V_INT && v->i >= INT8_MIN && v->i <= INT8_MAX;
+        break;
+    case TM_T_INT16:
+        ok = v->kind == TM_V_INT && v->i >= INT16_MIN && v->i <= INT16_MAX;
+        break;
+    case TM_T_INT32:
+        ok = v->kind == TM_V_INT && v->i >= INT32_MIN && v->i <= INT32_MAX;
+        break;
+    case TM_T_INT64:
+        ok = v->kind == TM_V_INT;
+        break;
     case TM_T_FLOAT:
-    case TM_T_DOUBLE: ok = v->kind == TM_V_DOUBLE || v->kind == TM_V_INT; break;
+    case TM_T_DOUBLE:
+        ok = v->kind == TM_V_DOUBLE || v->kind == TM_V_INT;
+        break;
     case TM_T_VARCHAR:
         ok = v->kind == TM_V_STR && (int64_t)strlen(v->s) <= f->max_length;
         break;
     default:
-        return BAD(st, "type not support default value, type:%s, name:%s",
-                   tm_dtype_name(f->type), f->name);
+        return BAD(st, "type not support default value, type:%s, name:%s", tm_dtype_name(f->type),
+                   f->name);
     }
     if (!ok)
         return BAD(st, "type (%s) of field (%s) is not equal to the type(%s) of default_value",
@@ -94,9 +111,10 @@ static int check_default(const struct tm_field *f, struct tm_status *st)
 static int check_field(struct tm_field *f, struct tm_status *st)
 {
     if (!tm_name_valid(f->name))
-        return BAD(st, "Invalid field name: %s. the first character of a field name must be an "
-                       "underscore or letter, and it can only contain letters, numbers and "
-                       "underscores: invalid parameter",
+        return BAD(st,
+                   "Invalid field name: %s. the first character of a field name must be an "
+                   "underscore or letter, and it can only contain letters, numbers and "
+                   "underscores: invalid parameter",
                    f->name);
     if (f->type == TM_T_NONE)
         return BAD(st, "data type of field %s is invalid", f->name);
@@ -105,19 +123,19 @@ static int check_field(struct tm_field *f, struct tm_status *st)
     if (f->primary && f->nullable)
         return BAD(st, "primary field not support null");
     if (!f->primary && f->auto_id)
-        return BAD(st, "only primary field can speficy AutoID with true, field name = %s",
-                   f->name);
+        return BAD(st, "only primary field can speficy AutoID with true, field name = %s", f->name);
     if (tm_dtype_is_vector(f->type)) {
         if (f->nullable)
-            return BAD(st, "vector type not support null, type:%s, name:%s",
-                       tm_dtype_name(f->type), f->name);
+            return BAD(st, "vector type not support null, type:%s, name:%s", tm_dtype_name(f->type),
+                       f->name);
         int rc = check_dim(f, st);
         if (rc)
             return rc;
     }
     if (f->type == TM_T_VARCHAR && (f->max_length <= 0 || f->max_length > 65535))
-        return BAD(st, "the maximum length specified for the field(%s) should be in (0, 65535], "
-                       "but got %lld instead: invalid parameter",
+        return BAD(st,
+                   "the maximum length specified for the field(%s) should be in (0, 65535], "
+                   "but got %lld instead: invalid parameter",
                    f->name, (long long)f->max_length);
     if (f->type == TM_T_ARRAY) {
         int rc = check_array(f, st);
@@ -151,7 +169,8 @@ int tm_schema_validate(struct tm_schema *s, struct tm_status *st)
             return rc;
     }
     if (npk != 1)
-        return BAD(st, npk ? "there are more than one primary key" : "primary key is not specified");
+        return BAD(st,
+                   npk ? "there are more than one primary key" : "primary key is not specified");
     if (nvec == 0)
         return BAD(st, "schema does not contain vector field: invalid parameter");
     return 0;

@@ -13,14 +13,13 @@ static bool in_list(const char *s, const char *const *list)
 
 bool tm_index_type_valid(const char *type, enum tm_dtype t)
 {
-    static const char *const dense[] = {"AUTOINDEX", "FLAT",    "IVF_FLAT", "IVF_SQ8",
-                                        "IVF_PQ",    "HNSW",    "DISKANN",  "SCANN",
-                                        "IVF_RABITQ", "HNSW_SQ", "HNSW_PQ", NULL};
+    static const char *const dense[] = {"AUTOINDEX",  "FLAT",    "IVF_FLAT", "IVF_SQ8",
+                                        "IVF_PQ",     "HNSW",    "DISKANN",  "SCANN",
+                                        "IVF_RABITQ", "HNSW_SQ", "HNSW_PQ",  NULL};
     static const char *const binary[] = {"AUTOINDEX", "BIN_FLAT", "BIN_IVF_FLAT", NULL};
-    static const char *const sparse[] = {"AUTOINDEX", "SPARSE_INVERTED_INDEX", "SPARSE_WAND",
-                                         NULL};
-    static const char *const scalar[] = {"AUTOINDEX", "INVERTED", "STL_SORT", "BITMAP", "Trie",
-                                         NULL};
+    static const char *const sparse[] = {"AUTOINDEX", "SPARSE_INVERTED_INDEX", "SPARSE_WAND", NULL};
+    static const char *const scalar[] = {"AUTOINDEX", "INVERTED", "STL_SORT",
+                                         "BITMAP",    "Trie",     NULL};
     if (t == TM_T_BINARY_VECTOR)
         return in_list(type, binary);
     if (t == TM_T_SPARSE_VECTOR)

@@ -82,12 +82,23 @@ static void escaped(struct tm_buf *b, const char *s, size_t len)
         size_t n = 2;
         switch (c) {
         case '"':
-        case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '\\':
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
@@ -149,16 +160,70 @@ void tm_jw_null(struct tm_jw *w)
     tm_buf_append(&w->out, "null", 4);
 }
 
-int tm_jw_format_float(char *buf, float v)
+/* Shortest text that reads back as the same float32, by trying precisions. */
+static int format_float_slow(char *buf, float v)
 {
-    if (!isfinite(v))
-        return snprintf(buf, 32, "null"); /* JSON has no NaN/Inf; never stored */
     for (int prec = 6; prec <= 9; prec++) {
         int n = snprintf(buf, 32, "%.*g", prec, (double)v);
         if (strtof(buf, NULL) == v || prec == 9)
             return n;
     }
     return 0;
+}
+
+/* Exact shortest decimal for |v| in [1e-4, 10), the bulk of embedding values
+ * (measured 6.6x faster than the snprintf loop; docs/json-library.md). For
+ * k decimal places, v*10^k and the bounds of v's rounding interval times
+ * 10^k are exact in double (a 24/25-bit significand times 5^k <= 5^12 stays
+ * below 2^53), so "the nearest k-place decimal lies in the interval" is
+ * decided exactly; the first k that works gives the shortest text. */
+static int format_float_fast(char *out, float v)
+{
+    static const double p10[13] = {1e0, 1e1, 1e2, 1e3,  1e4,  1e5, 1e6,
+                                   1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
+    float a = fabsf(v);
+    uint32_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    double d = a;
+    double hi = (d + (double)nextafterf(a, INFINITY)) * 0.5;
+    double lo = (d + (double)nextafterf(a, 0.0f)) * 0.5;
+    bool closed = !(bits & 1); /* round-half-even: the ends belong to an even significand */
+    for (int k = 0; k <= 12; k++) {
+        double n = nearbyint(d * p10[k]), l = lo * p10[k], h = hi * p10[k];
+        if (!(closed ? (n >= l && n <= h) : (n > l && n < h)))
+            continue;
+        char dig[24];
+        int len = 0, o = 0;
+        uint64_t u = (uint64_t)n;
+        do {
+            dig[len++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (len <= k) /* at least one digit before the point */
+            dig[len++] = '0';
+        if (v < 0)
+            out[o++] = '-';
+        for (int i = len - 1; i >= 0; i--) {
+            if (i == k - 1)
+                out[o++] = '.';
+            out[o++] = dig[i];
+        }
+        while (k > 0 && out[o - 1] == '0')
+            o--;
+        if (out[o - 1] == '.')
+            o--;
+        out[o] = '\0';
+        return o;
+    }
+    return format_float_slow(out, v);
+}
+
+int tm_jw_format_float(char *buf, float v)
+{
+    if (!isfinite(v))
+        return snprintf(buf, 32, "null"); /* JSON has no NaN/Inf; never stored */
+    float a = fabsf(v);
+    return a >= 1e-4f && a < 10.0f ? format_float_fast(buf, v) : format_float_slow(buf, v);
 }
 
 void tm_jw_float(struct tm_jw *w, float v)

@@ -44,23 +44,39 @@ static int parse_int(const char *s, int lo, int hi, const char *what)
 
 static int serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, 0, 'h'},     {"port", required_argument, 0, 'p'},
-        {"data-dir", required_argument, 0, 'd'}, {"shards", required_argument, 0, 's'},
-        {"max-body-mb", required_argument, 0, 'm'},
-        {"http-workers", required_argument, 0, 'w'}, {"help", no_argument, 0, '?'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"host", required_argument, 0, 'h'},
+                                         {"port", required_argument, 0, 'p'},
+                                         {"data-dir", required_argument, 0, 'd'},
+                                         {"shards", required_argument, 0, 's'},
+                                         {"max-body-mb", required_argument, 0, 'm'},
+                                         {"http-workers", required_argument, 0, 'w'},
+                                         {"help", no_argument, 0, '?'},
+                                         {0, 0, 0, 0}};
     struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 8};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': cfg.host = optarg; break;
-        case 'p': cfg.port = parse_int(optarg, 0, 65535, "--port"); break;
-        case 'd': cfg.data_dir = optarg; break;
-        case 's': cfg.shards = parse_int(optarg, 1, 64, "--shards"); break;
-        case 'm': cfg.max_body = (size_t)parse_int(optarg, 1, 1024, "--max-body-mb") << 20; break;
-        case 'w': cfg.http_workers = parse_int(optarg, 1, 256, "--http-workers"); break;
-        default: fputs(g_usage, c == '?' && optopt == 0 ? stdout : stderr); return c == '?' && optopt == 0 ? 0 : 2;
+        case 'h':
+            cfg.host = optarg;
+            break;
+        case 'p':
+            cfg.port = parse_int(optarg, 0, 65535, "--port");
+            break;
+        case 'd':
+            cfg.data_dir = optarg;
+            break;
+        case 's':
+            cfg.shards = parse_int(optarg, 1, 64, "--shards");
+            break;
+        case 'm':
+            cfg.max_body = (size_t)parse_int(optarg, 1, 1024, "--max-body-mb") << 20;
+            break;
+        case 'w':
+            cfg.http_workers = parse_int(optarg, 1, 256, "--http-workers");
+            break;
+        default:
+            fputs(g_usage, c == '?' && optopt == 0 ? stdout : stderr);
+            return c == '?' && optopt == 0 ? 0 : 2;
         }
     }
     return tm_serve_main(&cfg);

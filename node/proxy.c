@@ -53,7 +53,10 @@ const char *tm_req_str(struct tm_req *r, const char *key, bool required)
         tm_status_set(&r->st, TM_MV_BAD_JSON,
                       "can only accept json format request, error: json: cannot unmarshal %s "
                       "into Go struct field of type string (key %s)",
-                      json_is_number(v) ? "number" : json_is_boolean(v) ? "bool" : "object", key);
+                      json_is_number(v)    ? "number"
+                      : json_is_boolean(v) ? "bool"
+                                           : "object",
+                      key);
         return NULL;
     }
     const char *s = v && json_is_string(v) ? json_string_value(v) : NULL;
@@ -74,8 +77,7 @@ int tm_req_name(struct tm_req *r, const char *key, char *dst)
         return TM_ESTATUS;
     if (strlen(s) >= TM_NAME_MAX)
         return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
-                             "the length of %s must be less than %d characters", key,
-                             TM_NAME_MAX);
+                             "the length of %s must be less than %d characters", key, TM_NAME_MAX);
     strcpy(dst, s);
     return 0;
 }

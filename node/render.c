@@ -63,8 +63,8 @@ static void render_base64(struct tm_jw *w, const uint8_t *p, size_t len)
     tm_buf_free(&b);
 }
 
-void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_col *c,
-                     uint32_t i, bool int64_as_string)
+void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_col *c, uint32_t i,
+                     bool int64_as_string)
 {
     size_t len;
     const uint8_t *p = tm_col_value(c, i, &len);
@@ -82,17 +82,37 @@ void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_
     if (c->width && c->width <= 8)
         memcpy(&u, p, c->width);
     switch (f->type) {
-    case TM_T_BOOL: tm_jw_bool(w, p[0] != 0); break;
-    case TM_T_INT8: tm_jw_int(w, (int8_t)p[0]); break;
-    case TM_T_INT16: tm_jw_int(w, u.i16); break;
-    case TM_T_INT32: tm_jw_int(w, u.i32); break;
-    case TM_T_INT64: tm_jw_int64(w, u.i64, int64_as_string); break;
-    case TM_T_FLOAT: tm_jw_float(w, u.f32); break;
-    case TM_T_DOUBLE: tm_jw_double(w, u.f64); break;
+    case TM_T_BOOL:
+        tm_jw_bool(w, p[0] != 0);
+        break;
+    case TM_T_INT8:
+        tm_jw_int(w, (int8_t)p[0]);
+        break;
+    case TM_T_INT16:
+        tm_jw_int(w, u.i16);
+        break;
+    case TM_T_INT32:
+        tm_jw_int(w, u.i32);
+        break;
+    case TM_T_INT64:
+        tm_jw_int64(w, u.i64, int64_as_string);
+        break;
+    case TM_T_FLOAT:
+        tm_jw_float(w, u.f32);
+        break;
+    case TM_T_DOUBLE:
+        tm_jw_double(w, u.f64);
+        break;
     case TM_T_VARCHAR:
-    case TM_T_JSON: tm_jw_str(w, (const char *)p, len); break;
-    case TM_T_ARRAY: render_array(w, p, len); break;
-    case TM_T_SPARSE_VECTOR: render_sparse(w, p, len); break;
+    case TM_T_JSON:
+        tm_jw_str(w, (const char *)p, len);
+        break;
+    case TM_T_ARRAY:
+        render_array(w, p, len);
+        break;
+    case TM_T_SPARSE_VECTOR:
+        render_sparse(w, p, len);
+        break;
     case TM_T_FLOAT_VECTOR:
         tm_jw_arr(w);
         for (size_t k = 0; k < len / 4; k++) {
@@ -102,7 +122,9 @@ void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_
         }
         tm_jw_arr_end(w);
         break;
-    default: render_base64(w, p, len); break;
+    default:
+        render_base64(w, p, len);
+        break;
     }
 }
 

@@ -14,17 +14,17 @@
 struct tm_out_sel {
     int64_t fields[TM_BATCH_MAX_COLS]; /* schema fields to print, in order */
     uint32_t nfields;
-    bool meta_all;           /* print every dynamic key */
+    bool meta_all;                            /* print every dynamic key */
     const char *meta_keys[TM_BATCH_MAX_COLS]; /* or just these (borrowed) */
     uint32_t nmeta_keys;
-    bool int64_as_string;    /* Accept-Type-Allow-Int64: false */
+    bool int64_as_string; /* Accept-Type-Allow-Int64: false */
 };
 
 /* Writes a JSON array of row objects. */
 void tm_render_rows(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b,
                     const struct tm_out_sel *sel);
 /* Writes one value of column c at row i (used for ids lists too). */
-void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_col *c,
-                     uint32_t i, bool int64_as_string);
+void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_col *c, uint32_t i,
+                     bool int64_as_string);
 
 #endif

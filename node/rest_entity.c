@@ -107,8 +107,7 @@ int tm_rest_target(struct tm_req *r, struct tm_collection *c)
 
 /* partitionName (default _default) to a partition id; -1 for "every
  * partition" when all_ok and no name was given. */
-static int partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok,
-                        int64_t *id)
+static int partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok, int64_t *id)
 {
     const char *name = tm_req_str(r, "partitionName", false);
     if (r->st.code)
@@ -210,8 +209,8 @@ static int keys_of_rows(struct tm_req *r, const struct tm_collection *c,
     for (uint32_t i = 0; i < rows->nrows && !rc; i++) {
         size_t len;
         const uint8_t *v = tm_col_value(src, i, &len);
-        struct tm_pk key = {.is_str = pk->type == TM_T_VARCHAR, .s = (const char *)v,
-                            .len = (uint32_t)len};
+        struct tm_pk key = {
+            .is_str = pk->type == TM_T_VARCHAR, .s = (const char *)v, .len = (uint32_t)len};
         if (!key.is_str)
             memcpy(&key.i, v, 8);
         if (tm_pkindex_find(&seen, &key))
@@ -249,8 +248,8 @@ static int entity_write(struct tm_req *r, bool upsert)
     if (!rc && upsert && !c.schema.auto_id)
         rc = keys_of_rows(r, &c, &rows, &pks);
     if (!rc)
-        rc = write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c,
-                       part, &rows, upsert ? &pks : NULL);
+        rc = write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c, part, &rows,
+                       upsert ? &pks : NULL);
     if (!rc) {
         tm_jw_obj(&r->data);
         tm_jw_key(&r->data, upsert ? "upsertCount" : "insertCount");

@@ -65,8 +65,7 @@ static int index_describe(struct tm_req *r, const struct tm_collection *c)
         return rc;
     const struct tm_index *ix = tm_collection_index(c, name);
     if (!ix)
-        return tm_status_set(&r->st, TM_MV_INDEX_NOT_FOUND, "index not found[indexName=%s]",
-                             name);
+        return tm_status_set(&r->st, TM_MV_INDEX_NOT_FOUND, "index not found[indexName=%s]", name);
     if ((rc = tm_rest_count(r, c, NULL, 0, &rows)))
         return rc;
     tm_jw_arr(&r->data);

@@ -67,8 +67,7 @@ static int part_stats(struct tm_req *r)
         return rc;
     const struct tm_partition *p = tm_collection_part(&c, part);
     if (!p)
-        rc = tm_status_set(&r->st, TM_MV_PART_NOT_FOUND, "partition not found[partition=%s]",
-                           part);
+        rc = tm_status_set(&r->st, TM_MV_PART_NOT_FOUND, "partition not found[partition=%s]", part);
     else
         rc = tm_rest_count(r, &c, &p->id, 1, &n);
     tm_collection_free(&c);

@@ -39,20 +39,38 @@ static int parse_level(struct tm_req *r, const struct tm_collection *c, int *lev
     return 0;
 }
 
+/* "Every partition" means the partitions the catalog lists now, never "every
+ * row the query role holds": the rows of a dropped partition stay in the
+ * query role's memory (and come back when the WAL is replayed), and only
+ * this filter hides them. Partition ids are never reused. Reads see only
+ * loaded partitions, as in Milvus; counts (get_stats) see every partition. */
+static void live_parts(const struct tm_collection *c, struct read_plan *p, bool loaded_only)
+{
+    p->all_parts = false;
+    for (size_t i = 0; i < c->nparts && p->nparts < 1024; i++)
+        if (c->parts[i].loaded || !loaded_only)
+            p->parts[p->nparts++] = c->parts[i].id;
+}
+
 static int parse_parts(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
 {
     const json_t *names = tm_req_get(r, "partitionNames");
     size_t i;
     json_t *v;
-    p->all_parts = json_array_size(names) == 0;
+    if (json_array_size(names) == 0) {
+        live_parts(c, p, true);
+        return 0;
+    }
     json_array_foreach(names, i, v)
     {
         const struct tm_partition *part =
             json_is_string(v) ? tm_collection_part(c, json_string_value(v)) : NULL;
         if (!part)
-            return tm_status_set(&r->st, TM_MV_PART_NOT_FOUND,
-                                 "partition not found[partition=%s]",
+            return tm_status_set(&r->st, TM_MV_PART_NOT_FOUND, "partition not found[partition=%s]",
                                  json_is_string(v) ? json_string_value(v) : "?");
+        if (!part->loaded)
+            return tm_status_set(&r->st, TM_MV_PART_NOT_LOADED,
+                                 "partition not loaded[partition=%s]", part->name);
         if (p->nparts < 1024)
             p->parts[p->nparts++] = part->id;
     }
@@ -133,7 +151,8 @@ static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const s
         for (uint32_t i = 0; i < p->nparts; i++)
             tm_mpw_int(w, p->parts[i]);
     }
-    tm_mpw_cstr(w, "fields"), tm_mpw_array(w, p->sel.nfields + (p->sel.meta_all || p->sel.nmeta_keys));
+    tm_mpw_cstr(w, "fields"),
+        tm_mpw_array(w, p->sel.nfields + (p->sel.meta_all || p->sel.nmeta_keys));
     for (uint32_t i = 0; i < p->sel.nfields; i++)
         tm_mpw_int(w, p->sel.fields[i]);
     if (p->sel.meta_all || p->sel.nmeta_keys)
@@ -150,11 +169,13 @@ int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t
 int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
                   uint32_t nparts, uint64_t *n)
 {
-    struct read_plan p = {.level = TM_CL_STRONG, .all_parts = parts == NULL, .nparts = nparts};
+    struct read_plan p = {.level = TM_CL_STRONG, .nparts = nparts < 1024 ? nparts : 1024};
     struct tm_mpw w;
     struct tm_rpc_reply rep;
-    for (uint32_t i = 0; i < nparts && i < 1024; i++)
+    for (uint32_t i = 0; i < p.nparts; i++)
         p.parts[i] = parts[i];
+    if (!parts)
+        live_parts(c, &p, false);
     tm_mpw_init(&w);
     plan_encode(&w, c, &p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2);
     int rc = tm_proxy_call(r, r->p->query, "count", &w, &rep);
@@ -190,7 +211,8 @@ static int read_rows(struct tm_req *r, const struct tm_collection *c, const stru
         uint64_t n = 0;
         tm_mpr_uint(&rep.body, &n);
         tm_jw_arr(&r->data), tm_jw_obj(&r->data);
-        tm_jw_key(&r->data, "count(*)"), tm_jw_uint(&r->data, n);
+        tm_jw_key(&r->data, "count(*)");
+        tm_jw_int64(&r->data, (int64_t)n, r->int64_as_string); /* an Int64 column in Milvus */
         tm_jw_obj_end(&r->data), tm_jw_arr_end(&r->data);
     } else if (tm_batch_decode(&rep.body, &rows)) {
         rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed rows in read reply");

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define INSERT_ERR(st, ...)                                                                   \
+#define INSERT_ERR(st, ...)                                                                        \
     tm_status_set(st, TM_MV_BAD_INSERT, "fail to deal the insert data, error: " __VA_ARGS__)
 #define JSON_FIELD_MAX 65536
 
@@ -94,8 +94,8 @@ static int push_int(struct cell *c)
     static const int64_t hi[] = {INT8_MAX, INT16_MAX, INT32_MAX};
     int64_t x;
     if (!parse_int(c->v, &x))
-        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as %s",
-                          c->f->name, c->row, tm_dtype_name(c->f->type));
+        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as %s", c->f->name,
+                          c->row, tm_dtype_name(c->f->type));
     int k = c->f->type - TM_T_INT8;
     if (c->f->type != TM_T_INT64 && (x < lo[k] || x > hi[k]))
         return tm_status_set(c->st, TM_MV_INVALID_PARAM,
@@ -104,7 +104,10 @@ static int push_int(struct cell *c)
     int8_t i8 = (int8_t)x;
     int16_t i16 = (int16_t)x;
     int32_t i32 = (int32_t)x;
-    const void *p = k == 0 ? (const void *)&i8 : k == 1 ? (const void *)&i16 : k == 2 ? (const void *)&i32 : (const void *)&x;
+    const void *p = k == 0   ? (const void *)&i8
+                    : k == 1 ? (const void *)&i16
+                    : k == 2 ? (const void *)&i32
+                             : (const void *)&x;
     return tm_col_push(c->col, p, c->col->width);
 }
 
@@ -112,8 +115,8 @@ static int push_real(struct cell *c)
 {
     double d;
     if (!parse_double(c->v, &d))
-        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as %s",
-                          c->f->name, c->row, tm_dtype_name(c->f->type));
+        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as %s", c->f->name,
+                          c->row, tm_dtype_name(c->f->type));
     if (!isfinite(d) || (c->f->type == TM_T_FLOAT && !isfinite((float)d)))
         return tm_status_set(c->st, TM_MV_INVALID_PARAM,
                              "value of field %s in row %zu is not a finite number", c->f->name,
@@ -127,8 +130,8 @@ static int push_bool(struct cell *c)
 {
     bool b;
     if (!parse_bool(c->v, &b))
-        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as Bool",
-                          c->f->name, c->row);
+        return INSERT_ERR(c->st, "failed to parse value of field %s in row %zu as Bool", c->f->name,
+                          c->row);
     uint8_t u = b;
     return tm_col_push(c->col, &u, 1);
 }
@@ -184,6 +187,20 @@ static int push_json(struct cell *c)
     return rc;
 }
 
+static bool int_fits(enum tm_dtype t, int64_t x)
+{
+    switch (t) {
+    case TM_T_INT8:
+        return x >= INT8_MIN && x <= INT8_MAX;
+    case TM_T_INT16:
+        return x >= INT16_MIN && x <= INT16_MAX;
+    case TM_T_INT32:
+        return x >= INT32_MIN && x <= INT32_MAX;
+    default:
+        return true;
+    }
+}
+
 static int push_array(struct cell *c)
 {
     if (!json_is_array(c->v))
@@ -191,8 +208,8 @@ static int push_array(struct cell *c)
     size_t n = json_array_size(c->v);
     if ((int64_t)n > c->f->max_capacity)
         return tm_status_set(c->st, TM_MV_INVALID_PARAM,
-                             "array length %zu of field %s in row %zu exceeds max capacity %lld",
-                             n, c->f->name, c->row, (long long)c->f->max_capacity);
+                             "array length %zu of field %s in row %zu exceeds max capacity %lld", n,
+                             c->f->name, c->row, (long long)c->f->max_capacity);
     struct tm_mpw w;
     tm_mpw_init(&w);
     tm_mpw_array(&w, (uint32_t)n);
@@ -205,7 +222,8 @@ static int push_array(struct cell *c)
         bool b;
         if (t == TM_T_BOOL && parse_bool(e, &b))
             tm_mpw_bool(&w, b);
-        else if (t >= TM_T_INT8 && t <= TM_T_INT64 && json_is_integer(e) && parse_int(e, &x))
+        else if (t >= TM_T_INT8 && t <= TM_T_INT64 && json_is_integer(e) && parse_int(e, &x) &&
+                 int_fits(t, x))
             tm_mpw_int(&w, x);
         else if (t == TM_T_FLOAT && json_is_number(e) && parse_double(e, &d))
             tm_mpw_float(&w, (float)d);
@@ -216,8 +234,8 @@ static int push_array(struct cell *c)
                      c->f->max_length)
             tm_mpw_str(&w, json_string_value(e), json_string_length(e));
         else
-            rc = INSERT_ERR(c->st, "element %zu of array field %s in row %zu is not a valid %s",
-                            i, c->f->name, c->row, tm_dtype_name(t));
+            rc = INSERT_ERR(c->st, "element %zu of array field %s in row %zu is not a valid %s", i,
+                            c->f->name, c->row, tm_dtype_name(t));
     }
     if (!rc)
         rc = tm_mpw_error(&w) ? TM_ENOMEM : tm_col_push(c->col, w.buf.data, w.buf.len);
@@ -283,12 +301,10 @@ static int push_base64(struct cell *c)
 
 static int push_dense(struct cell *c)
 {
-    if (json_is_string(c->v) && c->f->type != TM_T_FLOAT_VECTOR &&
-        c->f->type != TM_T_INT8_VECTOR)
+    if (json_is_string(c->v) && c->f->type != TM_T_FLOAT_VECTOR && c->f->type != TM_T_INT8_VECTOR)
         return push_base64(c);
     if (!json_is_array(c->v))
-        return INSERT_ERR(c->st, "vector field %s in row %zu must be an array", c->f->name,
-                          c->row);
+        return INSERT_ERR(c->st, "vector field %s in row %zu must be an array", c->f->name, c->row);
     size_t n = json_array_size(c->v);
     size_t want = c->f->type == TM_T_BINARY_VECTOR ? (size_t)c->f->dim / 8 : (size_t)c->f->dim;
     if (n != want)
@@ -305,9 +321,15 @@ static int push_dense(struct cell *c)
         float f = (float)d;
         uint16_t h;
         switch (c->f->type) {
-        case TM_T_FLOAT_VECTOR: memcpy(buf + i * 4, &f, 4); break;
-        case TM_T_FLOAT16_VECTOR: h = float_to_half(f), memcpy(buf + i * 2, &h, 2); break;
-        case TM_T_BFLOAT16_VECTOR: h = float_to_bf16(f), memcpy(buf + i * 2, &h, 2); break;
+        case TM_T_FLOAT_VECTOR:
+            memcpy(buf + i * 4, &f, 4);
+            break;
+        case TM_T_FLOAT16_VECTOR:
+            h = float_to_half(f), memcpy(buf + i * 2, &h, 2);
+            break;
+        case TM_T_BFLOAT16_VECTOR:
+            h = float_to_bf16(f), memcpy(buf + i * 2, &h, 2);
+            break;
         case TM_T_INT8_VECTOR:
             ok = json_is_integer(e) && d >= -128 && d <= 127;
             buf[i] = (uint8_t)(int8_t)d;
@@ -370,7 +392,8 @@ static int push_sparse(struct cell *c)
         if (!json_is_integer(json_array_get(ind, i)) || idx < 0 || idx >= UINT32_MAX ||
             !json_is_number(json_array_get(vals, i)))
             rc = 1;
-        p[i] = (struct sparse_pair){(uint32_t)idx, (float)json_number_value(json_array_get(vals, i))};
+        p[i] =
+            (struct sparse_pair){(uint32_t)idx, (float)json_number_value(json_array_get(vals, i))};
     }
     for (i = 0; i < n && !rc; i++)
         rc = !isfinite(p[i].val);
@@ -387,18 +410,26 @@ static int push_sparse(struct cell *c)
 static int push_value(struct cell *c)
 {
     switch (c->f->type) {
-    case TM_T_BOOL: return push_bool(c);
+    case TM_T_BOOL:
+        return push_bool(c);
     case TM_T_INT8:
     case TM_T_INT16:
     case TM_T_INT32:
-    case TM_T_INT64: return push_int(c);
+    case TM_T_INT64:
+        return push_int(c);
     case TM_T_FLOAT:
-    case TM_T_DOUBLE: return push_real(c);
-    case TM_T_VARCHAR: return push_varchar(c);
-    case TM_T_JSON: return push_json(c);
-    case TM_T_ARRAY: return push_array(c);
-    case TM_T_SPARSE_VECTOR: return push_sparse(c);
-    default: return push_dense(c);
+    case TM_T_DOUBLE:
+        return push_real(c);
+    case TM_T_VARCHAR:
+        return push_varchar(c);
+    case TM_T_JSON:
+        return push_json(c);
+    case TM_T_ARRAY:
+        return push_array(c);
+    case TM_T_SPARSE_VECTOR:
+        return push_sparse(c);
+    default:
+        return push_dense(c);
     }
 }
 
@@ -407,11 +438,16 @@ static int push_value(struct cell *c)
 static json_t *default_json(const struct tm_value *v)
 {
     switch (v->kind) {
-    case TM_V_BOOL: return json_boolean(v->b);
-    case TM_V_INT: return json_integer(v->i);
-    case TM_V_DOUBLE: return json_real(v->d);
-    case TM_V_STR: return json_string(v->s);
-    default: return json_null();
+    case TM_V_BOOL:
+        return json_boolean(v->b);
+    case TM_V_INT:
+        return json_integer(v->i);
+    case TM_V_DOUBLE:
+        return json_real(v->d);
+    case TM_V_STR:
+        return json_string(v->s);
+    default:
+        return json_null();
     }
 }
 
@@ -429,13 +465,14 @@ static int push_missing(struct cell *c)
         return tm_col_push_null(c->col);
     if (tm_dtype_is_vector(f->type))
         return INSERT_ERR(c->st, "missing vector field: %s", f->name);
-    return INSERT_ERR(c->st, "field %s is missing or null in row %zu, but it is neither nullable "
-                             "nor has a default value",
+    return INSERT_ERR(c->st,
+                      "field %s is missing or null in row %zu, but it is neither nullable "
+                      "nor has a default value",
                       f->name, c->row);
 }
 
-static int push_dynamic(const struct tm_schema *s, const json_t *row, size_t r,
-                        struct tm_col *meta, struct tm_status *st)
+static int push_dynamic(const struct tm_schema *s, const json_t *row, size_t r, struct tm_col *meta,
+                        struct tm_status *st)
 {
     json_t *obj = meta ? json_object() : NULL;
     const char *key;
@@ -506,8 +543,7 @@ int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64
         const json_t *row = json_is_array(data) ? json_array_get(data, r) : data;
         int rc = push_row(s, row, r, gen_ids, out, st);
         if (rc)
-            return rc == TM_ESTATUS ? rc
-                                    : tm_status_set(st, TM_MV_INTERNAL, "%s", tm_strerror(rc));
+            return rc == TM_ESTATUS ? rc : tm_status_set(st, TM_MV_INTERNAL, "%s", tm_strerror(rc));
         out->nrows++;
     }
     return 0;

@@ -94,18 +94,20 @@ static int field_from_json(struct tm_req *r, const json_t *j, struct tm_field *f
         return BAD(r, TM_MV_MISSING_PARAM,
                    "missing required parameters, error: Key: 'FieldSchema.%s' Error:Field "
                    "validation for '%s' failed on the 'required' tag",
-                   name && *name ? "DataType" : "FieldName", name && *name ? "DataType" : "FieldName");
+                   name && *name ? "DataType" : "FieldName",
+                   name && *name ? "DataType" : "FieldName");
     if (strlen(name) >= TM_NAME_MAX)
         return BAD(r, TM_MV_INVALID_PARAM, "the length of a field name must be less than %d",
                    TM_NAME_MAX);
     strcpy(f->name, name);
     f->type = tm_dtype_parse(type);
     if (f->type == TM_T_NONE)
-        return BAD(r, TM_MV_INVALID_PARAM, "invalid parameter, data type %s is invalid(case sensitive).",
-                   type);
+        return BAD(r, TM_MV_INVALID_PARAM,
+                   "invalid parameter, data type %s is invalid(case sensitive).", type);
     f->elem_type = elem ? tm_dtype_parse(elem) : TM_T_NONE;
     if (f->type == TM_T_ARRAY && f->elem_type == TM_T_NONE)
-        return BAD(r, TM_MV_INVALID_PARAM, "invalid parameter, element data type %s is invalid(case sensitive).",
+        return BAD(r, TM_MV_INVALID_PARAM,
+                   "invalid parameter, element data type %s is invalid(case sensitive).",
                    elem ? elem : "");
     f->primary = member_bool(j, "isPrimary", false);
     f->partition_key = member_bool(j, "isPartitionKey", false);
@@ -218,8 +220,7 @@ static int quick_schema(struct tm_req *r, const json_t *params, struct tm_schema
     strcpy(ix->type, "AUTOINDEX");
     snprintf(ix->metric, sizeof ix->metric, "%s", metric && *metric ? metric : "COSINE");
     if (!tm_index_metric_valid(ix->metric, TM_T_FLOAT_VECTOR))
-        return BAD(r, TM_MV_INVALID_PARAM, "metric type %s is invalid for FloatVector",
-                   ix->metric);
+        return BAD(r, TM_MV_INVALID_PARAM, "metric type %s is invalid for FloatVector", ix->metric);
     return r->st.code ? TM_ESTATUS : 0;
 }
 
@@ -376,8 +377,9 @@ static void write_default(struct tm_jw *w, const struct tm_field *f)
     static const struct {
         enum tm_dtype t;
         const char *kind;
-    } kinds[] = {{TM_T_BOOL, "BoolData"},   {TM_T_INT8, "IntData"},   {TM_T_INT16, "IntData"},
-                 {TM_T_INT32, "IntData"},   {TM_T_INT64, "LongData"}, {TM_T_FLOAT, "FloatData"},
+    } kinds[] = {{TM_T_BOOL, "BoolData"},     {TM_T_INT8, "IntData"},
+                 {TM_T_INT16, "IntData"},     {TM_T_INT32, "IntData"},
+                 {TM_T_INT64, "LongData"},    {TM_T_FLOAT, "FloatData"},
                  {TM_T_DOUBLE, "DoubleData"}, {TM_T_VARCHAR, "StringData"}};
     const struct tm_value *v = &f->default_value;
     const char *kind = "StringData";

@@ -71,8 +71,7 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     struct tm_data_role_config dc = {wal_dir, DATA_URL, COORD_URL, cfg->shards};
     struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
-    struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000,
-                                 cfg->max_body};
+    struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
     int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);
     if (!rc)
         rc = tm_data_role_start(&r->data, &dc);
@@ -80,9 +79,12 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
         rc = tm_query_role_start(&r->query, &qc);
     if (!rc && !(rc = tm_proxy_init(&r->proxy, &pc)))
         r->proxy_up = true;
-    struct tm_http_config hc = {.host = cfg->host, .port = cfg->port, .max_body = cfg->max_body,
+    struct tm_http_config hc = {.host = cfg->host,
+                                .port = cfg->port,
+                                .max_body = cfg->max_body,
                                 .workers = cfg->http_workers,
-                                .handler = tm_proxy_serve_http, .arg = &r->proxy};
+                                .handler = tm_proxy_serve_http,
+                                .arg = &r->proxy};
     if (!rc)
         rc = tm_http_server_start(&r->http, &hc);
     return rc;

@@ -130,10 +130,24 @@ static int col_append_rows(struct tm_col *d, const struct tm_col *s, uint32_t fr
     return rc;
 }
 
+/* Whether every column of dst can take rows of src; checked before any
+ * column is appended to, so a refused append leaves dst as it was. */
+static bool layout_fits(const struct tm_batch *dst, const struct tm_batch *src)
+{
+    for (uint32_t i = 0; i < dst->ncols; i++) {
+        const struct tm_col *d = &dst->cols[i];
+        const struct tm_col *s = tm_batch_col(src, d->field_id);
+        if (s ? d->width != s->width || (s->nullable && !d->nullable) : !d->nullable)
+            return false;
+    }
+    return true;
+}
+
 int tm_batch_append_rows(struct tm_batch *dst, const struct tm_batch *src, uint32_t from,
                          uint32_t n)
 {
-    if (from + n > src->nrows)
+    /* written so that from + n cannot wrap around */
+    if (from > src->nrows || n > src->nrows - from || !layout_fits(dst, src))
         return TM_EINVAL;
     for (uint32_t i = 0; i < dst->ncols; i++) {
         struct tm_col *d = &dst->cols[i];
@@ -181,6 +195,38 @@ void tm_batch_encode(struct tm_mpw *w, const struct tm_batch *b)
     }
 }
 
+/* Whether a column's width is the one its type implies (any non-zero width
+ * for dense vectors): readers such as tm_col_int64 rely on it. */
+static bool width_fits(uint64_t type, uint64_t width)
+{
+    switch (type) {
+    case TM_T_BOOL:
+    case TM_T_INT8:
+        return width == 1;
+    case TM_T_INT16:
+        return width == 2;
+    case TM_T_INT32:
+    case TM_T_FLOAT:
+        return width == 4;
+    case TM_T_INT64:
+    case TM_T_DOUBLE:
+        return width == 8;
+    case TM_T_VARCHAR:
+    case TM_T_ARRAY:
+    case TM_T_JSON:
+    case TM_T_SPARSE_VECTOR:
+        return width == 0;
+    case TM_T_BINARY_VECTOR:
+    case TM_T_FLOAT_VECTOR:
+    case TM_T_FLOAT16_VECTOR:
+    case TM_T_BFLOAT16_VECTOR:
+    case TM_T_INT8_VECTOR:
+        return width > 0;
+    default:
+        return false;
+    }
+}
+
 /* Checks that variable-width end offsets rise monotonically to the data size. */
 static bool ends_valid(const uint8_t *ends, uint32_t nrows, uint32_t data_len)
 {
@@ -211,12 +257,11 @@ static int col_decode(struct tm_mpr *r, struct tm_batch *dst, uint32_t nrows)
         tm_mpr_bin(r, &ends, &elen);
     if (r->err)
         return r->err;
-    if (width > UINT32_MAX || (nullable != (valid != NULL)) || (valid && vlen != nrows) ||
-        (width && (uint64_t)dlen != width * nrows) ||
+    if (width > UINT32_MAX || !width_fits(type, width) || (nullable != (valid != NULL)) ||
+        (valid && vlen != nrows) || (width && (uint64_t)dlen != width * nrows) ||
         (!width && (!ends || elen != (uint64_t)nrows * 8 || !ends_valid(ends, nrows, dlen))))
         return TM_ECORRUPT;
-    struct tm_col *c =
-        tm_batch_add_col(dst, fid, (enum tm_dtype)type, (uint32_t)width, nullable);
+    struct tm_col *c = tm_batch_add_col(dst, fid, (enum tm_dtype)type, (uint32_t)width, nullable);
     if (!c)
         return TM_ECORRUPT;
     int rc = tm_buf_append(&c->data, data, dlen);
@@ -238,14 +283,15 @@ int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst)
     for (uint32_t i = 0; i < n && !rc; i++) {
         if ((rc = tm_mpr_str(r, &k, &kn)))
             break;
-        if (kn == 1 && k[0] == 'n') {
+        if (kn == 1 && k[0] == 'n' && nrows == UINT64_MAX) {
             rc = tm_mpr_uint(r, &nrows);
         } else if (kn == 1 && k[0] == 'c' && nrows <= UINT32_MAX) {
             rc = tm_mpr_array(r, &ncols);
             for (uint32_t j = 0; j < ncols && !rc; j++)
                 rc = col_decode(r, dst, (uint32_t)nrows);
         } else {
-            rc = kn == 1 && k[0] == 'c' ? TM_ECORRUPT : tm_mpr_skip(r);
+            /* "c" before "n", or a second "n" the columns were not checked against */
+            rc = kn == 1 && (k[0] == 'c' || k[0] == 'n') ? TM_ECORRUPT : tm_mpr_skip(r);
         }
     }
     if (!rc && nrows > UINT32_MAX)

@@ -54,8 +54,11 @@ struct tm_query_role {
 
 /* ---- collections ---- */
 
-/* Asks the coordinator for the collection's pk field; 0 if it does not exist. */
-static int64_t lookup_pk_field(struct tm_query_role *q, int64_t id)
+/* Asks the coordinator for the collection's pk field: 0 with *pk set, or 0
+ * with *pk = 0 when the collection does not exist (dropped), or an error
+ * when the coordinator could not answer (the caller retries: treating that
+ * as "dropped" would hide rows). */
+static int lookup_pk_field(struct tm_query_role *q, int64_t id, int64_t *pk)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
@@ -66,19 +69,23 @@ static int64_t lookup_pk_field(struct tm_query_role *q, int64_t id)
     tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, id);
     int rc = tm_rpc_call(q->coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
     tm_mpw_free(&w);
-    if (rc)
+    *pk = 0;
+    if (rc == TM_ESTATUS && st.code == TM_MV_COLL_NOT_FOUND)
         return 0;
-    int64_t pk = 0;
-    if (tm_collection_decode(&rep.body, &coll) == 0) {
-        pk = tm_schema_pk(&coll.schema)->id;
+    if (rc)
+        return rc;
+    rc = tm_collection_decode(&rep.body, &coll);
+    if (!rc) {
+        *pk = tm_schema_pk(&coll.schema)->id;
         tm_collection_free(&coll);
     }
     tm_rpc_reply_free(&rep);
-    return pk;
+    return rc;
 }
 
-/* The collection's entry, created on first sight. NULL on ENOMEM. The
- * pointer stays valid: entries are never removed, only marked dead. */
+/* The collection's entry, created on first sight. NULL on ENOMEM or when the
+ * coordinator could not be asked. The pointer stays valid: entries are
+ * never removed, only marked dead. */
 static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
 {
     pthread_mutex_lock(&q->colls_mu);
@@ -92,8 +99,12 @@ static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
     pthread_mutex_unlock(&q->colls_mu);
     if (!create)
         return NULL;
-    int64_t pk = lookup_pk_field(q, id);
+    int64_t pk;
+    if (lookup_pk_field(q, id, &pk))
+        return NULL;
     struct tm_store *store = pk ? tm_store_new(id) : NULL;
+    if (pk && !store)
+        return NULL;
     pthread_mutex_lock(&q->colls_mu);
     struct qcoll *c = NULL;
     for (size_t i = 0; i < q->ncolls && !c; i++)
@@ -122,7 +133,9 @@ static int apply_entry(struct tm_query_role *q, const uint8_t *p, size_t len)
     if (rc)
         return rc;
     struct qcoll *c = coll_get(q, h.coll_id, true);
-    if (!c || c->dead)
+    if (!c)
+        return TM_EIO; /* retried by the tail loop */
+    if (c->dead)
         return 0; /* dropped collection: its entries are dead */
     struct tm_batch rows, pks;
     struct tm_mpr r;
@@ -373,9 +386,13 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
     }
     struct qcoll *c = read_prepare(q, &a, st);
     if (c && !st->code) {
-        struct tm_store_read rq = {.ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts,
-                                   .nparts = a.nparts, .fields = a.fields,
-                                   .nfields = a.nfields, .offset = a.offset, .limit = a.limit};
+        struct tm_store_read rq = {.ts = UINT64_MAX,
+                                   .parts = a.all_parts ? NULL : a.parts,
+                                   .nparts = a.nparts,
+                                   .fields = a.fields,
+                                   .nfields = a.nfields,
+                                   .offset = a.offset,
+                                   .limit = a.limit};
         pthread_rwlock_rdlock(&c->store->lock);
         int rc = c->dead ? 0 : tm_store_read(c->store, a.pks.p ? &pks : NULL, &rq, &out);
         pthread_rwlock_unlock(&c->store->lock);
@@ -403,8 +420,8 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
         return;
     uint64_t n = 0;
     if (c) {
-        struct tm_store_read rq = {.ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts,
-                                   .nparts = a.nparts};
+        struct tm_store_read rq = {
+            .ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts, .nparts = a.nparts};
         pthread_rwlock_rdlock(&c->store->lock);
         n = tm_store_count(c->store, &rq);
         pthread_rwlock_unlock(&c->store->lock);

@@ -214,9 +214,16 @@ static int collect(struct tm_store *s, const struct tm_batch *pks, const struct 
         if (v != TM_NO_REF && part_selected(s, v, q) && tm_buf_append(refs, &v, 8))
             return TM_ENOMEM;
     }
-    /* Insertion order, as a scan of segments would return them. */
-    if (!pks)
-        qsort(refs->data, refs->len / 8, 8, cmp_ref);
+    /* Insertion order, as a scan of segments would return them; a key the
+     * caller listed twice (`pk in [1, 1]`) is still one row. */
+    int64_t *r = (int64_t *)refs->data;
+    size_t n_refs = refs->len / 8, kept = 0;
+    if (n_refs > 1)
+        qsort(r, n_refs, 8, cmp_ref);
+    for (size_t i = 0; i < n_refs; i++)
+        if (kept == 0 || r[i] != r[kept - 1])
+            r[kept++] = r[i];
+    refs->len = kept * 8;
     return 0;
 }
 
@@ -249,8 +256,9 @@ int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct t
         rc = out_layout(s, q, out);
     const int64_t *r = (const int64_t *)refs.data;
     uint64_t n = refs.len / 8;
-    uint64_t end = q->limit && q->offset + q->limit < n ? q->offset + q->limit : n;
-    for (uint64_t i = q->offset; i < end && !rc; i++)
+    uint64_t start = q->offset < n ? q->offset : n;
+    uint64_t end = q->limit && q->limit < n - start ? start + q->limit : n; /* no wrap-around */
+    for (uint64_t i = start; i < end && !rc; i++)
         rc = tm_batch_append_rows(out, &s->segs[REF_SEG(r[i])].rows, REF_ROW(r[i]), 1);
     tm_buf_free(&refs);
     return rc;

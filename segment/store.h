@@ -52,12 +52,12 @@ struct tm_store {
 
 /* What a read selects. */
 struct tm_store_read {
-    uint64_t ts;             /* MVCC read timestamp */
-    const int64_t *parts;    /* partition ids, or NULL for all */
+    uint64_t ts;          /* MVCC read timestamp */
+    const int64_t *parts; /* partition ids, or NULL for all */
     uint32_t nparts;
-    const int64_t *fields;   /* field ids to return (the pk is always returned) */
+    const int64_t *fields; /* field ids to return (the pk is always returned) */
     uint32_t nfields;
-    uint64_t offset, limit;  /* limit 0 = none */
+    uint64_t offset, limit; /* limit 0 = none */
 };
 
 struct tm_store *tm_store_new(int64_t coll_id);

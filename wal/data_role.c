@@ -11,6 +11,7 @@
 #include "raftgroup.h"
 #include "tm_log.h"
 #include "tm_rpc.h"
+#include "tm_time.h"
 #include "tm_wait.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@
 #define MAX_INFLIGHT 4
 #define TICK_MS 200
 #define TAIL_MAX_BYTES (8u << 20)
+#define LEASE_COUNT 4096
+#define LEASE_MS 100
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
 struct write_req {
@@ -59,6 +62,8 @@ struct shard {
     struct tm_raft_job tick_job;
     uv_timer_t tick;
     bool tick_started;
+    /* timestamp lease, loop thread only */
+    uint64_t lease_next, lease_end, lease_ms;
 };
 
 struct batch {
@@ -95,6 +100,27 @@ static int tso_alloc(struct tm_data_role *d, uint32_t n, uint64_t *ts)
     rc = rep.body.err;
     tm_rpc_reply_free(&rep);
     return rc;
+}
+
+/* Takes n consecutive timestamps from the shard's lease, renewing it from the
+ * TSO when it runs out or grows old. All of a shard's timestamps (entries
+ * and ticks) come from here, in order, on the loop thread, so they rise
+ * along the log; a lease is at most LEASE_MS old, which bounds how far an
+ * entry's timestamp trails the wall clock (and so Bounded staleness). */
+static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
+{
+    uint64_t now = tm_wall_ms();
+    if (sh->lease_next + n > sh->lease_end || now - sh->lease_ms > LEASE_MS) {
+        uint32_t want = n > LEASE_COUNT ? n : LEASE_COUNT;
+        int rc = tso_alloc(sh->role, want, &sh->lease_next);
+        if (rc)
+            return rc;
+        sh->lease_end = sh->lease_next + want;
+        sh->lease_ms = now;
+    }
+    *ts = sh->lease_next;
+    sh->lease_next += n;
+    return 0;
 }
 
 /* ---- apply (loop thread) ---- */
@@ -200,7 +226,7 @@ static void drain(struct shard *sh)
         }
         struct tm_raft_buf bufs[MAX_BATCH];
         uint64_t ts = 0;
-        int rc = tso_alloc(sh->role, b->n, &ts);
+        int rc = shard_ts(sh, b->n, &ts);
         if (!rc)
             rc = encode_batch(b, ts, bufs);
         if (!rc && (rc = tm_raft_group_append(sh->raft, bufs, b->n, on_batch_committed, b)))
@@ -241,7 +267,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct shard *sh = t->data;
     uint64_t ts;
-    if (sh->inflight || tso_alloc(sh->role, 1, &ts))
+    if (sh->inflight || shard_ts(sh, 1, &ts))
         return;
     pthread_mutex_lock(&sh->tmu);
     if (ts > sh->safe_ts)
@@ -293,7 +319,7 @@ static int write_key(struct tm_mpr *r, struct write_args *a, const char *k, uint
         return tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
     if (KEY_IS(k, kn, "seq"))
         return tm_mpr_uint(r, &h->seq);
-    struct tm_span *s = KEY_IS(k, kn, "rows") ? &a->req.rows
+    struct tm_span *s = KEY_IS(k, kn, "rows")  ? &a->req.rows
                         : KEY_IS(k, kn, "pks") ? &a->req.pks
                                                : NULL;
     if (s && !tm_mpr_nil(r))
@@ -463,7 +489,11 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
     pthread_mutex_init(&sh->tmu, NULL);
     pthread_cond_init(&sh->tcond, NULL);
     struct tm_raft_group_config cfg = {
-        .dir = path, .id = 1, .address = "data-1", .apply = shard_apply, .arg = sh,
+        .dir = path,
+        .id = 1,
+        .address = "data-1",
+        .apply = shard_apply,
+        .arg = sh,
         /* No snapshots until sealed segments exist: a WAL snapshot is the
          * segment manifest, which the segments issue introduces. */
         .snapshot_threshold = 0,

@@ -53,16 +53,18 @@ static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entr
     uint64_t u;
     if (KEY_IS(k, kn, "v"))
         return tm_mpr_uint(r, &u) ? r->err : (h->version = (uint32_t)u, u > UINT32_MAX);
-    if (KEY_IS(k, kn, "k"))
-        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, 0);
+    if (KEY_IS(k, kn, "k")) /* range-checked here: the cast would wrap 2^32 + 1 to 1 */
+        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_UPSERT);
     if (KEY_IS(k, kn, "ts"))
         return tm_mpr_uint(r, &h->ts);
     if (KEY_IS(k, kn, "coll"))
         return tm_mpr_int(r, &h->coll_id);
     if (KEY_IS(k, kn, "part"))
         return tm_mpr_int(r, &h->part_id);
-    if (KEY_IS(k, kn, "cid"))
-        return tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
+    if (KEY_IS(k, kn, "cid")) { /* longer than any encoder writes: malformed */
+        int rc = tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
+        return rc == TM_ETOOBIG ? TM_ECORRUPT : rc;
+    }
     if (KEY_IS(k, kn, "seq"))
         return tm_mpr_uint(r, &h->seq);
     if (KEY_IS(k, kn, "rows"))

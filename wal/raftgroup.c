@@ -191,8 +191,11 @@ static int raft_setup(struct tm_raft_group *g)
     int rv = raft_uv_init(&g->io, &g->loop, g->dir, &g->transport);
     if (rv)
         return TM_ERROR("raft", "%s: raft_uv_init: %s", g->dir, g->io.errmsg), TM_EIO;
-    g->fsm = (struct raft_fsm){.version = 1, .data = g, .apply = fsm_apply,
-                               .snapshot = fsm_snapshot, .restore = fsm_restore};
+    g->fsm = (struct raft_fsm){.version = 1,
+                               .data = g,
+                               .apply = fsm_apply,
+                               .snapshot = fsm_snapshot,
+                               .restore = fsm_restore};
     rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->cfg.address);
     if (rv)
         return TM_ERROR("raft", "%s: raft_init: %s", g->dir, raft_strerror(rv)), TM_EIO;
@@ -209,8 +212,7 @@ static int raft_setup(struct tm_raft_group *g)
     raft_set_heartbeat_timeout(&g->raft, 100);
     unsigned threshold = g->cfg.snapshot_threshold ? g->cfg.snapshot_threshold : UINT32_MAX;
     raft_set_snapshot_threshold(&g->raft, threshold);
-    raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing ? g->cfg.snapshot_trailing
-                                                                   : 128);
+    raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing ? g->cfg.snapshot_trailing : 128);
     rv = raft_start(&g->raft);
     if (rv)
         return TM_ERROR("raft", "%s: start: %s", g->dir, raft_strerror(rv)), TM_EIO;
@@ -260,8 +262,8 @@ int tm_raft_group_start(struct tm_raft_group **out, const struct tm_raft_group_c
         free(g);
         return rc;
     }
-    g->transport = (struct raft_uv_transport){.init = null_init, .listen = null_listen,
-                                              .connect = null_connect, .close = null_close};
+    g->transport = (struct raft_uv_transport){
+        .init = null_init, .listen = null_listen, .connect = null_connect, .close = null_close};
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cond, NULL);
     g->start_rc = 1;
