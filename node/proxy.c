@@ -4,6 +4,7 @@
 #include "ddl.h"
 #include "tm_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -237,6 +238,9 @@ static void envelope(struct tm_req *r, int rc, struct tm_http_response *resp)
             tm_jw_key(&w, "message"), tm_jw_cstr(&w, "");
     }
     tm_jw_obj_end(&w);
+    if (!rc && r->write_ts)
+        snprintf(resp->extra_headers, sizeof resp->extra_headers, "%s: %llu\r\n",
+                 TM_HEADER_WRITE_TS, (unsigned long long)r->write_ts);
     size_t len;
     resp->body = (char *)tm_buf_steal(&w.out, &len);
     resp->body_len = len;

@@ -18,6 +18,12 @@
 #include "jw.h"
 #include "tm_rpc.h"
 
+/* Session consistency over REST (Milvus has none): a write's response
+ * carries its timestamp in this header; a read at level Session that sends
+ * it back (under either name) waits until that write is visible. */
+#define TM_HEADER_WRITE_TS "Tidemark-Write-Timestamp"
+#define TM_HEADER_SESSION_TS "Tidemark-Session-Timestamp"
+
 struct tm_proxy_config {
     const char *coord_url, *data_url, *query_url;
     int shards;
@@ -40,6 +46,7 @@ struct tm_req {
     bool with_cost;       /* add "cost": 0 (insert, upsert, search, query, get) */
     bool with_message;    /* add "message": "" (describe, get_load_state) */
     bool int64_as_string; /* Accept-Type-Allow-Int64: false */
+    uint64_t write_ts;    /* a write's timestamp, sent back in TM_HEADER_WRITE_TS */
     struct tm_status st;
 };
 

@@ -64,9 +64,16 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
                               : tm_proxy_call(r, r->p->data, "write", &w, &rep);
     tm_mpw_free(&w);
-    if (!rc)
-        tm_rpc_reply_free(&rep);
-    return rc;
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    uint64_t ts = 0;
+    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0 &&
+        tm_mpr_uint(&rep.body, &ts) == 0 && ts > r->write_ts)
+        r->write_ts = ts; /* the session timestamp covers every shard written */
+    tm_rpc_reply_free(&rep);
+    return 0;
 }
 
 /* Writes rows and/or pks, split by shard. */
@@ -82,11 +89,11 @@ static int write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_
         struct tm_batch rs, ps;
         tm_batch_init(&rs);
         tm_batch_init(&ps);
-        if (rows && (rc = rows_of_shard(rows, pk_id, s, n, &rs)))
-            break;
-        if (!rc && pks && (rc = rows_of_shard(pks, pk_id, s, n, &ps)))
-            break;
-        if (rs.nrows || ps.nrows)
+        if (rows)
+            rc = rows_of_shard(rows, pk_id, s, n, &rs);
+        if (!rc && pks)
+            rc = rows_of_shard(pks, pk_id, s, n, &ps);
+        if (!rc && (rs.nrows || ps.nrows))
             rc = write_shard(r, s, kind, c->id, part, &rs, &ps);
         tm_batch_free(&rs);
         tm_batch_free(&ps);

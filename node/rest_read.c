@@ -5,6 +5,7 @@
 #include "render.h"
 #include "rows.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define QUERY_WINDOW_MAX 16384
@@ -15,27 +16,39 @@ struct read_plan {
     struct tm_out_sel sel;
     bool count;
     int level;
+    uint64_t gts; /* Session: the client's last write timestamp */
     int64_t parts[1024];
     uint32_t nparts;
     bool all_parts;
     uint64_t offset, limit;
 };
 
-static int parse_level(struct tm_req *r, const struct tm_collection *c, int *level)
+/* The session timestamp a client echoes back, 0 if it sent none. */
+static uint64_t session_ts(const struct tm_req *r)
+{
+    const char *v = tm_http_request_header(r->http, TM_HEADER_SESSION_TS);
+    if (!v)
+        v = tm_http_request_header(r->http, TM_HEADER_WRITE_TS);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static int parse_level(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
 {
     const char *s = tm_req_str(r, "consistencyLevel", false);
     if (r->st.code)
         return TM_ESTATUS;
-    *level = (int)c->consistency;
-    if (s && *s && (*level = tm_consistency_parse(s)) < 0)
+    p->level = (int)c->consistency;
+    if (s && *s && (p->level = tm_consistency_parse(s)) < 0)
         return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
                              "consistencyLevel can only be [Strong, Session, Bounded, "
                              "Eventually, Customized], default: Bounded, err:%s",
                              s);
-    /* REST carries no session timestamp yet: Session is served as Strong
-     * (stricter than Milvus, where it degrades to Eventually). */
-    if (*level == TM_CL_SESSION || *level == TM_CL_CUSTOMIZED)
-        *level = TM_CL_STRONG;
+    /* Session waits for the client's last write; without its timestamp we
+     * cannot know it, so we serve Strong (Milvus degrades to Eventually). */
+    if (p->level == TM_CL_SESSION || p->level == TM_CL_CUSTOMIZED)
+        p->gts = session_ts(r);
+    if ((p->level == TM_CL_SESSION || p->level == TM_CL_CUSTOMIZED) && !p->gts)
+        p->level = TM_CL_STRONG;
     return 0;
 }
 
@@ -123,11 +136,12 @@ static int parse_window(struct tm_req *r, struct read_plan *p)
     int64_t limit, offset;
     if (tm_req_int(r, "limit", 100, &limit) || tm_req_int(r, "offset", 0, &offset))
         return TM_ESTATUS;
-    if (limit < 0 || offset < 0 || (limit && limit + offset > QUERY_WINDOW_MAX))
+    if (limit < 0 || offset < 0 || limit > QUERY_WINDOW_MAX || offset > QUERY_WINDOW_MAX ||
+        (limit && limit + offset > QUERY_WINDOW_MAX))
         return tm_status_set(&r->st, TM_MV_UNEXPECTED,
                              "invalid max query result window, (offset+limit) should be in range "
-                             "[1, %d], but got %lld",
-                             QUERY_WINDOW_MAX, (long long)(limit + offset));
+                             "[1, %d], but got offset %lld and limit %lld",
+                             QUERY_WINDOW_MAX, (long long)offset, (long long)limit);
     p->limit = (uint64_t)limit;
     p->offset = (uint64_t)offset;
     return 0;
@@ -136,8 +150,9 @@ static int parse_window(struct tm_req *r, struct read_plan *p)
 static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const struct read_plan *p,
                         const struct tm_batch *pks, uint64_t timeout_ms)
 {
-    tm_mpw_map(w, 8);
+    tm_mpw_map(w, 9);
     tm_mpw_cstr(w, "coll"), tm_mpw_int(w, c->id);
+    tm_mpw_cstr(w, "gts"), tm_mpw_uint(w, p->gts);
     tm_mpw_cstr(w, "pks");
     if (pks)
         tm_batch_encode(w, pks);
@@ -244,7 +259,7 @@ static int entity_read(struct tm_req *r, bool get)
     tm_batch_init(&pks);
     rc = check_loaded(r, &c);
     if (!rc)
-        rc = parse_level(r, &c, &p.level);
+        rc = parse_level(r, &c, &p);
     if (!rc)
         rc = parse_parts(r, &c, &p);
     if (!rc)

@@ -321,14 +321,24 @@ static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_
             uint64_t now = tm_wall_ms();
             g[s] = now > BOUNDED_STALENESS_MS ? tm_ts_make(now - BOUNDED_STALENESS_MS, 0) : 0;
         } else if (a->level == TM_CL_SESSION || a->level == TM_CL_CUSTOMIZED) {
-            g[s] = a->gts;
+            /* The session's own writes on this shard were acknowledged, so
+             * they are at or below the shard's last applied timestamp: no
+             * need to wait for an idle shard's next tick to pass gts. */
+            int rc = shard_last_ts(q, s, &g[s]);
+            if (rc)
+                return rc;
+            if (a->gts < g[s])
+                g[s] = a->gts;
         }
     }
     return 0;
 }
 
-/* Waits until tsafe[s] >= g[s] for every shard, or the timeout. */
-static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t timeout_ms)
+/* Waits until tsafe[s] >= g[s] for every shard, or the timeout, and copies
+ * each shard's tsafe into read_ts: a shard's rows are read at its own
+ * tsafe, where everything it acknowledged up to then is applied. */
+static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t timeout_ms,
+                            uint64_t *read_ts)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -344,18 +354,19 @@ static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t
         while (q->tsafe[s] < g[s] && !rc)
             if (pthread_cond_timedwait(&q->progress, &q->progress_mu, &until))
                 rc = TM_ETIMEDOUT;
+    memcpy(read_ts, q->tsafe, (size_t)q->nshards * sizeof *read_ts);
     pthread_mutex_unlock(&q->progress_mu);
     return rc;
 }
 
 /* Resolves the collection and waits for the read's consistency level. */
 static struct qcoll *read_prepare(struct tm_query_role *q, const struct read_args *a,
-                                  struct tm_status *st)
+                                  uint64_t *read_ts, struct tm_status *st)
 {
     uint64_t g[64];
     int rc = guarantee(q, a, g);
     if (!rc)
-        rc = wait_serviceable(q, g, a->timeout_ms);
+        rc = wait_serviceable(q, g, a->timeout_ms, read_ts);
     if (rc) {
         tm_status_set(st, TM_MV_TIMEOUT,
                       "the collection is not serviceable at the requested consistency level "
@@ -384,9 +395,11 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
         tm_status_set(st, TM_MV_INTERNAL, "malformed primary keys");
         return;
     }
-    struct qcoll *c = read_prepare(q, &a, st);
+    uint64_t read_ts[64];
+    struct qcoll *c = read_prepare(q, &a, read_ts, st);
     if (c && !st->code) {
-        struct tm_store_read rq = {.ts = UINT64_MAX,
+        struct tm_store_read rq = {.shard_ts = read_ts,
+                                   .nshards = (uint32_t)q->nshards,
                                    .parts = a.all_parts ? NULL : a.parts,
                                    .nparts = a.nparts,
                                    .fields = a.fields,
@@ -415,13 +428,16 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
         tm_status_set(st, TM_MV_INTERNAL, "malformed count request");
         return;
     }
-    struct qcoll *c = read_prepare(q, &a, st);
+    uint64_t read_ts[64];
+    struct qcoll *c = read_prepare(q, &a, read_ts, st);
     if (st->code)
         return;
     uint64_t n = 0;
     if (c) {
-        struct tm_store_read rq = {
-            .ts = UINT64_MAX, .parts = a.all_parts ? NULL : a.parts, .nparts = a.nparts};
+        struct tm_store_read rq = {.shard_ts = read_ts,
+                                   .nshards = (uint32_t)q->nshards,
+                                   .parts = a.all_parts ? NULL : a.parts,
+                                   .nparts = a.nparts};
         pthread_rwlock_rdlock(&c->store->lock);
         n = tm_store_count(c->store, &rq);
         pthread_rwlock_unlock(&c->store->lock);

@@ -180,6 +180,14 @@ static int64_t visible(const struct tm_store *s, const struct tm_pk_entry *e, ui
     return v;
 }
 
+static uint64_t read_ts(const struct tm_pk_entry *e, const struct tm_store_read *q)
+{
+    if (!q->nshards)
+        return q->ts;
+    struct tm_pk pk = {.is_str = e->skey != NULL, .i = e->ikey, .s = e->skey, .len = e->slen};
+    return q->shard_ts[tm_pk_hash(&pk) % q->nshards];
+}
+
 static bool part_selected(const struct tm_store *s, int64_t ref, const struct tm_store_read *q)
 {
     if (!q->parts)
@@ -210,7 +218,7 @@ static int collect(struct tm_store *s, const struct tm_batch *pks, const struct 
         } else {
             e = s->pk.slots[i].hash ? &s->pk.slots[i] : NULL;
         }
-        int64_t v = e ? visible(s, e, q->ts) : TM_NO_REF;
+        int64_t v = e ? visible(s, e, read_ts(e, q)) : TM_NO_REF;
         if (v != TM_NO_REF && part_selected(s, v, q) && tm_buf_append(refs, &v, 8))
             return TM_ENOMEM;
     }
@@ -271,7 +279,7 @@ uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q)
         const struct tm_pk_entry *e = &s->pk.slots[i];
         if (!e->hash)
             continue;
-        int64_t v = visible(s, e, q->ts);
+        int64_t v = visible(s, e, read_ts(e, q));
         n += v != TM_NO_REF && part_selected(s, v, q);
     }
     return n;

@@ -52,7 +52,12 @@ struct tm_store {
 
 /* What a read selects. */
 struct tm_store_read {
-    uint64_t ts;          /* MVCC read timestamp */
+    uint64_t ts; /* MVCC read timestamp, unless shard_ts is given */
+    /* Per-shard read timestamps: a key is read at shard_ts[hash % nshards],
+     * the serviceable time of the shard that owns it (as Milvus, each shard
+     * reads at its own tsafe; per key the read is a consistent snapshot). */
+    const uint64_t *shard_ts;
+    uint32_t nshards;
     const int64_t *parts; /* partition ids, or NULL for all */
     uint32_t nparts;
     const int64_t *fields; /* field ids to return (the pk is always returned) */

@@ -83,6 +83,8 @@ int tm_entry_decode(const void *buf, size_t len, struct tm_entry_hdr *h, struct 
     memset(h, 0, sizeof *h);
     memset(rows, 0, sizeof *rows);
     memset(pks, 0, sizeof *pks);
+    if (len % 8)
+        return TM_ECORRUPT; /* every entry is padded to 8 bytes */
     tm_mpr_init(&r, buf, len);
     if (tm_mpr_map(&r, &n))
         return r.err;

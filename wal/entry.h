@@ -7,8 +7,9 @@
  * followed by 0..7 zero bytes so the entry size is a multiple of 8: libraft
  * 0.15 writes segments it cannot read back otherwise (wal-anchor.md §4.3).
  *
- * Validity rule: an entry is valid when the map decodes completely, its
- * version is known, and every byte after the map is zero and fewer than 8.
+ * Validity rule: an entry is valid when its size is a multiple of 8, the map
+ * decodes completely, its version is known, and every byte after the map is
+ * zero and fewer than 8.
  * `rows` and `pks` are tm_batch encodings (segment/batch.h): rows to insert,
  * and a one-column batch of primary keys to delete. All events of an entry
  * share its one timestamp: an upsert is a delete of its keys and an insert of

@@ -304,6 +304,26 @@ class Server:
         return r
 
 
+class Client:
+    """A second keep-alive connection to a running server, for concurrent
+    clients in tests (one per thread)."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+
+    def ok(self, path, body):
+        self.conn.request("POST", "/v2/vectordb/" + path, body=json.dumps(body).encode(),
+                          headers={"Content-Type": "application/json"})
+        resp = self.conn.getresponse()
+        r = json.loads(resp.read())
+        if resp.status != 200 or r.get("code") != 0:
+            raise AssertionError("%s -> HTTP %d %r" % (path, resp.status, r))
+        return r
+
+    def close(self):
+        self.conn.close()
+
+
 def wait_until(fn, timeout_s=10.0, interval_s=0.05, what="condition"):
     """Polls fn() until it is truthy, at most timeout_s; returns its value."""
     deadline = time.monotonic() + timeout_s
