@@ -6,7 +6,7 @@
 #include "proxy.h"
 #include "render.h"
 #include "rows.h"
-#include "wal/entry.h"
+#include "rest_int.h"
 
 #include <string.h>
 
@@ -49,16 +49,18 @@ static void span_of(const struct tm_batch *b, struct tm_mpw *w)
 }
 
 static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int64_t coll,
-                       int64_t part, const struct tm_batch *rows, const struct tm_batch *pks)
+                       const int64_t part[2], const struct tm_batch *rows,
+                       const struct tm_batch *pks)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 6);
+    tm_mpw_map(&w, 7);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
     tm_mpw_cstr(&w, "kind"), tm_mpw_uint(&w, (uint64_t)kind);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, coll);
-    tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, part);
+    tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, part[0]);
+    tm_mpw_cstr(&w, "dpart"), tm_mpw_int(&w, part[1]);
     tm_mpw_cstr(&w, "rows"), span_of(rows, &w);
     tm_mpw_cstr(&w, "pks"), span_of(pks, &w);
     int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
@@ -77,8 +79,9 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
 }
 
 /* Writes rows and/or pks, split by shard. */
-static int write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
-                     int64_t part, const struct tm_batch *rows, const struct tm_batch *pks)
+int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
+                      const int64_t part[2], const struct tm_batch *rows,
+                      const struct tm_batch *pks)
 {
     int n = r->p->cfg.shards;
     int64_t pk_id = tm_schema_pk(&c->schema)->id;
@@ -103,8 +106,6 @@ static int write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_
 
 /* ---- shared request parts ---- */
 
-int tm_rest_target(struct tm_req *r, struct tm_collection *c);
-/* Reads collectionName and fetches the collection. */
 int tm_rest_target(struct tm_req *r, struct tm_collection *c)
 {
     char name[TM_NAME_MAX];
@@ -114,7 +115,7 @@ int tm_rest_target(struct tm_req *r, struct tm_collection *c)
 
 /* partitionName (default _default) to a partition id; -1 for "every
  * partition" when all_ok and no name was given. */
-static int partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok, int64_t *id)
+int tm_rest_partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok, int64_t *id)
 {
     const char *name = tm_req_str(r, "partitionName", false);
     if (r->st.code)
@@ -131,7 +132,7 @@ static int partition_id(struct tm_req *r, const struct tm_collection *c, bool al
     return 0;
 }
 
-static void write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b)
+void tm_rest_write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b)
 {
     const struct tm_field *pk = tm_schema_pk(s);
     const struct tm_col *c = tm_batch_col(b, pk->id);
@@ -170,8 +171,38 @@ static int split_old_keys(struct tm_req *r, const struct tm_field *pk, const jso
 }
 
 /* Rows of an insert or upsert request, with generated keys for autoID. */
-static int request_rows(struct tm_req *r, const struct tm_collection *c, bool upsert,
-                        struct tm_batch *rows, struct tm_batch *old_pks)
+/* Generated keys are TSO timestamps: unique and never reused, even across
+ * restarts, because the TSO never goes backwards. A merge resolves against
+ * the old key's version, so with several shards the new key must live in
+ * the old key's shard: keys are drawn until their hash lands there. */
+static int generate_ids(struct tm_req *r, const struct tm_batch *old_pks, size_t n, int64_t *ids)
+{
+    int shards = r->p->cfg.shards;
+    bool same_shard = old_pks && old_pks->nrows == n && shards > 1;
+    uint64_t ts = 0, left = 0;
+    for (size_t i = 0; i < n;) {
+        if (!left) {
+            left = same_shard ? 4 * (uint64_t)shards * (n - i) : n;
+            if (left > (1u << 17))
+                left = 1u << 17;
+            int rc = tm_proxy_tso(r, (uint32_t)left, &ts);
+            if (rc)
+                return rc;
+        }
+        struct tm_pk cand = {.i = (int64_t)ts++};
+        left--;
+        if (same_shard) {
+            struct tm_pk old = {.i = tm_col_int64(&old_pks->cols[0], (uint32_t)i)};
+            if (tm_pk_hash(&cand) % (uint64_t)shards != tm_pk_hash(&old) % (uint64_t)shards)
+                continue;
+        }
+        ids[i++] = cand.i;
+    }
+    return 0;
+}
+
+int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool upsert, bool partial,
+                         struct tm_batch *rows, struct tm_batch *old_pks)
 {
     const json_t *data = json_object_get(r->body, "data");
     size_t n = tm_rows_count(data);
@@ -181,31 +212,27 @@ static int request_rows(struct tm_req *r, const struct tm_collection *c, bool up
                              "missing required parameters, error: Key: 'data' Error:Field "
                              "validation for 'Data' failed on the 'required' tag");
     int64_t *ids = NULL;
-    int rc = 0;
-    if (c->schema.auto_id) {
-        uint64_t ts;
-        ids = malloc(n * sizeof *ids);
-        if (!ids)
-            return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
-        /* Generated keys are TSO timestamps: unique and never reused, even
-         * across restarts, because the TSO never goes backwards. */
-        rc = tm_proxy_tso(r, (uint32_t)n, &ts);
-        for (size_t i = 0; !rc && i < n; i++)
-            ids[i] = (int64_t)(ts + i);
-    }
     json_t *stripped = NULL;
-    if (!rc && upsert && c->schema.auto_id) /* the request names the keys it replaces */
+    int rc = 0;
+    if (upsert && c->schema.auto_id) /* the request names the keys it replaces */
         rc = split_old_keys(r, pk, data, &stripped, old_pks);
+    if (!rc && c->schema.auto_id) {
+        ids = malloc(n * sizeof *ids);
+        rc = ids ? generate_ids(r, partial ? old_pks : NULL, n, ids)
+                 : tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    }
+    const json_t *in = stripped ? stripped : data;
     if (!rc)
-        rc = tm_rows_from_json(&c->schema, stripped ? stripped : data, ids, rows, &r->st);
+        rc = partial ? tm_rows_partial_from_json(&c->schema, in, ids, rows, &r->st)
+                     : tm_rows_from_json(&c->schema, in, ids, rows, &r->st);
     json_decref(stripped);
     free(ids);
     return rc;
 }
 
 /* The pk column of rows as a one-column batch; refuses duplicate keys. */
-static int keys_of_rows(struct tm_req *r, const struct tm_collection *c,
-                        const struct tm_batch *rows, struct tm_batch *pks)
+int tm_rest_keys_of_rows(struct tm_req *r, const struct tm_collection *c,
+                         const struct tm_batch *rows, struct tm_batch *pks)
 {
     const struct tm_field *pk = tm_schema_pk(&c->schema);
     const struct tm_col *src = tm_batch_col(rows, pk->id);
@@ -237,32 +264,35 @@ static int entity_write(struct tm_req *r, bool upsert)
 {
     struct tm_collection c;
     struct tm_batch rows, pks;
-    int64_t part;
+    int64_t part[2] = {-1, -1};
     bool partial = false;
     int rc = tm_rest_target(r, &c);
     if (rc)
         return rc;
     tm_batch_init(&rows);
     tm_batch_init(&pks);
-    rc = partition_id(r, &c, false, &part);
-    if (!rc && upsert)
+    if (upsert)
         rc = tm_req_bool(r, "partialUpdate", false, &partial);
-    if (!rc && partial)
-        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
-                           "partialUpdate (merge mode) is not available on this server yet");
+    if (!rc && partial) {
+        rc = tm_rest_merge(r, &c);
+        tm_collection_free(&c);
+        return rc;
+    }
     if (!rc)
-        rc = request_rows(r, &c, upsert, &rows, &pks);
+        rc = tm_rest_partition_id(r, &c, false, &part[0]);
+    if (!rc)
+        rc = tm_rest_request_rows(r, &c, upsert, false, &rows, &pks);
     if (!rc && upsert && !c.schema.auto_id)
-        rc = keys_of_rows(r, &c, &rows, &pks);
+        rc = tm_rest_keys_of_rows(r, &c, &rows, &pks);
     if (!rc)
-        rc = write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c, part, &rows,
-                       upsert ? &pks : NULL);
+        rc = tm_rest_write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c, part, &rows,
+                               upsert ? &pks : NULL);
     if (!rc) {
         tm_jw_obj(&r->data);
         tm_jw_key(&r->data, upsert ? "upsertCount" : "insertCount");
         tm_jw_uint(&r->data, rows.nrows);
         tm_jw_key(&r->data, upsert ? "upsertIds" : "insertIds");
-        write_ids(r, &c.schema, &rows);
+        tm_rest_write_ids(r, &c.schema, &rows);
         tm_jw_obj_end(&r->data);
         r->has_data = r->with_cost = true;
     }
@@ -277,13 +307,13 @@ static int entity_delete(struct tm_req *r)
     struct tm_collection c;
     struct tm_batch pks;
     json_t *keys = NULL;
-    int64_t part;
+    int64_t part[2] = {-1, -1};
     int rc = tm_rest_target(r, &c);
     if (rc)
         return rc;
     tm_batch_init(&pks);
     const char *filter = tm_req_str(r, "filter", true);
-    rc = filter ? partition_id(r, &c, true, &part) : TM_ESTATUS;
+    rc = filter ? tm_rest_partition_id(r, &c, true, &part[0]) : TM_ESTATUS;
     if (!rc)
         rc = tm_pkfilter_parse(filter, &c.schema, &keys, &r->st);
     if (!rc && !keys)
@@ -292,7 +322,7 @@ static int entity_delete(struct tm_req *r)
     if (!rc)
         rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
     if (!rc && pks.nrows)
-        rc = write_all(r, TM_ENTRY_DELETE, &c, part, NULL, &pks);
+        rc = tm_rest_write_all(r, TM_ENTRY_DELETE, &c, part, NULL, &pks);
     if (!rc) {
         tm_jw_obj(&r->data);
         tm_jw_key(&r->data, "deleteCount"), tm_jw_uint(&r->data, pks.nrows);

@@ -501,20 +501,43 @@ static int push_dynamic(const struct tm_schema *s, const json_t *row, size_t r, 
     return rc;
 }
 
+/* In a merge, a sent null means null for a nullable field, the default for
+ * a field with one, and is refused otherwise. */
+static int push_partial_null(struct cell *c)
+{
+    if (c->f->nullable || c->f->default_value.kind != TM_V_NONE)
+        return push_missing(c);
+    return INSERT_ERR(c->st,
+                      "field %s in row %zu is set to null, but it is neither nullable nor "
+                      "has a default value",
+                      c->f->name, c->row);
+}
+
+/* One row into out's columns. A field without a column in out (merge mode:
+ * not sent by row 0) must be absent from the row too. */
 static int push_row(const struct tm_schema *s, const json_t *row, size_t r, const int64_t *gen_ids,
-                    struct tm_batch *out, struct tm_status *st)
+                    bool partial, struct tm_batch *out, struct tm_status *st)
 {
     if (!json_is_object(row))
         return INSERT_ERR(st, "row %zu is not a JSON object", r);
     for (size_t i = 0; i < s->nfields; i++) {
         const struct tm_field *f = &s->fields[i];
-        struct cell c = {f, json_object_get(row, f->name), r, &out->cols[i], st};
+        struct cell c = {f, json_object_get(row, f->name), r, tm_batch_col(out, f->id), st};
         int rc;
         if (f->primary && gen_ids && c.v)
             return INSERT_ERR(st, "no need to pass pk field(%s) when autoid==true in insert",
                               f->name);
+        if (partial && !f->primary && (!c.col) != (!c.v))
+            return INSERT_ERR(st,
+                              "a partial update needs every row to carry the same fields: "
+                              "row %zu %s field %s",
+                              r, c.v ? "adds" : "lacks", f->name);
+        if (!c.col)
+            continue;
         if (f->primary && gen_ids)
             rc = tm_col_push(c.col, &gen_ids[r], 8);
+        else if (partial && !f->primary && json_is_null(c.v))
+            rc = push_partial_null(&c);
         else if (!c.v || json_is_null(c.v))
             rc = push_missing(&c);
         else
@@ -522,31 +545,48 @@ static int push_row(const struct tm_schema *s, const json_t *row, size_t r, cons
         if (rc)
             return rc;
     }
-    return push_dynamic(s, row, r, s->dynamic ? &out->cols[s->nfields] : NULL, st);
+    return push_dynamic(s, row, r, tm_batch_col(out, TM_META_FIELD_ID), st);
 }
 
-int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
-                      struct tm_batch *out, struct tm_status *st)
+static int push_rows(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
+                     bool partial, struct tm_batch *out, struct tm_status *st)
 {
     size_t n = tm_rows_count(data);
-    if (n == 0)
-        return INSERT_ERR(st, "data must be a non-empty array of row objects");
-    for (size_t i = 0; i < s->nfields; i++) {
-        const struct tm_field *f = &s->fields[i];
-        bool nullable = f->nullable;
-        if (!tm_batch_add_col(out, f->id, f->type, tm_field_width(f), nullable))
-            return TM_EINVAL;
-    }
-    if (s->dynamic && !tm_batch_add_col(out, TM_META_FIELD_ID, TM_T_JSON, 0, false))
-        return TM_EINVAL;
     for (size_t r = 0; r < n; r++) {
         const json_t *row = json_is_array(data) ? json_array_get(data, r) : data;
-        int rc = push_row(s, row, r, gen_ids, out, st);
+        int rc = push_row(s, row, r, gen_ids, partial, out, st);
         if (rc)
             return rc == TM_ESTATUS ? rc : tm_status_set(st, TM_MV_INTERNAL, "%s", tm_strerror(rc));
         out->nrows++;
     }
     return 0;
+}
+
+int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
+                      struct tm_batch *out, struct tm_status *st)
+{
+    if (tm_rows_count(data) == 0)
+        return INSERT_ERR(st, "data must be a non-empty array of row objects");
+    if (tm_batch_layout_from_schema(out, s))
+        return TM_EINVAL;
+    return push_rows(s, data, gen_ids, false, out, st);
+}
+
+int tm_rows_partial_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
+                              struct tm_batch *out, struct tm_status *st)
+{
+    const json_t *row0 = json_is_array(data) ? json_array_get(data, 0) : data;
+    if (tm_rows_count(data) == 0 || !json_is_object(row0))
+        return INSERT_ERR(st, "data must be a non-empty array of row objects");
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct tm_field *f = &s->fields[i];
+        if ((f->primary || json_object_get(row0, f->name)) &&
+            !tm_batch_add_col(out, f->id, f->type, tm_field_width(f), f->nullable))
+            return TM_EINVAL;
+    }
+    if (s->dynamic && !tm_batch_add_col(out, TM_META_FIELD_ID, TM_T_JSON, 0, false))
+        return TM_EINVAL;
+    return push_rows(s, data, gen_ids, true, out, st);
 }
 
 int tm_pks_from_json(const struct tm_field *pk, const json_t *ids, struct tm_batch *out,

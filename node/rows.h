@@ -19,6 +19,14 @@
 int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
                       struct tm_batch *out, struct tm_status *st);
 
+/* Merge-mode rows (partialUpdate): out gets columns only for the primary
+ * key, the fields row 0 sends, and the dynamic column (the non-schema keys
+ * of each row, to merge key-wise). Every row must send the same fields
+ * (1804 otherwise, as Milvus). A sent null means null for a nullable field,
+ * the default for a field with one, and is refused otherwise. */
+int tm_rows_partial_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
+                              struct tm_batch *out, struct tm_status *st);
+
 /* Number of rows in `data` (array length, 1 for an object, 0 otherwise). */
 size_t tm_rows_count(const json_t *data);
 

@@ -32,6 +32,18 @@ struct tm_col *tm_batch_add_col(struct tm_batch *b, int64_t field_id, enum tm_dt
     return c;
 }
 
+int tm_batch_layout_from_schema(struct tm_batch *b, const struct tm_schema *s)
+{
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct tm_field *f = &s->fields[i];
+        if (!tm_batch_add_col(b, f->id, f->type, tm_field_width(f), f->nullable))
+            return TM_EINVAL;
+    }
+    if (s->dynamic && !tm_batch_add_col(b, TM_META_FIELD_ID, TM_T_JSON, 0, false))
+        return TM_EINVAL;
+    return 0;
+}
+
 struct tm_col *tm_batch_col(const struct tm_batch *b, int64_t field_id)
 {
     for (uint32_t i = 0; i < b->ncols; i++)

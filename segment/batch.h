@@ -50,6 +50,11 @@ struct tm_col *tm_batch_add_col(struct tm_batch *b, int64_t field_id, enum tm_dt
 /* Column by field id; NULL if absent. */
 struct tm_col *tm_batch_col(const struct tm_batch *b, int64_t field_id);
 
+/* Gives an empty batch the full row layout of a schema: one column per
+ * field, in schema order, plus the dynamic column when the schema has one.
+ * 0 or TM_EINVAL. */
+int tm_batch_layout_from_schema(struct tm_batch *b, const struct tm_schema *s);
+
 /* Appending one value. Each returns 0 or TM_ENOMEM. The caller keeps every
  * column of a batch at the same row count and sets nrows. */
 int tm_col_push(struct tm_col *c, const void *p, size_t len); /* len must equal width if fixed */

@@ -54,11 +54,12 @@ struct tm_query_role {
 
 /* ---- collections ---- */
 
-/* Asks the coordinator for the collection's pk field: 0 with *pk set, or 0
- * with *pk = 0 when the collection does not exist (dropped), or an error
- * when the coordinator could not answer (the caller retries: treating that
- * as "dropped" would hide rows). */
-static int lookup_pk_field(struct tm_query_role *q, int64_t id, int64_t *pk)
+/* Asks the coordinator for the collection and makes its store (with the
+ * schema, which merges need). Returns 0 with *store_out NULL when the
+ * collection does not exist (dropped), or an error when the coordinator
+ * could not answer: the caller retries, since treating that as "dropped"
+ * would hide rows. */
+static int make_store(struct tm_query_role *q, int64_t id, struct tm_store **store_out)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
@@ -69,18 +70,24 @@ static int lookup_pk_field(struct tm_query_role *q, int64_t id, int64_t *pk)
     tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, id);
     int rc = tm_rpc_call(q->coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
     tm_mpw_free(&w);
-    *pk = 0;
+    *store_out = NULL;
     if (rc == TM_ESTATUS && st.code == TM_MV_COLL_NOT_FOUND)
         return 0;
     if (rc)
         return rc;
     rc = tm_collection_decode(&rep.body, &coll);
-    if (!rc) {
-        *pk = tm_schema_pk(&coll.schema)->id;
-        tm_collection_free(&coll);
-    }
     tm_rpc_reply_free(&rep);
-    return rc;
+    if (rc)
+        return rc;
+    struct tm_store *store = tm_store_new(id);
+    rc = store ? tm_store_set_schema(store, &coll.schema) : TM_ENOMEM;
+    tm_collection_free(&coll);
+    if (rc) {
+        tm_store_free(store);
+        return rc;
+    }
+    *store_out = store;
+    return 0;
 }
 
 /* The collection's entry, created on first sight. NULL on ENOMEM or when the
@@ -99,12 +106,10 @@ static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
     pthread_mutex_unlock(&q->colls_mu);
     if (!create)
         return NULL;
-    int64_t pk;
-    if (lookup_pk_field(q, id, &pk))
+    struct tm_store *store;
+    if (make_store(q, id, &store))
         return NULL;
-    struct tm_store *store = pk ? tm_store_new(id) : NULL;
-    if (pk && !store)
-        return NULL;
+    int64_t pk = store ? store->pk_field_id : 0;
     pthread_mutex_lock(&q->colls_mu);
     struct qcoll *c = NULL;
     for (size_t i = 0; i < q->ncolls && !c; i++)

@@ -1,12 +1,9 @@
 /* Growing data of one collection: versions, deletes, MVCC reads (rules in store.h). */
 #include "store.h"
+#include "store_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define REF(seg, row) ((int64_t)(seg) << 40 | (int64_t)(row))
-#define REF_SEG(ref) ((uint32_t)((ref) >> 40))
-#define REF_ROW(ref) ((uint32_t)((ref) & ((1LL << 40) - 1)))
 
 struct tm_store *tm_store_new(int64_t coll_id)
 {
@@ -35,16 +32,33 @@ void tm_store_clear(struct tm_store *s)
     s->ndels = s->cap_dels = 0;
 }
 
+int tm_store_set_schema(struct tm_store *s, const struct tm_schema *schema)
+{
+    struct tm_schema *copy = calloc(1, sizeof *copy);
+    if (!copy || tm_schema_copy(copy, schema)) {
+        free(copy);
+        return TM_ENOMEM;
+    }
+    s->schema = copy;
+    s->pk_field_id = tm_schema_pk(copy)->id;
+    return tm_batch_layout_from_schema(&s->layout, copy) ? TM_ENOMEM : 0;
+}
+
 void tm_store_free(struct tm_store *s)
 {
     if (!s)
         return;
     tm_store_clear(s);
+    if (s->schema) {
+        tm_schema_free(s->schema);
+        free(s->schema);
+    }
+    tm_batch_free(&s->layout);
     pthread_rwlock_destroy(&s->lock);
     free(s);
 }
 
-static struct tm_pk pk_at(const struct tm_col *c, uint32_t i)
+struct tm_pk tm_store_pk_at(const struct tm_col *c, uint32_t i)
 {
     struct tm_pk pk = {0};
     if (c->type == TM_T_INT64) {
@@ -58,41 +72,49 @@ static struct tm_pk pk_at(const struct tm_col *c, uint32_t i)
     return pk;
 }
 
-static uint64_t row_ts(const struct tm_store *s, int64_t ref)
+uint64_t tm_store_row_ts(const struct tm_store *s, int64_t ref)
 {
     return ((const uint64_t *)s->segs[REF_SEG(ref)].ts.data)[REF_ROW(ref)];
 }
 
-static int64_t row_prev(const struct tm_store *s, int64_t ref)
+int64_t tm_store_row_prev(const struct tm_store *s, int64_t ref)
 {
     return ((const int64_t *)s->segs[REF_SEG(ref)].prev.data)[REF_ROW(ref)];
 }
 
 /* ---- apply ---- */
 
+int tm_store_delete_key(struct tm_store *s, const struct tm_pk *pk, uint64_t ts, int64_t part)
+{
+    struct tm_pk_entry *e = tm_pkindex_get(&s->pk, pk);
+    if (!e)
+        return TM_ENOMEM;
+    if (s->ndels == s->cap_dels) {
+        int64_t cap = s->cap_dels ? s->cap_dels * 2 : 1024;
+        struct tm_store_del *grown = realloc(s->dels, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return TM_ENOMEM;
+        s->dels = grown;
+        s->cap_dels = cap;
+    }
+    s->dels[s->ndels] = (struct tm_store_del){ts, part, e->del_head};
+    e->del_head = s->ndels++;
+    return 0;
+}
+
 static int apply_deletes(struct tm_store *s, const struct tm_entry_hdr *h,
                          const struct tm_batch *pks)
 {
     if (pks->ncols != 1)
         return TM_ECORRUPT;
+    /* An upsert's delete spans the collection: a key lives in one partition,
+     * so upserting it into another moves it. */
+    int64_t part = h->kind == TM_ENTRY_UPSERT ? -1 : h->part_id;
     for (uint32_t i = 0; i < pks->nrows; i++) {
-        struct tm_pk pk = pk_at(&pks->cols[0], i);
-        struct tm_pk_entry *e = tm_pkindex_get(&s->pk, &pk);
-        if (!e)
-            return TM_ENOMEM;
-        if (s->ndels == s->cap_dels) {
-            int64_t cap = s->cap_dels ? s->cap_dels * 2 : 1024;
-            struct tm_store_del *grown = realloc(s->dels, (size_t)cap * sizeof *grown);
-            if (!grown)
-                return TM_ENOMEM;
-            s->dels = grown;
-            s->cap_dels = cap;
-        }
-        /* An upsert's delete spans the collection: a key lives in one
-         * partition, so upserting it into another moves it. */
-        int64_t part = h->kind == TM_ENTRY_UPSERT ? -1 : h->part_id;
-        s->dels[s->ndels] = (struct tm_store_del){h->ts, part, e->del_head};
-        e->del_head = s->ndels++;
+        struct tm_pk pk = tm_store_pk_at(&pks->cols[0], i);
+        int rc = tm_store_delete_key(s, &pk, h->ts, part);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -113,7 +135,9 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
     struct tm_store_seg *seg = &s->segs[s->nsegs];
     memset(seg, 0, sizeof *seg);
     seg->part_id = part_id;
-    int rc = tm_batch_clone_layout(&seg->rows, layout);
+    /* With a schema every segment has the schema's full layout, whatever
+     * the entry that created it carried (a merge carries only some fields). */
+    int rc = tm_batch_clone_layout(&seg->rows, s->schema ? &s->layout : layout);
     if (rc) {
         tm_batch_free(&seg->rows);
         return rc;
@@ -122,7 +146,7 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
     return 0;
 }
 
-static int apply_inserts(struct tm_store *s, const struct tm_entry_hdr *h,
+int tm_store_insert_rows(struct tm_store *s, const struct tm_entry_hdr *h,
                          const struct tm_batch *rows, int64_t pk_field_id)
 {
     const struct tm_col *pkc = tm_batch_col(rows, pk_field_id);
@@ -138,7 +162,7 @@ static int apply_inserts(struct tm_store *s, const struct tm_entry_hdr *h,
         return rc;
     s->pk_field_id = pk_field_id;
     for (uint32_t i = 0; i < rows->nrows; i++) {
-        struct tm_pk pk = pk_at(pkc, i);
+        struct tm_pk pk = tm_store_pk_at(pkc, i);
         struct tm_pk_entry *e = tm_pkindex_get(&s->pk, &pk);
         if (!e || tm_buf_append(&seg->ts, &h->ts, 8) || tm_buf_append(&seg->prev, &e->row_head, 8))
             return TM_ENOMEM;
@@ -151,24 +175,26 @@ int tm_store_apply(struct tm_store *s, const struct tm_entry_hdr *h, const struc
                    const struct tm_batch *pks, int64_t pk_field_id)
 {
     int rc = 0;
+    if (h->kind == TM_ENTRY_MERGE)
+        return s->schema && rows && pks ? tm_store_merge(s, h, rows, pks) : TM_ECORRUPT;
     if (pks && pks->nrows)
         rc = apply_deletes(s, h, pks);
     if (!rc && rows && rows->nrows)
-        rc = apply_inserts(s, h, rows, pk_field_id);
+        rc = tm_store_insert_rows(s, h, rows, pk_field_id);
     return rc;
 }
 
 /* ---- reads ---- */
 
 /* The visible version of a key at ts, or TM_NO_REF. */
-static int64_t visible(const struct tm_store *s, const struct tm_pk_entry *e, uint64_t ts)
+int64_t tm_store_visible(const struct tm_store *s, const struct tm_pk_entry *e, uint64_t ts)
 {
     int64_t v = e->row_head;
-    while (v != TM_NO_REF && row_ts(s, v) > ts)
-        v = row_prev(s, v);
+    while (v != TM_NO_REF && tm_store_row_ts(s, v) > ts)
+        v = tm_store_row_prev(s, v);
     if (v == TM_NO_REF)
         return TM_NO_REF;
-    uint64_t vts = row_ts(s, v);
+    uint64_t vts = tm_store_row_ts(s, v);
     int64_t part = s->segs[REF_SEG(v)].part_id;
     for (int64_t d = e->del_head; d != TM_NO_REF; d = s->dels[d].prev) {
         const struct tm_store_del *del = &s->dels[d];
@@ -213,12 +239,12 @@ static int collect(struct tm_store *s, const struct tm_batch *pks, const struct 
     for (uint64_t i = 0; i < n; i++) {
         const struct tm_pk_entry *e;
         if (pks) {
-            struct tm_pk pk = pk_at(&pks->cols[0], (uint32_t)i);
+            struct tm_pk pk = tm_store_pk_at(&pks->cols[0], (uint32_t)i);
             e = tm_pkindex_find(&s->pk, &pk);
         } else {
             e = s->pk.slots[i].hash ? &s->pk.slots[i] : NULL;
         }
-        int64_t v = e ? visible(s, e, read_ts(e, q)) : TM_NO_REF;
+        int64_t v = e ? tm_store_visible(s, e, read_ts(e, q)) : TM_NO_REF;
         if (v != TM_NO_REF && part_selected(s, v, q) && tm_buf_append(refs, &v, 8))
             return TM_ENOMEM;
     }
@@ -279,7 +305,7 @@ uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q)
         const struct tm_pk_entry *e = &s->pk.slots[i];
         if (!e->hash)
             continue;
-        int64_t v = visible(s, e, read_ts(e, q));
+        int64_t v = tm_store_visible(s, e, read_ts(e, q));
         n += v != TM_NO_REF && part_selected(s, v, q);
     }
     return n;

@@ -47,7 +47,9 @@ struct tm_store {
     struct tm_pkindex pk;
     struct tm_store_del *dels;
     int64_t ndels, cap_dels;
-    int64_t pk_field_id; /* 0 until the first insert */
+    int64_t pk_field_id;      /* 0 until the first insert */
+    struct tm_schema *schema; /* optional (tm_store_set_schema); merges need it */
+    struct tm_batch layout;   /* the schema's row layout, no rows */
 };
 
 /* What a read selects. */
@@ -67,11 +69,17 @@ struct tm_store_read {
 
 struct tm_store *tm_store_new(int64_t coll_id);
 void tm_store_free(struct tm_store *s);
+/* Gives the store its collection's schema (copied): every segment then
+ * has the schema's layout, and merge entries can be applied (defaults and
+ * required fields come from it). 0 or TM_ENOMEM. */
+int tm_store_set_schema(struct tm_store *s, const struct tm_schema *schema);
+
 /* Drops every row and delete; the store reads empty afterwards. Caller
  * holds the write lock. */
 void tm_store_clear(struct tm_store *s);
 
-/* Applies a decoded entry: deletes first, then inserts, all at h->ts.
+/* Applies a decoded entry at h->ts: deletes first, then inserts; a merge
+ * resolves each partial row against its key's latest version.
  * pk_field_id names the pk column in rows. 0 or TM_ENOMEM / TM_ECORRUPT. */
 int tm_store_apply(struct tm_store *s, const struct tm_entry_hdr *h, const struct tm_batch *rows,
                    const struct tm_batch *pks, int64_t pk_field_id);

@@ -315,6 +315,8 @@ static int write_key(struct tm_mpr *r, struct write_args *a, const char *k, uint
         return tm_mpr_int(r, &h->coll_id);
     if (KEY_IS(k, kn, "part"))
         return tm_mpr_int(r, &h->part_id);
+    if (KEY_IS(k, kn, "dpart"))
+        return tm_mpr_int(r, &h->default_part_id);
     if (KEY_IS(k, kn, "cid"))
         return tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
     if (KEY_IS(k, kn, "seq"))
@@ -343,7 +345,7 @@ static int parse_write(struct tm_mpr *body, struct write_args *a)
             return rc;
     }
     enum tm_entry_kind kind = a->req.hdr.kind;
-    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_UPSERT ? 0 : TM_EINVAL;
+    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_MERGE ? 0 : TM_EINVAL;
 }
 
 static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_status *st)

@@ -20,12 +20,13 @@ int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_
 {
     struct tm_mpw w;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 9);
+    tm_mpw_map(&w, 10);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, TM_ENTRY_VERSION);
     tm_mpw_cstr(&w, "k"), tm_mpw_uint(&w, (uint64_t)h->kind);
     tm_mpw_cstr(&w, "ts"), tm_mpw_uint(&w, h->ts);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, h->coll_id);
     tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, h->part_id);
+    tm_mpw_cstr(&w, "dpart"), tm_mpw_int(&w, h->default_part_id);
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, h->client_id[0] ? h->client_id : NULL);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, h->seq);
     tm_mpw_cstr(&w, "rows"), span_or_nil(&w, rows);
@@ -54,13 +55,15 @@ static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entr
     if (KEY_IS(k, kn, "v"))
         return tm_mpr_uint(r, &u) ? r->err : (h->version = (uint32_t)u, u > UINT32_MAX);
     if (KEY_IS(k, kn, "k")) /* range-checked here: the cast would wrap 2^32 + 1 to 1 */
-        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_UPSERT);
+        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_MERGE);
     if (KEY_IS(k, kn, "ts"))
         return tm_mpr_uint(r, &h->ts);
     if (KEY_IS(k, kn, "coll"))
         return tm_mpr_int(r, &h->coll_id);
     if (KEY_IS(k, kn, "part"))
         return tm_mpr_int(r, &h->part_id);
+    if (KEY_IS(k, kn, "dpart"))
+        return tm_mpr_int(r, &h->default_part_id);
     if (KEY_IS(k, kn, "cid")) { /* longer than any encoder writes: malformed */
         int rc = tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
         return rc == TM_ETOOBIG ? TM_ECORRUPT : rc;
@@ -103,7 +106,7 @@ int tm_entry_decode(const void *buf, size_t len, struct tm_entry_hdr *h, struct 
             return TM_ECORRUPT;
     if (h->version != TM_ENTRY_VERSION)
         return TM_EVERSION;
-    if (h->kind < TM_ENTRY_INSERT || h->kind > TM_ENTRY_UPSERT)
+    if (h->kind < TM_ENTRY_INSERT || h->kind > TM_ENTRY_MERGE)
         return TM_ECORRUPT;
     return 0;
 }

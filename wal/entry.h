@@ -2,8 +2,9 @@
  *
  * Byte layout (format version TM_ENTRY_VERSION = 1): one msgpack map
  *   {"v": 1, "k": kind, "ts": hybrid timestamp, "coll": collection id,
- *    "part": partition id (-1 = every partition), "cid": client id str|nil,
- *    "seq": client sequence number, "rows": batch|nil, "pks": batch|nil}
+ *    "part": partition id (-1 = every partition), "dpart": partition id,
+ *    "cid": client id str|nil, "seq": client sequence number,
+ *    "rows": batch|nil, "pks": batch|nil}
  * followed by 0..7 zero bytes so the entry size is a multiple of 8: libraft
  * 0.15 writes segments it cannot read back otherwise (wal-anchor.md §4.3).
  *
@@ -14,6 +15,14 @@
  * and a one-column batch of primary keys to delete. All events of an entry
  * share its one timestamp: an upsert is a delete of its keys and an insert of
  * its rows at the same ts, so a reader sees exactly one version of each key.
+ *
+ * A merge (partial update) carries in `rows` the primary key (the new one,
+ * for autoID) and the fields the request sent, and in `pks` the keys whose
+ * latest versions it merges into. Every replica resolves the merge while it
+ * applies the entry, against the key's latest version at that point of the
+ * log, so concurrent partial updates of one key never lose each other's
+ * fields. With part -1 a merged key keeps its partition (a new key goes to
+ * "dpart"); otherwise it moves to `part`.
  */
 #ifndef TM_ENTRY_H
 #define TM_ENTRY_H
@@ -30,6 +39,7 @@ enum tm_entry_kind {
     TM_ENTRY_INSERT = 1, /* rows */
     TM_ENTRY_DELETE = 2, /* pks */
     TM_ENTRY_UPSERT = 3, /* pks deleted and rows inserted at one ts */
+    TM_ENTRY_MERGE = 4,  /* partial rows merged into the latest versions of pks */
 };
 
 struct tm_entry_hdr {
@@ -38,6 +48,7 @@ struct tm_entry_hdr {
     uint64_t ts;
     int64_t coll_id;
     int64_t part_id;
+    int64_t default_part_id;          /* MERGE with part_id -1: where a new key goes */
     char client_id[TM_CLIENT_ID_MAX]; /* "" when the request carried none */
     uint64_t seq;
 };

@@ -1,0 +1,32 @@
+/* Helpers shared by the entity handlers (rest_entity.c, rest_merge.c). Each
+ * returns 0 or TM_ESTATUS with r->st filled. */
+#ifndef TM_REST_INT_H
+#define TM_REST_INT_H
+
+#include "batch.h"
+#include "proxy.h"
+#include "wal/entry.h"
+
+/* Reads collectionName and fetches the collection. */
+int tm_rest_target(struct tm_req *r, struct tm_collection *c);
+/* partitionName (default _default) to a partition id; -1 when all_ok and
+ * the request names none. */
+int tm_rest_partition_id(struct tm_req *r, const struct tm_collection *c, bool all_ok, int64_t *id);
+/* The rows of an insert or upsert: full rows, or merge-mode partial rows.
+ * For autoID, keys are generated (an upsert's sent keys go to old_pks). */
+int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool upsert, bool partial,
+                         struct tm_batch *rows, struct tm_batch *old_pks);
+/* The pk column of rows as a one-column batch; refuses duplicate keys (1100). */
+int tm_rest_keys_of_rows(struct tm_req *r, const struct tm_collection *c,
+                         const struct tm_batch *rows, struct tm_batch *pks);
+/* Writes rows and/or pks to the WAL, split by shard. part[0] is the entry's
+ * partition, part[1] the default partition (merges). */
+int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
+                      const int64_t part[2], const struct tm_batch *rows,
+                      const struct tm_batch *pks);
+/* Writes the pk column of b as a JSON array into the payload. */
+void tm_rest_write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b);
+/* A merge-mode upsert (rest_merge.c). */
+int tm_rest_merge(struct tm_req *r, const struct tm_collection *c);
+
+#endif

@@ -1,0 +1,122 @@
+/* Merge-mode upsert (`partialUpdate: true`, milvus-rest-v2.md §5.3).
+ *
+ * Unlike Milvus, which reads the rows at the proxy and writes whole rows
+ * back (so concurrent partial updates of one key can lose each other's
+ * fields), the proxy only validates and sends the partial rows; every
+ * replica merges them into the keys' latest versions while it applies the
+ * log (segment/store_merge.c). The one read here checks that keys which do
+ * not exist yet carry every required field, so the request fails whole, as
+ * Milvus's does, instead of writing half of it.
+ */
+#include "rest_int.h"
+#include "rows.h"
+
+#include <string.h>
+
+/* The first field a new key would need but the partial rows do not send. */
+static const struct tm_field *missing_required(const struct tm_schema *s,
+                                               const struct tm_batch *rows)
+{
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct tm_field *f = &s->fields[i];
+        if (!f->primary && !f->nullable && f->default_value.kind == TM_V_NONE &&
+            !tm_batch_col(rows, f->id))
+            return f;
+    }
+    return NULL;
+}
+
+/* How many of the keys exist now (a Strong read of the primary keys). */
+static int count_existing(struct tm_req *r, const struct tm_collection *c,
+                          const struct tm_batch *pks, uint32_t *n_out)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_batch found;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 6);
+    tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, c->id);
+    tm_mpw_cstr(&w, "pks"), tm_batch_encode(&w, pks);
+    tm_mpw_cstr(&w, "parts"), tm_mpw_nil(&w);
+    tm_mpw_cstr(&w, "fields"), tm_mpw_array(&w, 0);
+    tm_mpw_cstr(&w, "level"), tm_mpw_uint(&w, TM_CL_STRONG);
+    tm_mpw_cstr(&w, "timeout_ms"), tm_mpw_uint(&w, (uint64_t)r->p->cfg.request_timeout_ms / 2);
+    int rc = tm_proxy_call(r, r->p->query, "read", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    tm_batch_init(&found);
+    if (tm_mpr_map(&rep.body, &nk) || tm_mpr_str(&rep.body, &k, &kn) ||
+        tm_batch_decode(&rep.body, &found))
+        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply");
+    *n_out = found.nrows;
+    tm_batch_free(&found);
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* A key that does not exist yet is inserted, so the rows must then carry
+ * every required field; otherwise the whole request fails (as Milvus). */
+static int check_new_keys(struct tm_req *r, const struct tm_collection *c,
+                          const struct tm_batch *rows, const struct tm_batch *pks)
+{
+    const struct tm_field *f = missing_required(&c->schema, rows);
+    uint32_t existing = 0;
+    if (!f)
+        return 0;
+    int rc = count_existing(r, c, pks, &existing);
+    if (rc || existing == pks->nrows)
+        return rc;
+    return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                         "fieldSchema(%s) has no corresponding fieldData pass in: a partial update "
+                         "inserts keys that do not exist yet, and they need every required field",
+                         f->name);
+}
+
+/* Refuses a key named twice (the old keys of an autoID merge). */
+static int check_unique(struct tm_req *r, const struct tm_collection *c, const struct tm_batch *pks)
+{
+    struct tm_batch copy;
+    tm_batch_init(&copy);
+    int rc = tm_rest_keys_of_rows(r, c, pks, &copy);
+    tm_batch_free(&copy);
+    return rc;
+}
+
+int tm_rest_merge(struct tm_req *r, const struct tm_collection *c)
+{
+    struct tm_batch rows, pks;
+    int64_t part[2] = {-1, -1};
+    bool explicit_part = tm_req_get(r, "partitionName") != NULL;
+    tm_batch_init(&rows);
+    tm_batch_init(&pks);
+    int rc = c->loaded ? 0
+                       : tm_status_set(&r->st, TM_MV_COLL_NOT_LOADED,
+                                       "collection not loaded[collection=%s]", c->name);
+    /* Without partitionName a merged key keeps its partition; new keys go
+     * to _default. With it, the key moves there. */
+    if (!rc && explicit_part)
+        rc = tm_rest_partition_id(r, c, false, &part[0]);
+    if (!rc)
+        rc = tm_rest_partition_id(r, c, false, &part[1]);
+    if (!rc)
+        rc = tm_rest_request_rows(r, c, true, true, &rows, &pks);
+    if (!rc)
+        rc = c->schema.auto_id ? check_unique(r, c, &pks) : tm_rest_keys_of_rows(r, c, &rows, &pks);
+    if (!rc)
+        rc = check_new_keys(r, c, &rows, &pks);
+    if (!rc)
+        rc = tm_rest_write_all(r, TM_ENTRY_MERGE, c, part, &rows, &pks);
+    if (!rc) {
+        tm_jw_obj(&r->data);
+        tm_jw_key(&r->data, "upsertCount"), tm_jw_uint(&r->data, rows.nrows);
+        tm_jw_key(&r->data, "upsertIds"), tm_rest_write_ids(r, &c->schema, &rows);
+        tm_jw_obj_end(&r->data);
+        r->has_data = r->with_cost = true;
+    }
+    tm_batch_free(&rows);
+    tm_batch_free(&pks);
+    return rc;
+}
