@@ -315,7 +315,13 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
     tm_status_ok(&r.st);
     const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
     r.int64_as_string = allow && strcasecmp(allow, "false") == 0;
+    const char *rid = tm_http_request_header(http, TM_HEADER_REQUEST_ID);
     int rc = parse_body(&r, http, p->cfg.max_body);
+    if (!rc && rid && strlen(rid) >= sizeof r.request_id)
+        rc = tm_status_set(&r.st, TM_MV_INVALID_PARAM, "%s must be at most %zu characters",
+                           TM_HEADER_REQUEST_ID, sizeof r.request_id - 1);
+    else if (rid)
+        strcpy(r.request_id, rid);
     if (!rc)
         rc = select_db(&r);
     if (!rc)

@@ -23,6 +23,9 @@
  * it back (under either name) waits until that write is visible. */
 #define TM_HEADER_WRITE_TS "Tidemark-Write-Timestamp"
 #define TM_HEADER_SESSION_TS "Tidemark-Session-Timestamp"
+/* A client may name a write; a retry with the same name is applied once
+ * (wal/dedupe.h). At most 63 characters. */
+#define TM_HEADER_REQUEST_ID "Tidemark-Request-Id"
 
 struct tm_proxy_config {
     const char *coord_url, *data_url, *query_url;
@@ -47,6 +50,7 @@ struct tm_req {
     bool with_message;    /* add "message": "" (describe, get_load_state) */
     bool int64_as_string; /* Accept-Type-Allow-Int64: false */
     uint64_t write_ts;    /* a write's timestamp, sent back in TM_HEADER_WRITE_TS */
+    char request_id[64];  /* TM_HEADER_REQUEST_ID, "" when absent */
     struct tm_status st;
 };
 

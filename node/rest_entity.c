@@ -55,8 +55,11 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     struct tm_mpw w;
     struct tm_rpc_reply rep;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 7);
+    tm_mpw_map(&w, 9);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    /* One request may write to several shards: the shard is the sequence. */
+    tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id[0] ? r->request_id : NULL);
+    tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
     tm_mpw_cstr(&w, "kind"), tm_mpw_uint(&w, (uint64_t)kind);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, coll);
     tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, part[0]);

@@ -7,6 +7,7 @@
  * meanwhile queue up and form the next, larger batch.
  */
 #include "data_role.h"
+#include "dedupe.h"
 #include "entry.h"
 #include "raftgroup.h"
 #include "tm_log.h"
@@ -62,6 +63,7 @@ struct shard {
     struct tm_raft_job tick_job;
     uv_timer_t tick;
     bool tick_started;
+    struct tm_dedupe applied_ids; /* apply (loop thread) only */
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
 };
@@ -133,6 +135,10 @@ static int shard_apply(void *arg, const void *buf, size_t len)
     int rc = tm_entry_decode(buf, len, &h, &rows, &pks);
     if (rc)
         return rc;
+    /* A retried request (same client id and sequence) was applied already:
+     * it stays in the log but never reaches the tail, so readers see it once. */
+    if (h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq))
+        return 0;
     uint8_t *copy = malloc(len);
     if (!copy)
         return TM_ENOMEM;
@@ -490,6 +496,9 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
     pthread_mutex_init(&sh->qmu, NULL);
     pthread_mutex_init(&sh->tmu, NULL);
     pthread_cond_init(&sh->tcond, NULL);
+    int rc = tm_dedupe_init(&sh->applied_ids);
+    if (rc)
+        return rc;
     struct tm_raft_group_config cfg = {
         .dir = path,
         .id = 1,
@@ -500,7 +509,7 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
          * segment manifest, which the segments issue introduces. */
         .snapshot_threshold = 0,
     };
-    int rc = tm_raft_group_start(&sh->raft, &cfg);
+    rc = tm_raft_group_start(&sh->raft, &cfg);
     if (rc)
         return rc;
     sh->tick_job.fn = tick_start_job;
@@ -520,6 +529,7 @@ static void shard_stop(struct shard *sh)
     for (uint64_t i = 0; i < sh->nlog; i++)
         free(sh->log[i].p);
     free(sh->log);
+    tm_dedupe_free(&sh->applied_ids);
     pthread_mutex_destroy(&sh->qmu);
     pthread_mutex_destroy(&sh->tmu);
     pthread_cond_destroy(&sh->tcond);

@@ -1,0 +1,33 @@
+/* Retried writes applied once: the set of (client id, sequence) pairs a WAL
+ * shard has applied, over a bounded window.
+ *
+ * The set is part of the shard's replicated state: it changes only in the
+ * log's apply, in log order, and evicts the oldest pair when full, so every
+ * replica (and every replay) decides "duplicate" the same way. A retry that
+ * comes after TM_DEDUPE_WINDOW later requests with ids is applied again.
+ * (A WAL snapshot must carry this set; snapshots come with sealed segments.)
+ */
+#ifndef TM_DEDUPE_H
+#define TM_DEDUPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TM_DEDUPE_WINDOW 65536
+
+struct tm_dedupe {
+    char **ring;     /* keys in insertion order; the oldest is evicted */
+    uint32_t next;   /* ring slot of the next insertion */
+    uint64_t *slots; /* open addressing: ring index + 1, 0 = empty */
+    uint64_t *hashes;
+    uint32_t cap; /* slots, a power of two, > 2 * window */
+};
+
+int tm_dedupe_init(struct tm_dedupe *d);
+void tm_dedupe_free(struct tm_dedupe *d);
+/* Records (cid, seq) and returns false if new; returns true, changing
+ * nothing, if it was seen within the window. -1 (as true) never happens:
+ * on allocation failure the pair is treated as new. */
+bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq);
+
+#endif
