@@ -213,7 +213,10 @@ static int read_rows(struct tm_req *r, const struct tm_collection *c, const stru
     struct tm_batch rows;
     tm_mpw_init(&w);
     plan_encode(&w, c, p, pks, (uint64_t)r->p->cfg.request_timeout_ms / 2);
-    int rc = tm_proxy_call(r, r->p->query, p->count ? "count" : "read", &w, &rep);
+    /* count(*) with a key filter counts the keys' visible rows (a read);
+     * without one, the query role counts every visible key. */
+    bool count_all = p->count && !pks;
+    int rc = tm_proxy_call(r, r->p->query, count_all ? "count" : "read", &w, &rep);
     tm_mpw_free(&w);
     if (rc)
         return rc;
@@ -224,7 +227,10 @@ static int read_rows(struct tm_req *r, const struct tm_collection *c, const stru
         rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply");
     } else if (p->count) {
         uint64_t n = 0;
-        tm_mpr_uint(&rep.body, &n);
+        if (count_all)
+            tm_mpr_uint(&rep.body, &n);
+        else if (tm_batch_decode(&rep.body, &rows) == 0)
+            n = rows.nrows;
         tm_jw_arr(&r->data), tm_jw_obj(&r->data);
         tm_jw_key(&r->data, "count(*)");
         tm_jw_int64(&r->data, (int64_t)n, r->int64_as_string); /* an Int64 column in Milvus */
@@ -274,6 +280,8 @@ static int entity_read(struct tm_req *r, bool get)
             rc = tm_pks_from_json(tm_schema_pk(&c.schema), id, &pks, &r->st);
     } else if (!rc) {
         rc = parse_window(r, &p);
+        if (p.count) /* count(*) is not limited (Milvus) */
+            p.limit = p.offset = 0;
         if (!rc)
             rc = tm_pkfilter_parse(tm_req_str(r, "filter", false), &c.schema, &keys, &r->st);
         if (!rc && keys)
