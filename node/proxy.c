@@ -13,6 +13,7 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
 {
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
+    tm_schema_cache_init(&p->cache);
     int rc = tm_rpc_client_open(&p->coord, cfg->coord_url);
     if (!rc)
         rc = tm_rpc_client_open(&p->data, cfg->data_url);
@@ -28,6 +29,7 @@ void tm_proxy_close(struct tm_proxy *p)
     tm_rpc_client_close(p->coord);
     tm_rpc_client_close(p->data);
     tm_rpc_client_close(p->query);
+    tm_schema_cache_free(&p->cache);
     memset(p, 0, sizeof *p);
 }
 
@@ -138,7 +140,11 @@ int tm_proxy_ddl(struct tm_req *r, const struct tm_ddl *d)
     struct tm_rpc_reply rep;
     tm_mpw_init(&w);
     tm_ddl_encode(&w, d);
+    /* Before: no request may cache what it reads while the DDL runs.
+     * After: none may use what was cached before it completed. */
+    tm_schema_cache_invalidate(&r->p->cache);
     int rc = tm_proxy_call(r, r->p->coord, "ddl", &w, &rep);
+    tm_schema_cache_invalidate(&r->p->cache);
     tm_mpw_free(&w);
     if (!rc)
         tm_rpc_reply_free(&rep);
@@ -147,8 +153,20 @@ int tm_proxy_ddl(struct tm_req *r, const struct tm_ddl *d)
 
 int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection *out)
 {
+    struct tm_mpr rd;
+    struct tm_buf cached;
+    tm_buf_init(&cached);
+    if (tm_schema_cache_get(&r->p->cache, r->db, name, &cached) == 0) {
+        tm_mpr_init(&rd, cached.data, cached.len);
+        int rc = tm_collection_decode(&rd, out);
+        tm_buf_free(&cached);
+        if (rc == 0)
+            return 0;
+    }
+    tm_buf_free(&cached);
     struct tm_mpw w;
     struct tm_rpc_reply rep;
+    uint64_t gen = tm_schema_cache_gen(&r->p->cache);
     tm_mpw_init(&w);
     tm_mpw_map(&w, 2);
     tm_mpw_cstr(&w, "db"), tm_mpw_cstr(&w, r->db);
@@ -157,6 +175,7 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
     tm_mpw_free(&w);
     if (rc)
         return rc;
+    tm_schema_cache_put(&r->p->cache, r->db, name, gen, rep.body.p, tm_mpr_remaining(&rep.body));
     rc = tm_collection_decode(&rep.body, out);
     tm_rpc_reply_free(&rep);
     if (rc)

@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "http.h"
 #include "jw.h"
+#include "schema_cache.h"
 #include "tm_rpc.h"
 
 /* Session consistency over REST (Milvus has none): a write's response
@@ -37,6 +38,7 @@ struct tm_proxy_config {
 struct tm_proxy {
     struct tm_proxy_config cfg;
     struct tm_rpc_client *coord, *data, *query;
+    struct tm_schema_cache cache;
 };
 
 struct tm_req {
