@@ -213,6 +213,10 @@ static int check_part_op(const struct tm_collection *coll, const struct tm_ddl *
     const struct tm_partition *p = tm_collection_part(coll, d->part);
     switch (d->op) {
     case TM_DDL_PART_CREATE:
+        for (size_t i = 0; i < coll->schema.nfields; i++)
+            if (coll->schema.fields[i].partition_key)
+                return BAD(st, TM_MV_INVALID_PARAM,
+                           "disable create partition if partition key mode is used");
         if (!tm_name_valid(d->part))
             return BAD(st, TM_MV_INVALID_PARAM, "Invalid partition name: %s", d->part);
         if (p)

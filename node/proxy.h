@@ -53,6 +53,11 @@ struct tm_req {
     bool int64_as_string; /* Accept-Type-Allow-Int64: false */
     uint64_t write_ts;    /* a write's timestamp, sent back in TM_HEADER_WRITE_TS */
     char request_id[64];  /* TM_HEADER_REQUEST_ID, "" when absent */
+    uint32_t nops;        /* a merge's fieldOps other than REPLACE */
+    struct {
+        int64_t field_id;
+        int op; /* enum tm_field_op */
+    } ops[16];
     struct tm_status st;
 };
 

@@ -55,8 +55,16 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     struct tm_mpw w;
     struct tm_rpc_reply rep;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 9);
+    tm_mpw_map(&w, r->nops ? 10 : 9);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    if (r->nops) {
+        tm_mpw_cstr(&w, "ops"), tm_mpw_array(&w, r->nops);
+        for (uint32_t i = 0; i < r->nops; i++) {
+            tm_mpw_array(&w, 2);
+            tm_mpw_int(&w, r->ops[i].field_id);
+            tm_mpw_uint(&w, (uint64_t)r->ops[i].op);
+        }
+    }
     /* One request may write to several shards: the shard is the sequence. */
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id[0] ? r->request_id : NULL);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
@@ -127,6 +135,11 @@ int tm_rest_partition_id(struct tm_req *r, const struct tm_collection *c, bool a
         *id = -1;
         return 0;
     }
+    for (size_t i = 0; name && *name && i < c->schema.nfields; i++)
+        if (c->schema.fields[i].partition_key)
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                                 "not support manually specifying the partition names if "
+                                 "partition key mode is used");
     const struct tm_partition *p = tm_collection_part(c, name && *name ? name : "_default");
     if (!p)
         return tm_status_set(&r->st, TM_MV_PART_NOT_FOUND, "partition not found[partition=%s]",
@@ -276,6 +289,8 @@ static int entity_write(struct tm_req *r, bool upsert)
     tm_batch_init(&pks);
     if (upsert)
         rc = tm_req_bool(r, "partialUpdate", false, &partial);
+    if (!rc && upsert)
+        rc = tm_rest_field_ops(r, &c, &partial);
     if (!rc && partial) {
         rc = tm_rest_merge(r, &c);
         tm_collection_free(&c);

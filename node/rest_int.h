@@ -26,6 +26,10 @@ int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm
                       const struct tm_batch *pks);
 /* Writes the pk column of b as a JSON array into the payload. */
 void tm_rest_write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b);
+/* Reads `fieldOps` into r->ops; a non-REPLACE op sets *partial (it implies
+ * merge mode). 1100 for an unknown op, an op on a non-Array field, the
+ * primary key, or a field named twice (rest_merge.c). */
+int tm_rest_field_ops(struct tm_req *r, const struct tm_collection *c, bool *partial);
 /* A merge-mode upsert (rest_merge.c). */
 int tm_rest_merge(struct tm_req *r, const struct tm_collection *c);
 

@@ -9,9 +9,11 @@
  * Milvus's does, instead of writing half of it.
  */
 #include "rest_int.h"
+#include "pkindex.h"
 #include "rows.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* The first field a new key would need but the partial rows do not send. */
 static const struct tm_field *missing_required(const struct tm_schema *s,
@@ -85,6 +87,135 @@ static int check_unique(struct tm_req *r, const struct tm_collection *c, const s
     return rc;
 }
 
+static int shard_applied(struct tm_req *r, int shard, bool *applied)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 3);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id);
+    tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
+    int rc = tm_proxy_call(r, r->p->data, "applied", &w, &rep);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    uint32_t nk, kn;
+    const char *k;
+    *applied = false;
+    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
+        tm_mpr_bool(&rep.body, applied);
+    tm_rpc_reply_free(&rep);
+    return 0;
+}
+
+/* A named request whose every shard part was applied already is a retry:
+ * it is answered without checking the keys again (the first attempt may
+ * have moved or deleted them) and without writing. */
+static int is_retry(struct tm_req *r, const struct tm_batch *pks, bool *retry)
+{
+    int shards = r->p->cfg.shards;
+    bool touched[64] = {false};
+    *retry = false;
+    if (!r->request_id[0])
+        return 0;
+    for (uint32_t i = 0; i < pks->nrows; i++) {
+        struct tm_pk pk = {0};
+        size_t len;
+        const uint8_t *v = tm_col_value(&pks->cols[0], i, &len);
+        if (pks->cols[0].type == TM_T_INT64)
+            memcpy(&pk.i, v, 8);
+        else
+            pk = (struct tm_pk){.is_str = true, .s = (const char *)v, .len = (uint32_t)len};
+        touched[tm_pk_hash(&pk) % (uint64_t)shards] = true;
+    }
+    *retry = true;
+    for (int s = 0; s < shards && s < 64 && *retry; s++) {
+        bool applied = true;
+        if (touched[s]) {
+            int rc = shard_applied(r, s, &applied);
+            if (rc)
+                return rc;
+        }
+        *retry = applied;
+    }
+    return 0;
+}
+
+static int parse_op(struct tm_req *r, const char *name, int *op)
+{
+    static const char *names[] = {"REPLACE", "ARRAY_APPEND", "ARRAY_REMOVE"};
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            *op = i;
+            return 0;
+        }
+    }
+    return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "unsupported partial update op: %s", name);
+}
+
+static int add_op(struct tm_req *r, const struct tm_collection *c, const json_t *j, bool *partial)
+{
+    const char *field = json_string_value(json_object_get(j, "fieldName"));
+    const char *name = json_string_value(json_object_get(j, "op"));
+    const struct tm_field *f = field ? tm_schema_field(&c->schema, field) : NULL;
+    int op = TM_OP_REPLACE;
+    if (!field || !name)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                             "fieldOps entries need a fieldName and an op");
+    if (parse_op(r, name, &op))
+        return TM_ESTATUS;
+    if (!f)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "field %s of fieldOps not exist", field);
+    if (op != TM_OP_REPLACE && f->type != TM_T_ARRAY)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                             "op %s requires Array field, but field \"%s\" is %s", name, field,
+                             tm_dtype_name(f->type));
+    if (f->primary)
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                             "op %s cannot apply to the primary key %s", name, field);
+    for (uint32_t i = 0; i < r->nops; i++)
+        if (r->ops[i].field_id == f->id)
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                                 "field %s has more than one op in fieldOps", field);
+    if (op == TM_OP_REPLACE)
+        return 0;
+    if (r->nops >= sizeof r->ops / sizeof r->ops[0])
+        return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "too many fieldOps");
+    r->ops[r->nops].field_id = f->id;
+    r->ops[r->nops++].op = op;
+    *partial = true;
+    return 0;
+}
+
+int tm_rest_field_ops(struct tm_req *r, const struct tm_collection *c, bool *partial)
+{
+    const json_t *ops = tm_req_get(r, "fieldOps");
+    size_t i;
+    json_t *j;
+    if (ops && !json_is_array(ops) && !json_is_null(ops))
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: fieldOps must be a "
+                             "list");
+    json_array_foreach(ops, i, j)
+    {
+        if (add_op(r, c, j, partial))
+            return TM_ESTATUS;
+    }
+    return 0;
+}
+
+/* Every field an op names must be sent. */
+static int check_op_fields(struct tm_req *r, const struct tm_collection *c,
+                           const struct tm_batch *rows)
+{
+    for (uint32_t i = 0; i < r->nops; i++)
+        if (!tm_batch_col(rows, r->ops[i].field_id))
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "field %s of fieldOps is not in data",
+                                 tm_schema_field_by_id(&c->schema, r->ops[i].field_id)->name);
+    return 0;
+}
+
 int tm_rest_merge(struct tm_req *r, const struct tm_collection *c)
 {
     struct tm_batch rows, pks;
@@ -105,9 +236,14 @@ int tm_rest_merge(struct tm_req *r, const struct tm_collection *c)
         rc = tm_rest_request_rows(r, c, true, true, &rows, &pks);
     if (!rc)
         rc = c->schema.auto_id ? check_unique(r, c, &pks) : tm_rest_keys_of_rows(r, c, &rows, &pks);
+    bool retry = false;
     if (!rc)
+        rc = check_op_fields(r, c, &rows);
+    if (!rc)
+        rc = is_retry(r, &pks, &retry);
+    if (!rc && !retry)
         rc = check_new_keys(r, c, &rows, &pks);
-    if (!rc)
+    if (!rc && !retry)
         rc = tm_rest_write_all(r, TM_ENTRY_MERGE, c, part, &rows, &pks);
     if (!rc) {
         tm_jw_obj(&r->data);

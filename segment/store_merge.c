@@ -17,6 +17,7 @@
 #include "store_int.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int col_copy(struct tm_col *d, const struct tm_col *src, uint32_t i)
@@ -93,14 +94,91 @@ static int push_json_merge(struct tm_col *d, const struct tm_col *oc, uint32_t o
     return rc;
 }
 
+/* The raw msgpack bytes of each element of an array value. */
+static int array_items(const uint8_t *p, size_t len, struct tm_span *items, uint32_t cap,
+                       uint32_t *n_out)
+{
+    struct tm_mpr r;
+    uint32_t n;
+    tm_mpr_init(&r, p, len);
+    if (tm_mpr_array(&r, &n) || n > cap)
+        return TM_ECORRUPT;
+    for (uint32_t i = 0; i < n; i++)
+        if (tm_mpr_raw(&r, &items[i].p, &items[i].len))
+            return r.err;
+    *n_out = n;
+    return 0;
+}
+
+static bool item_in(const struct tm_span *it, const struct tm_span *set, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (set[i].len == it->len && memcmp(set[i].p, it->p, it->len) == 0)
+            return true;
+    return false;
+}
+
+/* ARRAY_APPEND / ARRAY_REMOVE of the sent elements to the old array. An
+ * append past max_capacity cannot fail a committed entry: it leaves the old
+ * array as it was (the proxy refuses what it can see in advance). */
+static int push_array_op(struct tm_col *d, const struct tm_field *f, enum tm_field_op op,
+                         const struct tm_col *oc, uint32_t orow, const struct tm_col *nc,
+                         uint32_t nrow)
+{
+    size_t olen, nlen;
+    const uint8_t *op_ = tm_col_value(oc, orow, &olen), *np = tm_col_value(nc, nrow, &nlen);
+    uint32_t no, ns, cap = (uint32_t)f->max_capacity; /* ≤ 4096 (schema rule) */
+    struct tm_span *old = calloc(2 * (size_t)cap + 2, sizeof *old), *sent = old + cap + 1;
+    if (!old)
+        return TM_ENOMEM;
+    if (array_items(op_, olen, old, cap, &no) || array_items(np, nlen, sent, cap, &ns)) {
+        free(old);
+        return TM_ECORRUPT;
+    }
+    if (op == TM_OP_ARRAY_APPEND && (int64_t)(no + ns) > f->max_capacity) {
+        free(old);
+        return col_copy(d, oc, orow);
+    }
+    struct tm_mpw w;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < no; i++)
+        keep += op == TM_OP_ARRAY_APPEND || !item_in(&old[i], sent, ns);
+    tm_mpw_init(&w);
+    tm_mpw_array(&w, keep + (op == TM_OP_ARRAY_APPEND ? ns : 0));
+    for (uint32_t i = 0; i < no; i++)
+        if (op == TM_OP_ARRAY_APPEND || !item_in(&old[i], sent, ns))
+            tm_mpw_raw(&w, old[i].p, old[i].len);
+    for (uint32_t i = 0; op == TM_OP_ARRAY_APPEND && i < ns; i++)
+        tm_mpw_raw(&w, sent[i].p, sent[i].len);
+    int rc = tm_mpw_error(&w) ? TM_ENOMEM : tm_col_push(d, w.buf.data, w.buf.len);
+    tm_mpw_free(&w);
+    free(old);
+    return rc;
+}
+
+static enum tm_field_op op_of(const struct tm_entry_hdr *h, int64_t field_id)
+{
+    for (uint32_t i = 0; i < h->nops; i++)
+        if (h->ops[i].field_id == field_id)
+            return h->ops[i].op;
+    return TM_OP_REPLACE;
+}
+
 /* One column of the merged row. Sets *skip for a new key lacking a required field. */
-static int merged_value(const struct tm_store *s, struct tm_col *d, const struct tm_batch *partial,
-                        uint32_t i, int64_t base, bool *skip)
+static int merged_value(const struct tm_store *s, const struct tm_entry_hdr *h, struct tm_col *d,
+                        const struct tm_batch *partial, uint32_t i, int64_t base, bool *skip)
 {
     const struct tm_col *pc = tm_batch_col(partial, d->field_id);
     const struct tm_col *bc =
         base == TM_NO_REF ? NULL : tm_batch_col(&s->segs[REF_SEG(base)].rows, d->field_id);
     uint32_t brow = base == TM_NO_REF ? 0 : REF_ROW(base);
+    enum tm_field_op op = pc ? op_of(h, d->field_id) : TM_OP_REPLACE;
+    if (op != TM_OP_REPLACE && tm_col_is_null(pc, i)) /* a null array: nothing to do */
+        pc = NULL;
+    if (op != TM_OP_REPLACE && pc && bc && !tm_col_is_null(bc, brow))
+        return push_array_op(d, tm_schema_field_by_id(s->schema, d->field_id), op, bc, brow, pc, i);
+    if (op == TM_OP_ARRAY_REMOVE && pc) /* nothing to remove from */
+        pc = NULL;
     if (pc && bc && d->type == TM_T_JSON && !tm_col_is_null(pc, i) && !tm_col_is_null(bc, brow))
         return push_json_merge(d, bc, brow, pc, i);
     if (pc)
@@ -129,7 +207,7 @@ static int merge_row(struct tm_store *s, const struct tm_entry_hdr *h, const str
     tm_batch_init(&out);
     int rc = tm_batch_clone_layout(&out, &s->layout);
     for (uint32_t c = 0; c < out.ncols && !rc && !skip; c++)
-        rc = merged_value(s, &out.cols[c], rows, i, base, &skip);
+        rc = merged_value(s, h, &out.cols[c], rows, i, base, &skip);
     struct tm_entry_hdr at = *h;
     at.part_id = h->part_id >= 0     ? h->part_id
                  : base != TM_NO_REF ? s->segs[REF_SEG(base)].part_id

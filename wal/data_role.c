@@ -63,7 +63,7 @@ struct shard {
     struct tm_raft_job tick_job;
     uv_timer_t tick;
     bool tick_started;
-    struct tm_dedupe applied_ids; /* apply (loop thread) only */
+    struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
 };
@@ -137,7 +137,10 @@ static int shard_apply(void *arg, const void *buf, size_t len)
         return rc;
     /* A retried request (same client id and sequence) was applied already:
      * it stays in the log but never reaches the tail, so readers see it once. */
-    if (h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq))
+    pthread_mutex_lock(&sh->tmu);
+    bool dup = h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq);
+    pthread_mutex_unlock(&sh->tmu);
+    if (dup)
         return 0;
     uint8_t *copy = malloc(len);
     if (!copy)
@@ -156,6 +159,9 @@ static int shard_apply(void *arg, const void *buf, size_t len)
         sh->caplog = cap;
     }
     sh->log[sh->nlog++] = (struct applied){copy, len, h.ts};
+    if (h.ts <= sh->last_ts) /* an invariant: timestamps rise along the log */
+        TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id,
+                 (unsigned long long)h.ts, (unsigned long long)sh->last_ts);
     if (h.ts > sh->last_ts)
         sh->last_ts = h.ts;
     pthread_cond_broadcast(&sh->tcond);
@@ -327,6 +333,8 @@ static int write_key(struct tm_mpr *r, struct write_args *a, const char *k, uint
         return tm_mpr_nil(r) ? 0 : tm_mpr_str_copy(r, h->client_id, sizeof h->client_id);
     if (KEY_IS(k, kn, "seq"))
         return tm_mpr_uint(r, &h->seq);
+    if (KEY_IS(k, kn, "ops"))
+        return tm_entry_ops_decode(r, h);
     struct tm_span *s = KEY_IS(k, kn, "rows")  ? &a->req.rows
                         : KEY_IS(k, kn, "pks") ? &a->req.pks
                                                : NULL;
@@ -470,10 +478,34 @@ static void call_last_ts(struct tm_data_role *d, struct tm_mpr *body, struct tm_
     tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, ts);
 }
 
+/* "applied" {"shard", "cid", "seq"} -> {"applied": bool}: whether a named
+ * write was applied already (a retry the proxy can answer at once). */
+static void call_applied(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                         struct tm_status *st)
+{
+    struct write_args a;
+    if (parse_write(body, &a) != 0 && a.req.hdr.client_id[0] == '\0') {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed applied request");
+        return;
+    }
+    struct shard *sh = shard_of(d, a.shard, st);
+    if (!sh)
+        return;
+    pthread_mutex_lock(&sh->tmu);
+    bool applied = tm_dedupe_contains(&sh->applied_ids, a.req.hdr.client_id, a.req.hdr.seq);
+    pthread_mutex_unlock(&sh->tmu);
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "applied"), tm_mpw_bool(reply, applied);
+}
+
 static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
                    struct tm_status *st)
 {
     struct tm_data_role *d = arg;
+    if (strcmp(type, "applied") == 0) {
+        call_applied(d, body, reply, st);
+        return;
+    }
     if (strcmp(type, "write") == 0)
         call_write(d, body, reply, st);
     else if (strcmp(type, "tail") == 0)

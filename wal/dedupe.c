@@ -64,6 +64,13 @@ static void evict(struct tm_dedupe *d, uint32_t r)
     d->ring[r] = NULL;
 }
 
+bool tm_dedupe_contains(const struct tm_dedupe *d, const char *cid, uint64_t seq)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s#%llu", cid, (unsigned long long)seq);
+    return d->slots && d->slots[probe(d, key, hash_key(key))] != 0;
+}
+
 bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq)
 {
     char key[128];

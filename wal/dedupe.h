@@ -29,5 +29,7 @@ void tm_dedupe_free(struct tm_dedupe *d);
  * nothing, if it was seen within the window. -1 (as true) never happens:
  * on allocation failure the pair is treated as new. */
 bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq);
+/* Whether (cid, seq) is in the window, changing nothing. */
+bool tm_dedupe_contains(const struct tm_dedupe *d, const char *cid, uint64_t seq);
 
 #endif

@@ -20,7 +20,7 @@ int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_
 {
     struct tm_mpw w;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 10);
+    tm_mpw_map(&w, h->nops ? 11 : 10);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, TM_ENTRY_VERSION);
     tm_mpw_cstr(&w, "k"), tm_mpw_uint(&w, (uint64_t)h->kind);
     tm_mpw_cstr(&w, "ts"), tm_mpw_uint(&w, h->ts);
@@ -29,6 +29,14 @@ int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_
     tm_mpw_cstr(&w, "dpart"), tm_mpw_int(&w, h->default_part_id);
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, h->client_id[0] ? h->client_id : NULL);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, h->seq);
+    if (h->nops) {
+        tm_mpw_cstr(&w, "ops"), tm_mpw_array(&w, h->nops);
+        for (uint32_t i = 0; i < h->nops; i++) {
+            tm_mpw_array(&w, 2);
+            tm_mpw_int(&w, h->ops[i].field_id);
+            tm_mpw_uint(&w, (uint64_t)h->ops[i].op);
+        }
+    }
     tm_mpw_cstr(&w, "rows"), span_or_nil(&w, rows);
     tm_mpw_cstr(&w, "pks"), span_or_nil(&w, pks);
     tm_buf_pad(&w.buf, 8);
@@ -46,6 +54,24 @@ static int read_span(struct tm_mpr *r, struct tm_span *s)
     if (tm_mpr_nil(r))
         return 0;
     return tm_mpr_raw(r, &s->p, &s->len);
+}
+
+int tm_entry_ops_decode(struct tm_mpr *r, struct tm_entry_hdr *h)
+{
+    uint32_t n, two;
+    uint64_t op;
+    if (tm_mpr_array(r, &n))
+        return r->err;
+    if (n > TM_ENTRY_MAX_OPS)
+        return TM_ECORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_array(r, &two) || two != 2 || tm_mpr_int(r, &h->ops[i].field_id) ||
+            tm_mpr_uint(r, &op) || op > TM_OP_ARRAY_REMOVE)
+            return r->err ? r->err : TM_ECORRUPT;
+        h->ops[i].op = (enum tm_field_op)op;
+    }
+    h->nops = n;
+    return 0;
 }
 
 static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entry_hdr *h,
@@ -70,6 +96,8 @@ static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entr
     }
     if (KEY_IS(k, kn, "seq"))
         return tm_mpr_uint(r, &h->seq);
+    if (KEY_IS(k, kn, "ops"))
+        return tm_entry_ops_decode(r, h);
     if (KEY_IS(k, kn, "rows"))
         return read_span(r, rows);
     if (KEY_IS(k, kn, "pks"))

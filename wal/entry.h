@@ -4,6 +4,7 @@
  *   {"v": 1, "k": kind, "ts": hybrid timestamp, "coll": collection id,
  *    "part": partition id (-1 = every partition), "dpart": partition id,
  *    "cid": client id str|nil, "seq": client sequence number,
+ *    "ops": [[field id, op], ...] (merge only; absent = all REPLACE),
  *    "rows": batch|nil, "pks": batch|nil}
  * followed by 0..7 zero bytes so the entry size is a multiple of 8: libraft
  * 0.15 writes segments it cannot read back otherwise (wal-anchor.md §4.3).
@@ -42,6 +43,10 @@ enum tm_entry_kind {
     TM_ENTRY_MERGE = 4,  /* partial rows merged into the latest versions of pks */
 };
 
+/* Per-field merge operations (milvus-rest-v2.md §4.4.2 fieldOps). */
+enum tm_field_op { TM_OP_REPLACE = 0, TM_OP_ARRAY_APPEND = 1, TM_OP_ARRAY_REMOVE = 2 };
+#define TM_ENTRY_MAX_OPS 16
+
 struct tm_entry_hdr {
     uint32_t version;
     enum tm_entry_kind kind;
@@ -51,6 +56,11 @@ struct tm_entry_hdr {
     int64_t default_part_id;          /* MERGE with part_id -1: where a new key goes */
     char client_id[TM_CLIENT_ID_MAX]; /* "" when the request carried none */
     uint64_t seq;
+    uint32_t nops; /* MERGE: fields merged by an op other than REPLACE */
+    struct {
+        int64_t field_id;
+        enum tm_field_op op;
+    } ops[TM_ENTRY_MAX_OPS];
 };
 
 /* A byte range inside an entry (points into the entry; NULL/0 when absent). */
@@ -63,6 +73,10 @@ struct tm_span {
  * the padding into out (appending). Returns 0 or TM_ENOMEM. */
 int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_span rows,
                     struct tm_span pks);
+
+/* Reads an "ops" array ([[field id, op], ...]) into h. 0, TM_ECORRUPT or TM_ETRUNC. */
+struct tm_mpr;
+int tm_entry_ops_decode(struct tm_mpr *r, struct tm_entry_hdr *h);
 
 /* Decodes the header and locates the batches inside buf. Returns 0,
  * TM_ECORRUPT / TM_ETRUNC for malformed bytes, TM_EVERSION for an unknown
