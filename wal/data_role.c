@@ -1,10 +1,10 @@
 /* The data role: WAL shards with group commit, and their tails (see data_role.h).
  *
  * A write request waits on its own tm_wait. The shard's loop thread drains
- * the queue: up to MAX_BATCH requests take consecutive timestamps from one
- * TSO call and go to Raft as ONE append, so they share one disk write and one
- * fsync. At most MAX_INFLIGHT appends are in flight; requests arriving
- * meanwhile queue up and form the next, larger batch.
+ * the queue: up to MAX_BATCH requests take consecutive timestamps from the
+ * shard's lease and are appended in one loop turn, so raft_uv writes them
+ * with one disk write and one fsync. At most MAX_INFLIGHT entries are in
+ * flight; requests arriving meanwhile queue up for the next turn.
  */
 #include "data_role.h"
 #include "dedupe.h"
@@ -24,7 +24,7 @@
 #include <uv.h>
 
 #define MAX_BATCH 64
-#define MAX_INFLIGHT 4
+#define MAX_INFLIGHT 256 /* entries appended and not yet applied */
 #define TICK_MS 200
 #define TAIL_MAX_BYTES (8u << 20)
 #define LEASE_COUNT 4096
@@ -32,6 +32,7 @@
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
 struct write_req {
+    struct shard *sh;
     struct tm_entry_hdr hdr;
     struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
     struct tm_wait wait;
@@ -66,12 +67,6 @@ struct shard {
     struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
-};
-
-struct batch {
-    struct shard *sh;
-    struct write_req *reqs[MAX_BATCH];
-    unsigned n;
 };
 
 struct tm_data_role {
@@ -160,8 +155,8 @@ static int shard_apply(void *arg, const void *buf, size_t len)
     }
     sh->log[sh->nlog++] = (struct applied){copy, len, h.ts};
     if (h.ts <= sh->last_ts) /* an invariant: timestamps rise along the log */
-        TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id,
-                 (unsigned long long)h.ts, (unsigned long long)sh->last_ts);
+        TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id, (unsigned long long)h.ts,
+                 (unsigned long long)sh->last_ts);
     if (h.ts > sh->last_ts)
         sh->last_ts = h.ts;
     pthread_cond_broadcast(&sh->tcond);
@@ -171,92 +166,86 @@ static int shard_apply(void *arg, const void *buf, size_t len)
 
 /* ---- group commit (loop thread) ---- */
 
+/* Why one raft_apply per entry, not one per batch: libraft 0.15 calls a
+ * request's callback when the FIRST entry of the request is applied, so a
+ * multi-entry request would acknowledge writes that are committed but not
+ * yet applied, and a Strong read could miss them. The appends issued in one
+ * loop turn still share one disk write and one fsync: raft_uv batches the
+ * appends that queue up behind the one in flight. */
+
 static void drain(struct shard *sh);
 
-static void finish_batch(struct batch *b, int rc)
+static void on_entry_applied(void *arg, int rc)
 {
-    for (unsigned i = 0; i < b->n; i++)
-        tm_wait_signal(&b->reqs[i]->wait, rc);
-    free(b);
-}
-
-static void on_batch_committed(void *arg, int rc)
-{
-    struct batch *b = arg;
-    struct shard *sh = b->sh;
+    struct write_req *req = arg;
+    struct shard *sh = req->sh; /* read first: the waiter owns req */
     sh->inflight--;
-    finish_batch(b, rc);
+    tm_wait_signal(&req->wait, rc);
     drain(sh);
 }
 
-static struct batch *take_batch(struct shard *sh)
+static unsigned take_batch(struct shard *sh, struct write_req **reqs, unsigned max)
 {
-    struct batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return NULL;
-    b->sh = sh;
+    unsigned n = 0;
     pthread_mutex_lock(&sh->qmu);
-    while (sh->qhead && b->n < MAX_BATCH) {
-        b->reqs[b->n++] = sh->qhead;
+    while (sh->qhead && n < max) {
+        reqs[n++] = sh->qhead;
         sh->qhead = sh->qhead->next;
     }
     if (!sh->qhead)
         sh->qtail = NULL;
     pthread_mutex_unlock(&sh->qmu);
-    return b;
+    return n;
 }
 
-static int encode_batch(struct batch *b, uint64_t ts, struct tm_raft_buf *bufs)
+static int append_one(struct shard *sh, struct write_req *req, uint64_t ts)
 {
-    for (unsigned i = 0; i < b->n; i++) {
-        struct write_req *r = b->reqs[i];
-        struct tm_buf out;
-        tm_buf_init(&out);
-        r->hdr.ts = ts + i;
-        int rc = tm_entry_encode(&out, &r->hdr, r->rows, r->pks);
-        bufs[i].base = rc ? NULL : tm_raft_alloc(out.len);
-        bufs[i].len = out.len;
-        if (bufs[i].base)
-            memcpy(bufs[i].base, out.data, out.len);
-        tm_buf_free(&out);
-        if (!bufs[i].base) {
-            while (i--)
-                tm_raft_free(bufs[i].base);
-            return TM_ENOMEM;
-        }
-    }
-    return 0;
+    struct tm_buf out;
+    struct tm_raft_buf buf;
+    tm_buf_init(&out);
+    req->hdr.ts = ts;
+    req->sh = sh;
+    int rc = tm_entry_encode(&out, &req->hdr, req->rows, req->pks);
+    buf.base = rc ? NULL : tm_raft_alloc(out.len);
+    buf.len = out.len;
+    if (buf.base)
+        memcpy(buf.base, out.data, out.len);
+    tm_buf_free(&out);
+    if (!buf.base)
+        return TM_ENOMEM;
+    rc = tm_raft_group_append(sh->raft, &buf, 1, on_entry_applied, req);
+    if (rc)
+        tm_raft_free(buf.base);
+    return rc;
 }
 
 static void drain(struct shard *sh)
 {
+    struct write_req *reqs[MAX_BATCH];
     while (sh->inflight < MAX_INFLIGHT) {
-        struct batch *b = take_batch(sh);
-        if (!b || b->n == 0) {
-            free(b);
+        unsigned room = MAX_INFLIGHT - (unsigned)sh->inflight;
+        unsigned n = take_batch(sh, reqs, room < MAX_BATCH ? room : MAX_BATCH);
+        if (n == 0)
             return;
-        }
-        struct tm_raft_buf bufs[MAX_BATCH];
         uint64_t ts = 0;
-        int rc = shard_ts(sh, b->n, &ts);
-        if (!rc)
-            rc = encode_batch(b, ts, bufs);
-        if (!rc && (rc = tm_raft_group_append(sh->raft, bufs, b->n, on_batch_committed, b)))
-            for (unsigned i = 0; i < b->n; i++)
-                tm_raft_free(bufs[i].base);
-        if (rc) {
-            TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, b->n,
-                    tm_strerror(rc));
-            finish_batch(b, rc);
-            continue;
+        int rc = shard_ts(sh, n, &ts);
+        for (unsigned i = 0; i < n; i++) {
+            int arc = rc ? rc : append_one(sh, reqs[i], ts + i);
+            if (arc) {
+                TM_WARN("data", "shard %d: append failed: %s", sh->id, tm_strerror(arc));
+                tm_wait_signal(&reqs[i]->wait, arc);
+            } else {
+                sh->inflight++;
+            }
         }
-        sh->inflight++;
     }
 }
 
 static void drain_job(struct tm_raft_job *job, int stopping)
 {
     struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, drain_job));
+    struct write_req *reqs[MAX_BATCH];
+    unsigned n;
     pthread_mutex_lock(&sh->qmu);
     sh->drain_posted = false;
     pthread_mutex_unlock(&sh->qmu);
@@ -264,10 +253,9 @@ static void drain_job(struct tm_raft_job *job, int stopping)
         drain(sh);
         return;
     }
-    struct batch *b;
-    while ((b = take_batch(sh)) && b->n)
-        finish_batch(b, TM_ESHUTDOWN);
-    free(b);
+    while ((n = take_batch(sh, reqs, MAX_BATCH)) > 0)
+        for (unsigned i = 0; i < n; i++)
+            tm_wait_signal(&reqs[i]->wait, TM_ESHUTDOWN);
 }
 
 /* ---- time ticks (loop thread) ---- */
