@@ -14,6 +14,11 @@
  *   refuses others with TM_EINVAL instead of writing an unreadable log.
  * - A failed append (status other than 0 in `done`) has an unknown outcome:
  *   the entry may still be committed later.
+ * - With n > 1 buffers, libraft 0.15 calls `done` once the FIRST entry is
+ *   applied, not the last (found the hard way: a Strong read missed writes
+ *   acknowledged that way). Whoever needs "applied" for each entry appends
+ *   one entry per call; raft_uv still writes appends queued in one loop turn
+ *   with one fsync.
  */
 #ifndef TM_RAFTGROUP_H
 #define TM_RAFTGROUP_H
