@@ -352,3 +352,22 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
     reply->msg = msg;
     return 0;
 }
+
+int tm_rpc_call_uint(struct tm_rpc_client *c, const char *type, const struct tm_mpw *body,
+                     int timeout_ms, uint64_t *out, struct tm_status *st)
+{
+    struct tm_rpc_reply rep;
+    uint32_t n, kn;
+    const char *k;
+    int rc = tm_rpc_call(c, type, body ? body->buf.data : NULL, body ? body->buf.len : 0,
+                         timeout_ms, &rep, st);
+    if (rc)
+        return rc;
+    if (tm_mpr_map(&rep.body, &n) || n != 1 || tm_mpr_str(&rep.body, &k, &kn) ||
+        tm_mpr_uint(&rep.body, out)) {
+        tm_status_set(st, TM_MV_INTERNAL, "rpc %s: malformed reply", type);
+        rc = TM_ECORRUPT;
+    }
+    tm_rpc_reply_free(&rep);
+    return rc;
+}

@@ -65,4 +65,10 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
                 int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st);
 void tm_rpc_reply_free(struct tm_rpc_reply *reply);
 
+/* A call whose reply body is a one-key map {name: uint}: sends body (NULL
+ * for nil) and returns the value in *out. Same results as tm_rpc_call, plus
+ * TM_ECORRUPT (st filled) when the reply has another shape. */
+int tm_rpc_call_uint(struct tm_rpc_client *c, const char *type, const struct tm_mpw *body,
+                     int timeout_ms, uint64_t *out, struct tm_status *st);
+
 #endif

@@ -186,21 +186,13 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
+    struct tm_status st;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
-    int rc = tm_proxy_call(r, r->p->coord, "tso", &w, &rep);
+    int rc = tm_rpc_call_uint(r->p->coord, "tso", &w, r->p->cfg.request_timeout_ms, ts, &st);
     tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    uint32_t nk, kn;
-    const char *k;
-    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
-        tm_mpr_uint(&rep.body, ts);
-    rc = rep.body.err;
-    tm_rpc_reply_free(&rep);
-    return rc ? tm_status_set(&r->st, TM_MV_INTERNAL, "malformed tso reply") : 0;
+    return rc ? tm_req_fail_call(r, &st) : 0;
 }
 
 /* ---- routing and envelope ---- */

@@ -53,7 +53,6 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
                        const struct tm_batch *pks)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
     tm_mpw_init(&w);
     tm_mpw_map(&w, r->nops ? 10 : 9);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
@@ -74,18 +73,16 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     tm_mpw_cstr(&w, "dpart"), tm_mpw_int(&w, part[1]);
     tm_mpw_cstr(&w, "rows"), span_of(rows, &w);
     tm_mpw_cstr(&w, "pks"), span_of(pks, &w);
+    struct tm_status st;
+    uint64_t ts = 0;
     int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
-                              : tm_proxy_call(r, r->p->data, "write", &w, &rep);
+                              : tm_rpc_call_uint(r->p->data, "write", &w,
+                                                 r->p->cfg.request_timeout_ms, &ts, &st);
     tm_mpw_free(&w);
     if (rc)
-        return rc;
-    uint32_t nk, kn;
-    const char *k;
-    uint64_t ts = 0;
-    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0 &&
-        tm_mpr_uint(&rep.body, &ts) == 0 && ts > r->write_ts)
+        return rc == TM_ESTATUS && r->st.code ? rc : tm_req_fail_call(r, &st);
+    if (ts > r->write_ts)
         r->write_ts = ts; /* the session timestamp covers every shard written */
-    tm_rpc_reply_free(&rep);
     return 0;
 }
 

@@ -90,23 +90,17 @@ static int check_unique(struct tm_req *r, const struct tm_collection *c, const s
 static int shard_applied(struct tm_req *r, int shard, bool *applied)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
+    struct tm_status st;
+    uint64_t v = 0;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 3);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
-    int rc = tm_proxy_call(r, r->p->data, "applied", &w, &rep);
+    int rc = tm_rpc_call_uint(r->p->data, "applied", &w, r->p->cfg.request_timeout_ms, &v, &st);
     tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    uint32_t nk, kn;
-    const char *k;
-    *applied = false;
-    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
-        tm_mpr_bool(&rep.body, applied);
-    tm_rpc_reply_free(&rep);
-    return 0;
+    *applied = v != 0;
+    return rc ? tm_req_fail_call(r, &st) : 0;
 }
 
 /* A named request whose every shard part was applied already is a retry:

@@ -186,23 +186,16 @@ int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t
 {
     struct read_plan p = {.level = TM_CL_STRONG, .nparts = nparts < 1024 ? nparts : 1024};
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
     for (uint32_t i = 0; i < p.nparts; i++)
         p.parts[i] = parts[i];
     if (!parts)
         live_parts(c, &p, false);
     tm_mpw_init(&w);
     plan_encode(&w, c, &p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2);
-    int rc = tm_proxy_call(r, r->p->query, "count", &w, &rep);
+    struct tm_status st;
+    int rc = tm_rpc_call_uint(r->p->query, "count", &w, r->p->cfg.request_timeout_ms, n, &st);
     tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    uint32_t nk, kn;
-    const char *k;
-    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
-        tm_mpr_uint(&rep.body, n);
-    tm_rpc_reply_free(&rep);
-    return 0;
+    return rc ? tm_req_fail_call(r, &st) : 0;
 }
 
 static int read_rows(struct tm_req *r, const struct tm_collection *c, const struct read_plan *p,

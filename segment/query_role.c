@@ -295,21 +295,12 @@ static int parse_read(struct tm_mpr *body, struct read_args *a)
 static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
     struct tm_status st;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-    int rc = tm_rpc_call(q->data, "last_ts", w.buf.data, w.buf.len, 5000, &rep, &st);
+    int rc = tm_rpc_call_uint(q->data, "last_ts", &w, 5000, ts, &st);
     tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    uint32_t n, kn;
-    const char *k;
-    if (tm_mpr_map(&rep.body, &n) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
-        tm_mpr_uint(&rep.body, ts);
-    rc = rep.body.err;
-    tm_rpc_reply_free(&rep);
     return rc;
 }
 

@@ -81,21 +81,12 @@ struct tm_data_role {
 static int tso_alloc(struct tm_data_role *d, uint32_t n, uint64_t *ts)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
     struct tm_status st;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
-    int rc = tm_rpc_call(d->coord, "tso", w.buf.data, w.buf.len, 5000, &rep, &st);
+    int rc = tm_rpc_call_uint(d->coord, "tso", &w, 5000, ts, &st);
     tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    uint32_t nk, kn;
-    const char *k;
-    if (tm_mpr_map(&rep.body, &nk) == 0 && tm_mpr_str(&rep.body, &k, &kn) == 0)
-        tm_mpr_uint(&rep.body, ts);
-    rc = rep.body.err;
-    tm_rpc_reply_free(&rep);
     return rc;
 }
 
@@ -466,7 +457,7 @@ static void call_last_ts(struct tm_data_role *d, struct tm_mpr *body, struct tm_
     tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, ts);
 }
 
-/* "applied" {"shard", "cid", "seq"} -> {"applied": bool}: whether a named
+/* "applied" {"shard", "cid", "seq"} -> {"applied": 0|1}: whether a named
  * write was applied already (a retry the proxy can answer at once). */
 static void call_applied(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                          struct tm_status *st)
@@ -483,7 +474,7 @@ static void call_applied(struct tm_data_role *d, struct tm_mpr *body, struct tm_
     bool applied = tm_dedupe_contains(&sh->applied_ids, a.req.hdr.client_id, a.req.hdr.seq);
     pthread_mutex_unlock(&sh->tmu);
     tm_mpw_map(reply, 1);
-    tm_mpw_cstr(reply, "applied"), tm_mpw_bool(reply, applied);
+    tm_mpw_cstr(reply, "applied"), tm_mpw_uint(reply, applied);
 }
 
 static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,

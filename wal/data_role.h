@@ -11,7 +11,7 @@
  *             entries from position `from`, waiting up to wait_ms (≤ 1000) for
  *             the first; `safe` is a timestamp below which the shard will
  *             never write again (the tsafe of a replica that applied them all).
- *   "applied" {"shard", "cid", "seq"} -> {"applied": bool}: a named write
+ *   "applied" {"shard", "cid", "seq"} -> {"applied": 0|1}: a named write
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
  *             applied entry: every acknowledged write is at or below it.
