@@ -27,7 +27,7 @@ static const char g_usage[] =
     "  --data-dir DIR     where the logs and catalog live (default ./tidemark-data)\n"
     "  --shards N         WAL shards, each its own Raft group (default 1)\n"
     "  --max-body-mb N    largest request body accepted (default 64)\n"
-    "  --http-workers N   threads running REST handlers (default 8)\n"
+    "  --http-workers N   threads running REST handlers (default 32)\n"
     "\n"
     "Stop the server with SIGINT (Ctrl-C) or SIGTERM; every acknowledged write is durable\n"
     "before it is acknowledged, so even kill -9 loses nothing that was acknowledged.\n";
@@ -53,7 +53,7 @@ static int serve(int argc, char **argv)
                                          {"http-workers", required_argument, 0, 'w'},
                                          {"help", no_argument, 0, '?'},
                                          {0, 0, 0, 0}};
-    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 8};
+    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 32};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {

@@ -498,7 +498,7 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
         q->nshards += !rc;
     }
     if (!rc)
-        rc = tm_rpc_server_start(&q->rpc, cfg->url, 8, handle, q);
+        rc = tm_rpc_server_start(&q->rpc, cfg->url, 32, handle, q);
     if (rc) {
         tm_query_role_stop(q);
         return rc;

@@ -2,9 +2,10 @@
  *
  * A write request waits on its own tm_wait. The shard's loop thread drains
  * the queue: up to MAX_BATCH requests take consecutive timestamps from the
- * shard's lease and are appended in one loop turn, so raft_uv writes them
- * with one disk write and one fsync. At most MAX_INFLIGHT entries are in
- * flight; requests arriving meanwhile queue up for the next turn.
+ * shard's lease and go to Raft as ONE append (one disk write, one fsync:
+ * group commit). Each request is acknowledged when its own entry is applied
+ * (complete_upto). At most MAX_INFLIGHT entries are in flight; requests
+ * arriving meanwhile queue up and form the next batch.
  */
 #include "data_role.h"
 #include "dedupe.h"
@@ -36,7 +37,8 @@ struct write_req {
     struct tm_entry_hdr hdr;
     struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
     struct tm_wait wait;
-    struct write_req *next;
+    struct write_req *next;    /* in the shard's queue */
+    struct write_req *pending; /* appended, waiting for its entry to apply */
 };
 
 struct applied {
@@ -54,7 +56,8 @@ struct shard {
     struct write_req *qhead, *qtail;
     bool drain_posted;
     struct tm_raft_job drain_job;
-    int inflight; /* loop thread only */
+    int inflight; /* entries appended, not yet applied; loop thread only */
+    struct write_req *pending_head, *pending_tail; /* those requests, in log order */
     /* applied entries, guarded by tmu */
     pthread_mutex_t tmu;
     pthread_cond_t tcond;
@@ -113,21 +116,9 @@ static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
 
 /* ---- apply (loop thread) ---- */
 
-static int shard_apply(void *arg, const void *buf, size_t len)
+/* Keeps an applied entry for the tails. */
+static int record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
 {
-    struct shard *sh = arg;
-    struct tm_entry_hdr h;
-    struct tm_span rows, pks;
-    int rc = tm_entry_decode(buf, len, &h, &rows, &pks);
-    if (rc)
-        return rc;
-    /* A retried request (same client id and sequence) was applied already:
-     * it stays in the log but never reaches the tail, so readers see it once. */
-    pthread_mutex_lock(&sh->tmu);
-    bool dup = h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq);
-    pthread_mutex_unlock(&sh->tmu);
-    if (dup)
-        return 0;
     uint8_t *copy = malloc(len);
     if (!copy)
         return TM_ENOMEM;
@@ -144,34 +135,76 @@ static int shard_apply(void *arg, const void *buf, size_t len)
         sh->log = grown;
         sh->caplog = cap;
     }
-    sh->log[sh->nlog++] = (struct applied){copy, len, h.ts};
-    if (h.ts <= sh->last_ts) /* an invariant: timestamps rise along the log */
-        TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id, (unsigned long long)h.ts,
+    sh->log[sh->nlog++] = (struct applied){copy, len, h->ts};
+    if (h->ts <= sh->last_ts) /* an invariant: timestamps rise along the log */
+        TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id, (unsigned long long)h->ts,
                  (unsigned long long)sh->last_ts);
-    if (h.ts > sh->last_ts)
-        sh->last_ts = h.ts;
+    if (h->ts > sh->last_ts)
+        sh->last_ts = h->ts;
     pthread_cond_broadcast(&sh->tcond);
     pthread_mutex_unlock(&sh->tmu);
     return 0;
 }
 
-/* ---- group commit (loop thread) ---- */
+static void post_drain(struct shard *sh);
 
-/* Why one raft_apply per entry, not one per batch: libraft 0.15 calls a
- * request's callback when the FIRST entry of the request is applied, so a
- * multi-entry request would acknowledge writes that are committed but not
- * yet applied, and a Strong read could miss them. The appends issued in one
- * loop turn still share one disk write and one fsync: raft_uv batches the
- * appends that queue up behind the one in flight. */
+/* Acknowledges the requests whose entries are applied now (all with ts <= ts:
+ * the pending list is in log order). A write is acknowledged only here, once
+ * its own entry is applied: libraft 0.15 calls a multi-entry request's
+ * callback after its FIRST entry, too early for the others. */
+static void complete_upto(struct shard *sh, uint64_t ts)
+{
+    bool any = false;
+    while (sh->pending_head && sh->pending_head->hdr.ts <= ts) {
+        struct write_req *req = sh->pending_head;
+        sh->pending_head = req->pending;
+        if (!sh->pending_head)
+            sh->pending_tail = NULL;
+        sh->inflight--;
+        any = true;
+        tm_wait_signal(&req->wait, 0); /* the waiter owns req from here */
+    }
+    if (any)
+        post_drain(sh);
+}
+
+static int shard_apply(void *arg, const void *buf, size_t len)
+{
+    struct shard *sh = arg;
+    struct tm_entry_hdr h;
+    struct tm_span rows, pks;
+    int rc = tm_entry_decode(buf, len, &h, &rows, &pks);
+    if (rc)
+        return rc;
+    /* A retried request (same client id and sequence) was applied already:
+     * it stays in the log but never reaches the tail, so readers see it once. */
+    pthread_mutex_lock(&sh->tmu);
+    bool dup = h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq);
+    pthread_mutex_unlock(&sh->tmu);
+    if (!dup && (rc = record_entry(sh, &h, buf, len)))
+        return rc;
+    complete_upto(sh, h.ts);
+    return 0;
+}
+
+/* ---- group commit (loop thread) ---- */
 
 static void drain(struct shard *sh);
 
-static void on_entry_applied(void *arg, int rc)
+/* The callback of one multi-entry append. Success needs nothing here (each
+ * request is acknowledged when its entry applies); a failure has an unknown
+ * outcome and fails every request still waiting. */
+static void on_batch_done(void *arg, int rc)
 {
-    struct write_req *req = arg;
-    struct shard *sh = req->sh; /* read first: the waiter owns req */
-    sh->inflight--;
-    tm_wait_signal(&req->wait, rc);
+    struct shard *sh = arg;
+    while (rc && sh->pending_head) {
+        struct write_req *req = sh->pending_head;
+        sh->pending_head = req->pending;
+        sh->inflight--;
+        tm_wait_signal(&req->wait, rc);
+    }
+    if (rc)
+        sh->pending_tail = NULL;
     drain(sh);
 }
 
@@ -189,25 +222,46 @@ static unsigned take_batch(struct shard *sh, struct write_req **reqs, unsigned m
     return n;
 }
 
-static int append_one(struct shard *sh, struct write_req *req, uint64_t ts)
+static int encode_one(struct write_req *req, uint64_t ts, struct tm_raft_buf *buf)
 {
     struct tm_buf out;
-    struct tm_raft_buf buf;
     tm_buf_init(&out);
     req->hdr.ts = ts;
-    req->sh = sh;
     int rc = tm_entry_encode(&out, &req->hdr, req->rows, req->pks);
-    buf.base = rc ? NULL : tm_raft_alloc(out.len);
-    buf.len = out.len;
-    if (buf.base)
-        memcpy(buf.base, out.data, out.len);
+    buf->base = rc ? NULL : tm_raft_alloc(out.len);
+    buf->len = out.len;
+    if (buf->base)
+        memcpy(buf->base, out.data, out.len);
     tm_buf_free(&out);
-    if (!buf.base)
-        return TM_ENOMEM;
-    rc = tm_raft_group_append(sh->raft, &buf, 1, on_entry_applied, req);
-    if (rc)
-        tm_raft_free(buf.base);
-    return rc;
+    return buf->base ? 0 : TM_ENOMEM;
+}
+
+/* Appends n requests as ONE Raft batch: one disk write, one fsync. */
+static int append_batch(struct shard *sh, struct write_req **reqs, unsigned n)
+{
+    struct tm_raft_buf bufs[MAX_BATCH];
+    uint64_t ts = 0;
+    int rc = shard_ts(sh, n, &ts);
+    unsigned done = 0;
+    for (; !rc && done < n; done++)
+        rc = encode_one(reqs[done], ts + done, &bufs[done]);
+    if (!rc)
+        rc = tm_raft_group_append(sh->raft, bufs, n, on_batch_done, sh);
+    if (rc) {
+        while (done--)
+            tm_raft_free(bufs[done].base);
+        return rc;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        reqs[i]->pending = NULL;
+        if (sh->pending_tail)
+            sh->pending_tail->pending = reqs[i];
+        else
+            sh->pending_head = reqs[i];
+        sh->pending_tail = reqs[i];
+    }
+    sh->inflight += (int)n;
+    return 0;
 }
 
 static void drain(struct shard *sh)
@@ -218,16 +272,12 @@ static void drain(struct shard *sh)
         unsigned n = take_batch(sh, reqs, room < MAX_BATCH ? room : MAX_BATCH);
         if (n == 0)
             return;
-        uint64_t ts = 0;
-        int rc = shard_ts(sh, n, &ts);
-        for (unsigned i = 0; i < n; i++) {
-            int arc = rc ? rc : append_one(sh, reqs[i], ts + i);
-            if (arc) {
-                TM_WARN("data", "shard %d: append failed: %s", sh->id, tm_strerror(arc));
-                tm_wait_signal(&reqs[i]->wait, arc);
-            } else {
-                sh->inflight++;
-            }
+        int rc = append_batch(sh, reqs, n);
+        if (rc) {
+            TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, n,
+                    tm_strerror(rc));
+            for (unsigned i = 0; i < n; i++)
+                tm_wait_signal(&reqs[i]->wait, rc);
         }
     }
 }
@@ -247,6 +297,17 @@ static void drain_job(struct tm_raft_job *job, int stopping)
     while ((n = take_batch(sh, reqs, MAX_BATCH)) > 0)
         for (unsigned i = 0; i < n; i++)
             tm_wait_signal(&reqs[i]->wait, TM_ESHUTDOWN);
+}
+
+/* Asks the loop to drain soon (never appends from inside an FSM apply). */
+static void post_drain(struct shard *sh)
+{
+    pthread_mutex_lock(&sh->qmu);
+    bool post = sh->qhead && !sh->drain_posted;
+    sh->drain_posted |= post;
+    pthread_mutex_unlock(&sh->qmu);
+    if (post)
+        tm_raft_group_post(sh->raft, &sh->drain_job);
 }
 
 /* ---- time ticks (loop thread) ---- */
@@ -556,7 +617,7 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg->dir);
     if (!rc)
-        rc = tm_rpc_server_start(&d->rpc, cfg->url, 8, handle, d);
+        rc = tm_rpc_server_start(&d->rpc, cfg->url, 64, handle, d); /* a worker per waiting write */
     if (rc) {
         tm_data_role_stop(d);
         return rc;

@@ -16,9 +16,8 @@
  *   the entry may still be committed later.
  * - With n > 1 buffers, libraft 0.15 calls `done` once the FIRST entry is
  *   applied, not the last (found the hard way: a Strong read missed writes
- *   acknowledged that way). Whoever needs "applied" for each entry appends
- *   one entry per call; raft_uv still writes appends queued in one loop turn
- *   with one fsync.
+ *   acknowledged that way). Whoever needs "applied" for each entry learns it
+ *   from its own apply callback (the data role does: wal/data_role.c).
  */
 #ifndef TM_RAFTGROUP_H
 #define TM_RAFTGROUP_H
