@@ -25,6 +25,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+// The quick-setup collection reads at the default level, Bounded (Milvus's
+// default too), which may not see a write made a millisecond earlier. Reads
+// that check a write just made ask for Strong, as Milvus's docs advise.
+const STRONG = 'Strong';
+
 // Imported dynamically so that a missing `npm ci` gives a clear message.
 let HttpClient;
 try {
@@ -323,7 +328,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
     });
 
     it('gets rows by id', async () => {
-      const res = await client.get({ collectionName: QUICK, id: [1, 2, 3], outputFields: ['id', 'color', 'vector'] });
+      const res = await client.get({ collectionName: QUICK, consistencyLevel: STRONG, id: [1, 2, 3], outputFields: ['id', 'color', 'vector'] });
       checkOk(res, 'get');
       check(Array.isArray(res.data), 'get data is an array of rows');
       const rows = sortById(res.data, 'id');
@@ -333,7 +338,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
     });
 
     it('queries with "id in [..]" and outputFields', async () => {
-      const res = await client.query({ collectionName: QUICK, filter: 'id in [4, 5, 6]', outputFields: ['id', 'color'] });
+      const res = await client.query({ collectionName: QUICK, consistencyLevel: STRONG, filter: 'id in [4, 5, 6]', outputFields: ['id', 'color'] });
       checkOk(res, 'query');
       const rows = sortById(res.data, 'id');
       checkEqual(rows, [
@@ -344,7 +349,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
     });
 
     it('counts rows with count(*)', async () => {
-      const res = await client.query({ collectionName: QUICK, filter: '', outputFields: ['count(*)'] });
+      const res = await client.query({ collectionName: QUICK, consistencyLevel: STRONG, filter: '', outputFields: ['count(*)'] });
       checkOk(res, 'query count(*)');
       check(Array.isArray(res.data) && res.data.length === 1, 'count(*) returns one row');
       checkEqual(Number(res.data[0]['count(*)']), 10, 'count(*) is 10');
@@ -355,7 +360,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
     // stringifies every Int64 column); Tidemark does the same.
     it('count(*) is an Int64 column: a string under Accept-Type-Allow-Int64: false',
       async () => {
-        const res = await client.query({ collectionName: QUICK, filter: '', outputFields: ['count(*)'] });
+        const res = await client.query({ collectionName: QUICK, consistencyLevel: STRONG, filter: '', outputFields: ['count(*)'] });
         checkOk(res, 'query count(*)');
         checkEqual(res.data, [{ 'count(*)': '10' }], 'count(*) row, Int64 as string');
       });
@@ -365,15 +370,15 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
       checkOk(res, 'delete');
       checkEqual(Number(res.data.deleteCount), 1, 'deleteCount');
 
-      res = await client.get({ collectionName: QUICK, id: [2] });
+      res = await client.get({ collectionName: QUICK, consistencyLevel: STRONG, id: [2] });
       checkOk(res, 'get after delete');
       checkEqual(res.data, [], 'get of the deleted id returns no row');
 
-      res = await client.query({ collectionName: QUICK, filter: 'id in [1, 2, 3]', outputFields: ['id'] });
+      res = await client.query({ collectionName: QUICK, consistencyLevel: STRONG, filter: 'id in [1, 2, 3]', outputFields: ['id'] });
       checkOk(res, 'query after delete');
       checkEqual(sortById(res.data, 'id').map((r) => r.id), ['1', '3'], 'query no longer sees id 2');
 
-      res = await client.query({ collectionName: QUICK, filter: '', outputFields: ['count(*)'] });
+      res = await client.query({ collectionName: QUICK, consistencyLevel: STRONG, filter: '', outputFields: ['count(*)'] });
       checkOk(res, 'count(*) after delete');
       checkEqual(Number(res.data[0]['count(*)']), 9, 'count(*) is 9 after the delete');
     });
