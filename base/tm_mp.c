@@ -433,3 +433,27 @@ int tm_mpr_raw(struct tm_mpr *r, const uint8_t **p_out, size_t *len_out)
     *len_out = (size_t)(r->p - start);
     return 0;
 }
+
+int tm_mpr_find(struct tm_mpr *r, const char *key)
+{
+    uint32_t n, kn;
+    const char *k;
+    size_t klen = strlen(key);
+    if (tm_mpr_map(r, &n))
+        return TM_ENOTFOUND;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_str(r, &k, &kn))
+            return TM_ENOTFOUND;
+        if (kn == klen && memcmp(k, key, kn) == 0)
+            return 0;
+        if (tm_mpr_skip(r))
+            return TM_ENOTFOUND;
+    }
+    return TM_ENOTFOUND;
+}
+
+int64_t tm_mpr_key_int(struct tm_mpr m, const char *key, int64_t dflt)
+{
+    int64_t v;
+    return tm_mpr_find(&m, key) == 0 && tm_mpr_int(&m, &v) == 0 ? v : dflt;
+}

@@ -95,4 +95,10 @@ int tm_mpr_skip(struct tm_mpr *r);
 /* Returns the bytes of the next whole value and skips it. */
 int tm_mpr_raw(struct tm_mpr *r, const uint8_t **p_out, size_t *len_out);
 
+/* Moves r (a reader positioned on a map) to the value of `key`. Returns 0,
+ * or TM_ENOTFOUND when the map has no such key (or r is not on a map). */
+int tm_mpr_find(struct tm_mpr *r, const char *key);
+/* The integer at `key` of the map m reads (m itself is not advanced), or dflt. */
+int64_t tm_mpr_key_int(struct tm_mpr m, const char *key, int64_t dflt);
+
 #endif

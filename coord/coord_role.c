@@ -189,38 +189,8 @@ static void call_ddl(struct tm_coord_role *c, struct tm_mpr *body, struct tm_sta
 /* Reads the string value of `key` from a request map, "" when absent. */
 static void body_str(struct tm_mpr body, const char *key, char *dst, size_t cap)
 {
-    uint32_t n, kn;
-    const char *k;
-    dst[0] = '\0';
-    if (tm_mpr_map(&body, &n))
-        return;
-    for (uint32_t i = 0; i < n && !body.err; i++) {
-        if (tm_mpr_str(&body, &k, &kn))
-            return;
-        if (kn == strlen(key) && memcmp(k, key, kn) == 0 && tm_mpr_peek(&body) == TM_MP_STR) {
-            if (tm_mpr_str_copy(&body, dst, cap))
-                dst[0] = '\0';
-            return;
-        }
-        tm_mpr_skip(&body);
-    }
-}
-
-static int64_t body_int(struct tm_mpr body, const char *key, int64_t dflt)
-{
-    uint32_t n, kn;
-    const char *k;
-    int64_t v = dflt;
-    if (tm_mpr_map(&body, &n))
-        return dflt;
-    for (uint32_t i = 0; i < n && !body.err; i++) {
-        if (tm_mpr_str(&body, &k, &kn))
-            return dflt;
-        if (kn == strlen(key) && memcmp(k, key, kn) == 0)
-            return tm_mpr_int(&body, &v) ? dflt : v;
-        tm_mpr_skip(&body);
-    }
-    return dflt;
+    if (tm_mpr_find(&body, key) || tm_mpr_str_copy(&body, dst, cap))
+        dst[0] = '\0';
 }
 
 static void call_read(struct tm_coord_role *c, const char *type, struct tm_mpr *body,
@@ -251,7 +221,7 @@ static void call_read(struct tm_coord_role *c, const char *type, struct tm_mpr *
             if (cat->colls[i].db_id == db_id)
                 tm_mpw_cstr(reply, cat->colls[i].name);
     } else if (strcmp(type, "cat.coll") == 0) {
-        int64_t id = body_int(*body, "id", 0);
+        int64_t id = tm_mpr_key_int(*body, "id", 0);
         const struct tm_collection *coll =
             id ? tm_catalog_coll_by_id(cat, id) : tm_catalog_coll(cat, db, name);
         if (!coll && !id && !tm_catalog_db(cat, db))

@@ -444,23 +444,6 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a.req.hdr.ts);
 }
 
-static int64_t key_int(struct tm_mpr body, const char *key, int64_t dflt)
-{
-    uint32_t n, kn;
-    const char *k;
-    int64_t v;
-    if (tm_mpr_map(&body, &n))
-        return dflt;
-    for (uint32_t i = 0; i < n && !body.err; i++) {
-        if (tm_mpr_str(&body, &k, &kn))
-            break;
-        if (kn == strlen(key) && memcmp(k, key, kn) == 0)
-            return tm_mpr_int(&body, &v) ? dflt : v;
-        tm_mpr_skip(&body);
-    }
-    return dflt;
-}
-
 static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
 {
     struct timespec ts;
@@ -477,9 +460,9 @@ static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
 static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                       struct tm_status *st)
 {
-    struct shard *sh = shard_of(d, key_int(*body, "shard", -1), st);
-    int64_t from = key_int(*body, "from", 0);
-    int64_t wait = key_int(*body, "wait_ms", 0);
+    struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
+    int64_t from = tm_mpr_key_int(*body, "from", 0);
+    int64_t wait = tm_mpr_key_int(*body, "wait_ms", 0);
     if (!sh)
         return;
     if (from < 0 || wait < 0 || wait > 1000) {
@@ -508,7 +491,7 @@ static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw
 static void call_last_ts(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                          struct tm_status *st)
 {
-    struct shard *sh = shard_of(d, key_int(*body, "shard", -1), st);
+    struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
     if (!sh)
         return;
     pthread_mutex_lock(&sh->tmu);

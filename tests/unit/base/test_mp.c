@@ -605,6 +605,31 @@ static void test_str_copy(void **state)
     assert_int_equal(tm_mpr_str_copy(&r, buf, sizeof buf), TM_ETRUNC);
 }
 
+/* tm_mpr_find / tm_mpr_key_int: a key's value in a map, skipping nested
+ * values before it; absent keys, non-maps and wrong types give the default. */
+static void test_find_key(void **state)
+{
+    (void)state;
+    struct tm_mpw w;
+    struct tm_mpr r;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 3);
+    tm_mpw_cstr(&w, "a"), tm_mpw_array(&w, 2), tm_mpw_int(&w, 1), tm_mpw_cstr(&w, "x");
+    tm_mpw_cstr(&w, "name"), tm_mpw_cstr(&w, "coll");
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, -7);
+    tm_mpr_init(&r, w.buf.data, w.buf.len);
+    assert_int_equal(tm_mpr_key_int(r, "shard", 0), -7);
+    assert_int_equal(tm_mpr_key_int(r, "name", 42), 42); /* a string, not an int */
+    assert_int_equal(tm_mpr_key_int(r, "nope", 5), 5);
+    assert_int_equal(tm_mpr_find(&r, "name"), 0);
+    char name[8];
+    assert_int_equal(tm_mpr_str_copy(&r, name, sizeof name), 0);
+    assert_string_equal(name, "coll");
+    tm_mpr_init(&r, w.buf.data + 1, w.buf.len - 1); /* not on a map */
+    assert_int_equal(tm_mpr_find(&r, "a"), TM_ENOTFOUND);
+    tm_mpw_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_skip_depth_limit),
         cmocka_unit_test(test_skip_every_type_and_raw),
         cmocka_unit_test(test_str_copy),
+        cmocka_unit_test(test_find_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
