@@ -18,6 +18,7 @@
 #include "jw.h"
 #include "schema_cache.h"
 #include "tm_rpc.h"
+#include "wal/entry.h"
 
 /* Session consistency over REST (Milvus has none): a write's response
  * carries its timestamp in this header; a read at level Session that sends
@@ -54,10 +55,7 @@ struct tm_req {
     uint64_t write_ts;    /* a write's timestamp, sent back in TM_HEADER_WRITE_TS */
     char request_id[64];  /* TM_HEADER_REQUEST_ID, "" when absent */
     uint32_t nops;        /* a merge's fieldOps other than REPLACE */
-    struct {
-        int64_t field_id;
-        int op; /* enum tm_field_op */
-    } ops[16];
+    struct tm_field_op_spec ops[TM_ENTRY_MAX_OPS];
     struct tm_status st;
 };
 

@@ -1,16 +1,10 @@
 /* The /v2/vectordb/collections endpoints (milvus-rest-v2.md §4.1). */
 #include "ddl.h"
-#include "proxy.h"
+#include "rest_int.h"
 #include "schema_json.h"
 
 #include <stdio.h>
 #include <string.h>
-
-int tm_rest_list(struct tm_req *r, const char *call, const char *db);
-int tm_rest_props(struct tm_req *r, const char *key, struct tm_ddl *d);
-int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d);
-int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
-                  uint32_t nparts, uint64_t *n);
 
 static int empty_data(struct tm_req *r)
 {

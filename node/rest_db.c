@@ -1,11 +1,11 @@
 /* The /v2/vectordb/databases endpoints (milvus-rest-v2.md §4.2). */
 #include "ddl.h"
-#include "proxy.h"
+#include "rest_int.h"
 
 #include <string.h>
 
 /* Reads `properties` (an object of scalar values, stringified) into d. */
-static int read_props(struct tm_req *r, const char *key, struct tm_ddl *d)
+int tm_rest_props(struct tm_req *r, const char *key, struct tm_ddl *d)
 {
     json_t *props = tm_req_get(r, key);
     const char *k;
@@ -26,7 +26,7 @@ static int read_props(struct tm_req *r, const char *key, struct tm_ddl *d)
     return 0;
 }
 
-static int read_keys(struct tm_req *r, const char *key, struct tm_ddl *d)
+int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d)
 {
     json_t *keys = tm_req_get(r, key);
     size_t i;
@@ -47,19 +47,6 @@ static int read_keys(struct tm_req *r, const char *key, struct tm_ddl *d)
     return 0;
 }
 
-int tm_rest_props(struct tm_req *r, const char *key, struct tm_ddl *d);
-int tm_rest_props(struct tm_req *r, const char *key, struct tm_ddl *d)
-{
-    return read_props(r, key, d);
-}
-
-int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d);
-int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d)
-{
-    return read_keys(r, key, d);
-}
-
-void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n);
 void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n)
 {
     tm_jw_arr(w);
@@ -73,7 +60,6 @@ void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n)
 }
 
 /* Writes a list reply (a msgpack array of strings) as a JSON array. */
-int tm_rest_list(struct tm_req *r, const char *call, const char *db);
 int tm_rest_list(struct tm_req *r, const char *call, const char *db)
 {
     struct tm_mpw w;
@@ -151,9 +137,9 @@ int tm_rest_db(struct tm_req *r, const char *action)
     if (!rc && op == TM_DDL_NONE)
         rc = db_describe(r, d.db);
     else if (!rc && op == TM_DDL_DB_DROP_PROPS)
-        rc = read_keys(r, "propertyKeys", &d);
+        rc = tm_rest_prop_keys(r, "propertyKeys", &d);
     else if (!rc && op != TM_DDL_DB_DROP)
-        rc = read_props(r, "properties", &d);
+        rc = tm_rest_props(r, "properties", &d);
     if (!rc && op != TM_DDL_NONE && !(rc = tm_proxy_ddl(r, &d))) {
         tm_jw_obj(&r->data), tm_jw_obj_end(&r->data);
         r->has_data = true;

@@ -10,11 +10,9 @@
 
 #include <string.h>
 
-int tm_rest_read(struct tm_req *r, const char *action);
-
 /* ---- shard routing ---- */
 
-static int shard_of_row(const struct tm_col *pkc, uint32_t row, int nshards)
+int tm_rest_shard_of(const struct tm_col *pkc, uint32_t row, int nshards)
 {
     struct tm_pk pk = {0};
     if (pkc->type == TM_T_INT64) {
@@ -35,7 +33,7 @@ static int rows_of_shard(const struct tm_batch *src, int64_t pk_id, int shard, i
     const struct tm_col *pkc = tm_batch_col(src, pk_id);
     int rc = tm_batch_clone_layout(dst, src);
     for (uint32_t i = 0; i < src->nrows && !rc; i++)
-        if (shard_of_row(pkc, i, nshards) == shard)
+        if (tm_rest_shard_of(pkc, i, nshards) == shard)
             rc = tm_batch_append_rows(dst, src, i, 1);
     return rc;
 }
@@ -57,12 +55,7 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     tm_mpw_map(&w, r->nops ? 10 : 9);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
     if (r->nops) {
-        tm_mpw_cstr(&w, "ops"), tm_mpw_array(&w, r->nops);
-        for (uint32_t i = 0; i < r->nops; i++) {
-            tm_mpw_array(&w, 2);
-            tm_mpw_int(&w, r->ops[i].field_id);
-            tm_mpw_uint(&w, (uint64_t)r->ops[i].op);
-        }
+        tm_mpw_cstr(&w, "ops"), tm_entry_ops_encode(&w, r->ops, r->nops);
     }
     /* One request may write to several shards: the shard is the sequence. */
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id[0] ? r->request_id : NULL);

@@ -2,14 +2,10 @@
  * metadata now: FLAT and AUTOINDEX are served by exact search, other types
  * are recorded and built once sealed segments exist. */
 #include "ddl.h"
-#include "proxy.h"
+#include "rest_int.h"
 #include "schema_json.h"
 
 #include <string.h>
-
-void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n);
-int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
-                  uint32_t nparts, uint64_t *n);
 
 static int index_create(struct tm_req *r, const struct tm_collection *c)
 {

@@ -1,9 +1,10 @@
-/* Helpers shared by the entity handlers (rest_entity.c, rest_merge.c). Each
- * returns 0 or TM_ESTATUS with r->st filled. */
+/* Helpers shared by the REST handlers (rest_*.c, schema_json.c). Each that
+ * returns int returns 0 or TM_ESTATUS with r->st filled. */
 #ifndef TM_REST_INT_H
 #define TM_REST_INT_H
 
 #include "batch.h"
+#include "ddl.h"
 #include "proxy.h"
 #include "wal/entry.h"
 
@@ -30,6 +31,23 @@ void tm_rest_write_ids(struct tm_req *r, const struct tm_schema *s, const struct
  * merge mode). 1100 for an unknown op, an op on a non-Array field, the
  * primary key, or a field named twice (rest_merge.c). */
 int tm_rest_field_ops(struct tm_req *r, const struct tm_collection *c, bool *partial);
+/* The WAL shard of row `row` of a primary-key column (pk hash % shards). */
+int tm_rest_shard_of(const struct tm_col *pkc, uint32_t row, int nshards);
+
+/* Reads a `properties` object (values stringified) or a `propertyKeys`
+ * list into d (rest_db.c). */
+int tm_rest_props(struct tm_req *r, const char *key, struct tm_ddl *d);
+int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d);
+/* Writes key/value pairs as [{"key": .., "value": ..}] (rest_db.c). */
+void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n);
+/* Writes the string list a coordinator call returns as the payload (rest_db.c). */
+int tm_rest_list(struct tm_req *r, const char *call, const char *db);
+/* Exact count of visible rows, at Strong consistency (rest_read.c). */
+int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
+                  uint32_t nparts, uint64_t *n);
+/* get and query (rest_read.c); 1 for an unknown action. */
+int tm_rest_read(struct tm_req *r, const char *action);
+
 /* A merge-mode upsert (rest_merge.c). */
 int tm_rest_merge(struct tm_req *r, const struct tm_collection *c);
 

@@ -9,7 +9,6 @@
  * Milvus's does, instead of writing half of it.
  */
 #include "rest_int.h"
-#include "pkindex.h"
 #include "rows.h"
 
 #include <string.h>
@@ -113,16 +112,8 @@ static int is_retry(struct tm_req *r, const struct tm_batch *pks, bool *retry)
     *retry = false;
     if (!r->request_id[0])
         return 0;
-    for (uint32_t i = 0; i < pks->nrows; i++) {
-        struct tm_pk pk = {0};
-        size_t len;
-        const uint8_t *v = tm_col_value(&pks->cols[0], i, &len);
-        if (pks->cols[0].type == TM_T_INT64)
-            memcpy(&pk.i, v, 8);
-        else
-            pk = (struct tm_pk){.is_str = true, .s = (const char *)v, .len = (uint32_t)len};
-        touched[tm_pk_hash(&pk) % (uint64_t)shards] = true;
-    }
+    for (uint32_t i = 0; i < pks->nrows; i++)
+        touched[tm_rest_shard_of(&pks->cols[0], i, shards)] = true;
     *retry = true;
     for (int s = 0; s < shards && s < 64 && *retry; s++) {
         bool applied = true;
@@ -177,7 +168,7 @@ static int add_op(struct tm_req *r, const struct tm_collection *c, const json_t 
     if (r->nops >= sizeof r->ops / sizeof r->ops[0])
         return tm_status_set(&r->st, TM_MV_INVALID_PARAM, "too many fieldOps");
     r->ops[r->nops].field_id = f->id;
-    r->ops[r->nops++].op = op;
+    r->ops[r->nops++].op = (enum tm_field_op)op;
     *partial = true;
     return 0;
 }

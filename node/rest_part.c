@@ -1,11 +1,8 @@
 /* The /v2/vectordb/partitions endpoints (milvus-rest-v2.md §4.3). */
 #include "ddl.h"
-#include "proxy.h"
+#include "rest_int.h"
 
 #include <string.h>
-
-int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
-                  uint32_t nparts, uint64_t *n);
 
 static int read_names(struct tm_req *r, struct tm_ddl *d)
 {

@@ -1,7 +1,7 @@
 /* The /v2/vectordb/entities reads, get and query (milvus-rest-v2.md §4.4.4-5): reads go to
  * the query role at the request's consistency level. */
 #include "pkfilter.h"
-#include "proxy.h"
+#include "rest_int.h"
 #include "render.h"
 #include "rows.h"
 
@@ -9,8 +9,6 @@
 #include <string.h>
 
 #define QUERY_WINDOW_MAX 16384
-
-int tm_rest_target(struct tm_req *r, struct tm_collection *c);
 
 struct read_plan {
     struct tm_out_sel sel;
@@ -179,9 +177,6 @@ static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const s
 }
 
 int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
-                  uint32_t nparts, uint64_t *n);
-/* Exact count of visible rows (Strong: every acknowledged write counts). */
-int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
                   uint32_t nparts, uint64_t *n)
 {
     struct read_plan p = {.level = TM_CL_STRONG, .nparts = nparts < 1024 ? nparts : 1024};
@@ -294,7 +289,6 @@ static int entity_read(struct tm_req *r, bool get)
     return rc;
 }
 
-int tm_rest_read(struct tm_req *r, const char *action);
 int tm_rest_read(struct tm_req *r, const char *action)
 {
     if (strcmp(action, "get") == 0)

@@ -1,6 +1,7 @@
 /* Create-collection requests to schemas, and schemas to describe replies. */
 #include "schema_json.h"
 #include "index_types.h"
+#include "rest_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,8 +370,6 @@ int tm_schema_from_create(struct tm_req *r, struct tm_ddl *d)
 }
 
 /* ---- describe ---- */
-
-void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n);
 
 static void write_default(struct tm_jw *w, const struct tm_field *f)
 {

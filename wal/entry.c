@@ -30,12 +30,7 @@ int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, h->client_id[0] ? h->client_id : NULL);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, h->seq);
     if (h->nops) {
-        tm_mpw_cstr(&w, "ops"), tm_mpw_array(&w, h->nops);
-        for (uint32_t i = 0; i < h->nops; i++) {
-            tm_mpw_array(&w, 2);
-            tm_mpw_int(&w, h->ops[i].field_id);
-            tm_mpw_uint(&w, (uint64_t)h->ops[i].op);
-        }
+        tm_mpw_cstr(&w, "ops"), tm_entry_ops_encode(&w, h->ops, h->nops);
     }
     tm_mpw_cstr(&w, "rows"), span_or_nil(&w, rows);
     tm_mpw_cstr(&w, "pks"), span_or_nil(&w, pks);
@@ -54,6 +49,16 @@ static int read_span(struct tm_mpr *r, struct tm_span *s)
     if (tm_mpr_nil(r))
         return 0;
     return tm_mpr_raw(r, &s->p, &s->len);
+}
+
+void tm_entry_ops_encode(struct tm_mpw *w, const struct tm_field_op_spec *ops, uint32_t n)
+{
+    tm_mpw_array(w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        tm_mpw_array(w, 2);
+        tm_mpw_int(w, ops[i].field_id);
+        tm_mpw_uint(w, (uint64_t)ops[i].op);
+    }
 }
 
 int tm_entry_ops_decode(struct tm_mpr *r, struct tm_entry_hdr *h)

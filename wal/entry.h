@@ -47,6 +47,11 @@ enum tm_entry_kind {
 enum tm_field_op { TM_OP_REPLACE = 0, TM_OP_ARRAY_APPEND = 1, TM_OP_ARRAY_REMOVE = 2 };
 #define TM_ENTRY_MAX_OPS 16
 
+struct tm_field_op_spec {
+    int64_t field_id;
+    enum tm_field_op op;
+};
+
 struct tm_entry_hdr {
     uint32_t version;
     enum tm_entry_kind kind;
@@ -57,10 +62,7 @@ struct tm_entry_hdr {
     char client_id[TM_CLIENT_ID_MAX]; /* "" when the request carried none */
     uint64_t seq;
     uint32_t nops; /* MERGE: fields merged by an op other than REPLACE */
-    struct {
-        int64_t field_id;
-        enum tm_field_op op;
-    } ops[TM_ENTRY_MAX_OPS];
+    struct tm_field_op_spec ops[TM_ENTRY_MAX_OPS];
 };
 
 /* A byte range inside an entry (points into the entry; NULL/0 when absent). */
@@ -74,6 +76,9 @@ struct tm_span {
 int tm_entry_encode(struct tm_buf *out, const struct tm_entry_hdr *h, struct tm_span rows,
                     struct tm_span pks);
 
+/* Writes the "ops" array of n field operations (the value only, no key). */
+struct tm_mpw;
+void tm_entry_ops_encode(struct tm_mpw *w, const struct tm_field_op_spec *ops, uint32_t n);
 /* Reads an "ops" array ([[field id, op], ...]) into h. 0, TM_ECORRUPT or TM_ETRUNC. */
 struct tm_mpr;
 int tm_entry_ops_decode(struct tm_mpr *r, struct tm_entry_hdr *h);
