@@ -8,9 +8,11 @@ DATA_DIR   ?= ./tidemark-data
 HOST       ?= 127.0.0.1
 PORT       ?= 19530
 
-# Debian 12 packages the build and the tests need.
+# Debian 12 packages the build and the tests need (the aarch64 cross compiler
+# and qemu-user run the NEON distance kernels: ctest unit.index.kernels_neon).
 DEB_PACKAGES := build-essential cmake pkg-config libnng-dev libmsgpack-dev libraft-dev \
-                libuv1-dev libzstd-dev libcmocka-dev libjansson-dev python3 curl ca-certificates
+                libuv1-dev libzstd-dev libcmocka-dev libjansson-dev python3 curl ca-certificates \
+                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -1,0 +1,151 @@
+/* The AVX-512 kernel set (x86-64 with AVX-512 F, BW, VL and DQ, the set
+ * every AVX-512 server core since Skylake-SP has; compiled with those flags
+ * and only called after distance.c has seen all four in cpuid).
+ *
+ * The same algorithms as distance_avx2.c on 64-byte registers, except that
+ * tails use masked loads instead of scalar loops: lanes outside the mask
+ * read as zero and add nothing to a sum, and a masked load does not fault on
+ * the bytes it skips, so reading past the end of a vector is never done.
+ * VPOPCNTQ would count bits faster but is missing on Skylake/Cascade Lake,
+ * so the byte-table popcount of the AVX2 file is kept (it needs only BW). */
+#include <immintrin.h>
+
+#include "distance.h"
+#include "distance_int.h"
+
+/* The first r lanes (0 <= r <= width) of a 16-, 32- or 64-lane register. */
+static inline __mmask16 avx512_mask16(size_t r)
+{
+    return (__mmask16)(r >= 16 ? 0xffffu : (1u << r) - 1u);
+}
+
+static inline __mmask32 avx512_mask32(size_t r)
+{
+    return (__mmask32)(r >= 32 ? 0xffffffffu : (1u << r) - 1u);
+}
+
+static inline __mmask64 avx512_mask64(size_t r)
+{
+    return (__mmask64)(r >= 64 ? ~0ull : (1ull << r) - 1ull);
+}
+
+static inline __m512 avx512_step(__m512 acc, __m512 x, __m512 y, int l2)
+{
+    __m512 t = l2 ? _mm512_sub_ps(x, y) : x;
+    return _mm512_fmadd_ps(t, l2 ? t : y, acc);
+}
+
+/* Four accumulators over 64 floats per iteration, then 16 at a time with the
+ * last block masked. */
+static inline float avx512_f32(const float *a, const float *b, size_t d, int l2)
+{
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    size_t i = 0;
+    for (; i + 64 <= d; i += 64)
+        for (size_t k = 0; k < 4; k++)
+            s[k] = avx512_step(s[k], _mm512_loadu_ps(a + i + 16 * k),
+                               _mm512_loadu_ps(b + i + 16 * k), l2);
+    for (; i < d; i += 16) {
+        __mmask16 m = avx512_mask16(d - i);
+        s[0] =
+            avx512_step(s[0], _mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), l2);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
+}
+
+/* Rows r, r+d, r+2d, r+3d against q, one accumulator per row. */
+static inline void avx512_f32_x4(const float *q, const float *r, size_t d, float *out, int l2)
+{
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    for (size_t i = 0; i < d; i += 16) {
+        __mmask16 m = avx512_mask16(d - i);
+        __m512 x = _mm512_maskz_loadu_ps(m, q + i);
+        for (size_t k = 0; k < 4; k++)
+            s[k] = avx512_step(s[k], x, _mm512_maskz_loadu_ps(m, r + k * d + i), l2);
+    }
+    for (size_t k = 0; k < 4; k++)
+        out[k] = _mm512_reduce_add_ps(s[k]);
+}
+
+/* int8: 32 bytes widened to int16 per step and VPMADDWD into int32 pairs, as
+ * in the AVX2 file; masked-off bytes load as 0 and contribute 0. */
+static inline int32_t avx512_i8(const int8_t *a, const int8_t *b, size_t d, int l2)
+{
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = 0; i < d; i += 32) {
+        __mmask32 m = avx512_mask32(d - i);
+        __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+        __m512i y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+        if (l2) {
+            x = _mm512_sub_epi16(x, y);
+            y = x;
+        }
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+    }
+    return (int32_t)_mm512_reduce_add_epi32(acc);
+}
+
+DIST_ENTRY_POINTS_DEFINE(avx512)
+
+/* Per-byte popcount by nibble table lookups, summed per 64-bit lane. */
+static inline __m512i avx512_popcnt_bytes(__m512i v)
+{
+    const __m512i lut =
+        _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, low));
+    __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+    return _mm512_sad_epu8(_mm512_add_epi8(lo, hi), _mm512_setzero_si512());
+}
+
+static uint32_t avx512_hamming(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    __m512i acc = _mm512_setzero_si512();
+    for (size_t i = 0; i < nbytes; i += 64) {
+        __mmask64 m = avx512_mask64(nbytes - i);
+        __m512i x = _mm512_maskz_loadu_epi8(m, a + i);
+        __m512i y = _mm512_maskz_loadu_epi8(m, b + i);
+        acc = _mm512_add_epi64(acc, avx512_popcnt_bytes(_mm512_xor_si512(x, y)));
+    }
+    return (uint32_t)_mm512_reduce_add_epi64(acc);
+}
+
+static void avx512_and_or_count(const uint8_t *a, const uint8_t *b, size_t nbytes,
+                                uint32_t *and_out, uint32_t *or_out)
+{
+    __m512i acc_and = _mm512_setzero_si512(), acc_or = acc_and;
+    for (size_t i = 0; i < nbytes; i += 64) {
+        __mmask64 m = avx512_mask64(nbytes - i);
+        __m512i x = _mm512_maskz_loadu_epi8(m, a + i);
+        __m512i y = _mm512_maskz_loadu_epi8(m, b + i);
+        acc_and = _mm512_add_epi64(acc_and, avx512_popcnt_bytes(_mm512_and_si512(x, y)));
+        acc_or = _mm512_add_epi64(acc_or, avx512_popcnt_bytes(_mm512_or_si512(x, y)));
+    }
+    *and_out = (uint32_t)_mm512_reduce_add_epi64(acc_and);
+    *or_out = (uint32_t)_mm512_reduce_add_epi64(acc_or);
+}
+
+/* VCVTPH2PS, exact and NaN-quieting like the F16C form; masked load and
+ * store keep the tail inside both arrays. */
+static void avx512_f16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = avx512_mask16(n - i);
+        __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, in + i));
+        _mm512_mask_storeu_ps(out + i, m, v);
+    }
+}
+
+static void avx512_bf16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = avx512_mask16(n - i);
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, in + i));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+    }
+}
+
+DIST_KERNELS_DEFINE(avx512);

@@ -1,0 +1,133 @@
+/* The NEON kernel set (aarch64 only, where Advanced SIMD is part of the base
+ * architecture, so it is chosen at compile time and needs no flags).
+ *
+ * Float kernels load four 4-lane registers at a time (LD1 of four) into four
+ * independent accumulators, so four FMAs are in flight; *_many walks four
+ * rows at once so each query load serves four rows. int8 products are
+ * exact in int16 (at most 128*128) and are widened into int32 before they
+ * are summed; binary kernels use CNT, the per-byte popcount. Tails use the
+ * scalar loops of distance_int.h. */
+#include <arm_neon.h>
+
+#include "distance.h"
+#include "distance_int.h"
+
+static inline float32x4_t neon_step(float32x4_t acc, float32x4_t x, float32x4_t y, int l2)
+{
+    float32x4_t t = l2 ? vsubq_f32(x, y) : x;
+    return vfmaq_f32(acc, t, l2 ? t : y);
+}
+
+static inline float neon_tail(const float *a, const float *b, size_t i, size_t d, float s, int l2)
+{
+    return l2 ? dist_l2_f32_tail(a, b, i, d, s) : dist_ip_f32_tail(a, b, i, d, s);
+}
+
+static inline float neon_f32(const float *a, const float *b, size_t d, int l2)
+{
+    float32x4_t s[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        float32x4x4_t x = vld1q_f32_x4(a + i), y = vld1q_f32_x4(b + i);
+        for (int k = 0; k < 4; k++)
+            s[k] = neon_step(s[k], x.val[k], y.val[k], l2);
+    }
+    for (; i + 4 <= d; i += 4)
+        s[0] = neon_step(s[0], vld1q_f32(a + i), vld1q_f32(b + i), l2);
+    float r = vaddvq_f32(vaddq_f32(vaddq_f32(s[0], s[1]), vaddq_f32(s[2], s[3])));
+    return neon_tail(a, b, i, d, r, l2);
+}
+
+/* Rows r, r+d, r+2d, r+3d against q, one accumulator per row. */
+static inline void neon_f32_x4(const float *q, const float *r, size_t d, float *out, int l2)
+{
+    float32x4_t s[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        float32x4_t x = vld1q_f32(q + i);
+        for (size_t k = 0; k < 4; k++)
+            s[k] = neon_step(s[k], x, vld1q_f32(r + k * d + i), l2);
+    }
+    for (size_t k = 0; k < 4; k++)
+        out[k] = neon_tail(q, r + k * d, i, d, vaddvq_f32(s[k]), l2);
+}
+
+/* acc + the squares of the eight int16 lanes of v, in int32. */
+static inline int32x4_t neon_add_squares(int32x4_t acc, int16x8_t v)
+{
+    acc = vmlal_s16(acc, vget_low_s16(v), vget_low_s16(v));
+    return vmlal_high_s16(acc, v, v);
+}
+
+/* int8 products are exact in int16 (at most 128*128) and pairwise added
+ * into int32; differences reach +-255, so they are widened to int16 before
+ * squaring. */
+static inline int32_t neon_i8(const int8_t *a, const int8_t *b, size_t d, int l2)
+{
+    int32x4_t acc = vdupq_n_s32(0);
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        int8x16_t x = vld1q_s8(a + i), y = vld1q_s8(b + i);
+        if (l2) {
+            acc = neon_add_squares(acc, vsubl_s8(vget_low_s8(x), vget_low_s8(y)));
+            acc = neon_add_squares(acc, vsubl_high_s8(x, y));
+        } else {
+            acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+            acc = vpadalq_s16(acc, vmull_high_s8(x, y));
+        }
+    }
+    int32_t r = vaddvq_s32(acc);
+    return l2 ? dist_l2_i8_tail(a, b, i, d, r) : dist_ip_i8_tail(a, b, i, d, r);
+}
+
+DIST_ENTRY_POINTS_DEFINE(neon)
+
+/* acc + the popcount of the sixteen bytes of v, in four uint32 lanes. */
+static inline uint32x4_t neon_popcnt_add(uint32x4_t acc, uint8x16_t v)
+{
+    return vpadalq_u16(acc, vpaddlq_u8(vcntq_u8(v)));
+}
+
+static uint32_t neon_hamming(const uint8_t *a, const uint8_t *b, size_t nbytes)
+{
+    uint32x4_t acc = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 16 <= nbytes; i += 16)
+        acc = neon_popcnt_add(acc, veorq_u8(vld1q_u8(a + i), vld1q_u8(b + i)));
+    return vaddvq_u32(acc) + dist_hamming_tail(a, b, i, nbytes);
+}
+
+static void neon_and_or_count(const uint8_t *a, const uint8_t *b, size_t nbytes, uint32_t *and_out,
+                              uint32_t *or_out)
+{
+    uint32x4_t acc_and = vdupq_n_u32(0), acc_or = acc_and;
+    size_t i = 0;
+    for (; i + 16 <= nbytes; i += 16) {
+        uint8x16_t x = vld1q_u8(a + i), y = vld1q_u8(b + i);
+        acc_and = neon_popcnt_add(acc_and, vandq_u8(x, y));
+        acc_or = neon_popcnt_add(acc_or, vorrq_u8(x, y));
+    }
+    *and_out = vaddvq_u32(acc_and);
+    *or_out = vaddvq_u32(acc_or);
+    dist_and_or_tail(a, b, i, nbytes, and_out, or_out);
+}
+
+/* FCVT from half is exact and quiets signalling NaNs (FPCR.DN is clear on
+ * Linux, so payloads are kept), matching tm_f16_to_f32. */
+static void neon_f16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(in + i))));
+    dist_f16_tail(in, out, i, n);
+}
+
+static void neon_bf16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(in + i), 16)));
+    dist_bf16_tail(in, out, i, n);
+}
+
+DIST_KERNELS_DEFINE(neon);
