@@ -12,7 +12,7 @@ PORT       ?= 19530
 # and qemu-user run the NEON distance kernels: ctest unit.index.kernels_neon).
 DEB_PACKAGES := build-essential cmake pkg-config libnng-dev libmsgpack-dev libraft-dev \
                 libuv1-dev libzstd-dev libcmocka-dev libjansson-dev python3 curl ca-certificates \
-                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libsimde-dev
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

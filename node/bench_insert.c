@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 int tm_bench_main(int argc, char **argv);
+int tm_bench_search_main(int argc, char **argv);
 
 enum bench_mode { MODE_INSERT, MODE_OVERRIDE, MODE_MERGE };
 
@@ -470,6 +471,7 @@ static const char g_bench_usage[] =
     "usage: tidemark bench insert [common options]\n"
     "       tidemark bench upsert [--mode override|merge] [--existing 0.5] [--pool 20000]\n"
     "                             [common options]\n"
+    "       tidemark bench search [options]   in process, no server (bench search --help)\n"
     "common options: [--host 127.0.0.1] [--port 19530] [--dim 128] [--batch 1] [--clients 8]\n"
     "                [--seconds 10] [--requests 1000000] [--collection tm_bench]\n"
     "\n"
@@ -585,6 +587,8 @@ int tm_bench_main(int argc, char **argv)
 {
     struct bench_cfg cfg = {"127.0.0.1", 19530,   "tm_bench",  128, 1,    8,
                             10,          1000000, MODE_INSERT, 0.5, 20000};
+    if (argc >= 2 && strcmp(argv[1], "search") == 0)
+        return tm_bench_search_main(argc, argv);
     if (argc < 2 || (strcmp(argv[1], "insert") && strcmp(argv[1], "upsert"))) {
         bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                                   !strcmp(argv[1], "help"));

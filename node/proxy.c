@@ -245,6 +245,10 @@ static void envelope(struct tm_req *r, int rc, struct tm_http_response *resp)
             tm_jw_key(&w, "data");
             tm_jw_raw(&w, (const char *)r->data.out.data, r->data.out.len);
         }
+        if (r->topks.out.len) {
+            tm_jw_key(&w, "topks");
+            tm_jw_raw(&w, (const char *)r->topks.out.data, r->topks.out.len);
+        }
         if (r->with_message)
             tm_jw_key(&w, "message"), tm_jw_cstr(&w, "");
     }
@@ -371,6 +375,7 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
     }
     struct tm_req r = {.p = p, .http = http};
     tm_jw_init(&r.data);
+    tm_jw_init(&r.topks);
     tm_status_ok(&r.st);
     const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
     r.int64_as_string = allow && strcasecmp(allow, "false") == 0;
@@ -391,4 +396,5 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
         envelope(&r, rc, resp);
     json_decref(r.body);
     tm_jw_free(&r.data);
+    tm_jw_free(&r.topks);
 }

@@ -48,6 +48,7 @@ struct tm_req {
     json_t *body;
     char db[TM_NAME_MAX];
     struct tm_jw data;    /* the `data` payload */
+    struct tm_jw topks;   /* a search's `topks`; printed when not empty */
     bool has_data;        /* false: the envelope carries no data key */
     bool with_cost;       /* add "cost": 0 (insert, upsert, search, query, get) */
     bool with_message;    /* add "message": "" (describe, get_load_state) */

@@ -154,24 +154,31 @@ static void render_meta(struct tm_jw *w, const struct tm_col *meta, uint32_t i,
     json_decref(obj);
 }
 
+void tm_render_row(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b,
+                   uint32_t i, const struct tm_out_sel *sel, const float *distance)
+{
+    const struct tm_col *meta = tm_batch_col(b, TM_META_FIELD_ID);
+    tm_jw_obj(w);
+    for (uint32_t k = 0; k < sel->nfields; k++) {
+        const struct tm_field *f = tm_schema_field_by_id(s, sel->fields[k]);
+        const struct tm_col *c = tm_batch_col(b, sel->fields[k]);
+        if (!f || !c)
+            continue;
+        tm_jw_key(w, f->name);
+        tm_render_value(w, f, c, i, sel->int64_as_string);
+        if (k == 0 && distance) /* after the primary key, as Milvus prints it */
+            tm_jw_key(w, "distance"), tm_jw_float(w, *distance);
+    }
+    if (meta && (sel->meta_all || sel->nmeta_keys))
+        render_meta(w, meta, i, sel);
+    tm_jw_obj_end(w);
+}
+
 void tm_render_rows(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b,
                     const struct tm_out_sel *sel)
 {
-    const struct tm_col *meta = tm_batch_col(b, TM_META_FIELD_ID);
     tm_jw_arr(w);
-    for (uint32_t i = 0; i < b->nrows; i++) {
-        tm_jw_obj(w);
-        for (uint32_t k = 0; k < sel->nfields; k++) {
-            const struct tm_field *f = tm_schema_field_by_id(s, sel->fields[k]);
-            const struct tm_col *c = tm_batch_col(b, sel->fields[k]);
-            if (!f || !c)
-                continue;
-            tm_jw_key(w, f->name);
-            tm_render_value(w, f, c, i, sel->int64_as_string);
-        }
-        if (meta && (sel->meta_all || sel->nmeta_keys))
-            render_meta(w, meta, i, sel);
-        tm_jw_obj_end(w);
-    }
+    for (uint32_t i = 0; i < b->nrows; i++)
+        tm_render_row(w, s, b, i, sel, NULL);
     tm_jw_arr_end(w);
 }

@@ -322,13 +322,20 @@ static int entity_delete(struct tm_req *r)
     tm_batch_init(&pks);
     const char *filter = tm_req_str(r, "filter", true);
     rc = filter ? tm_rest_partition_id(r, &c, true, &part[0]) : TM_ESTATUS;
+    /* `pk in [..]` names the keys; any other filter is read first. */
     if (!rc)
-        rc = tm_pkfilter_parse(filter, &c.schema, &keys, &r->st);
-    if (!rc && !keys)
+        rc = tm_req_get(r, "exprParams") || tm_pkfilter_parse(filter, &c.schema, &keys, &r->st)
+                 ? 1
+                 : 0;
+    if (rc == 1) {
+        tm_status_ok(&r->st);
+        rc = tm_rest_filter_keys(r, &c, filter, part[0], &pks);
+    } else if (!rc && !keys) {
         rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
                            "failed to create query plan: delete needs a filter");
-    if (!rc)
+    } else if (!rc) {
         rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
+    }
     if (!rc && pks.nrows)
         rc = tm_rest_write_all(r, TM_ENTRY_DELETE, &c, part, NULL, &pks);
     if (!rc) {
@@ -351,5 +358,6 @@ int tm_rest_entity(struct tm_req *r, const char *action)
         return entity_write(r, true);
     if (strcmp(action, "delete") == 0)
         return entity_delete(r);
-    return tm_rest_read(r, action);
+    int rc = tm_rest_search(r, action);
+    return rc == 1 ? tm_rest_read(r, action) : rc;
 }

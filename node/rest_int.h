@@ -5,6 +5,7 @@
 
 #include "batch.h"
 #include "ddl.h"
+#include "render.h"
 #include "proxy.h"
 #include "wal/entry.h"
 
@@ -42,11 +43,57 @@ int tm_rest_prop_keys(struct tm_req *r, const char *key, struct tm_ddl *d);
 void tm_rest_write_kvs(struct tm_jw *w, const struct tm_kv *kv, size_t n);
 /* Writes the string list a coordinator call returns as the payload (rest_db.c). */
 int tm_rest_list(struct tm_req *r, const char *call, const char *db);
+/* What a read (get, query, search) asks of the query role (rest_read.c). */
+struct tm_read_plan {
+    struct tm_out_sel sel;
+    bool count;
+    int level;
+    uint64_t gts; /* Session: the client's last write timestamp */
+    int64_t parts[1024];
+    uint32_t nparts;
+    bool all_parts;
+    uint64_t offset, limit;
+    const char *filter; /* the filter text (borrowed from the request), NULL for none */
+    char *params;       /* exprParams as JSON text (owned; free()), NULL for none */
+};
+
+/* Reading the parts of a plan from the request (rest_read.c). */
+int tm_rest_parse_level(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p);
+int tm_rest_parse_parts(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p);
+/* outputFields; star_default: no outputFields means every field (query). */
+int tm_rest_parse_outputs(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p,
+                          bool star_default);
+/* `filter` and `exprParams`, checked by parsing them against the schema. */
+int tm_rest_parse_filter(struct tm_req *r, const struct tm_collection *c, const json_t *filter,
+                         const json_t *params, struct tm_read_plan *p);
+/* 101 when the collection is not loaded. */
+int tm_rest_check_loaded(struct tm_req *r, const struct tm_collection *c);
+/* Writes the plan as a query role request: a map of 11 + extra keys, the
+ * caller appending the extra ones. */
+void tm_rest_plan_encode(struct tm_mpw *w, const struct tm_collection *c,
+                         const struct tm_read_plan *p, const struct tm_batch *pks,
+                         uint64_t timeout_ms, uint32_t extra);
+
+/* The primary keys of the rows `filter` (with the request's exprParams)
+ * matches now, at Strong consistency, in partition part (-1: every
+ * partition), as a one-column batch (rest_read.c). */
+int tm_rest_filter_keys(struct tm_req *r, const struct tm_collection *c, const char *filter,
+                        int64_t part, struct tm_batch *pks);
+
+/* Reads the rows a plan selects (of the keys in pks, when given) into out
+ * (freshly initialised). */
+int tm_rest_read_batch(struct tm_req *r, const struct tm_collection *c,
+                       const struct tm_read_plan *p, const struct tm_batch *pks,
+                       struct tm_batch *out);
+
 /* Exact count of visible rows, at Strong consistency (rest_read.c). */
 int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
                   uint32_t nparts, uint64_t *n);
 /* get and query (rest_read.c); 1 for an unknown action. */
 int tm_rest_read(struct tm_req *r, const char *action);
+
+/* search and hybrid_search (rest_search.c); 1 for an unknown action. */
+int tm_rest_search(struct tm_req *r, const char *action);
 
 /* A merge-mode upsert (rest_merge.c). */
 int tm_rest_merge(struct tm_req *r, const struct tm_collection *c);

@@ -1,5 +1,6 @@
 /* The /v2/vectordb/entities reads, get and query (milvus-rest-v2.md §4.4.4-5): reads go to
  * the query role at the request's consistency level. */
+#include "expr.h"
 #include "pkfilter.h"
 #include "rest_int.h"
 #include "render.h"
@@ -10,17 +11,6 @@
 
 #define QUERY_WINDOW_MAX 16384
 
-struct read_plan {
-    struct tm_out_sel sel;
-    bool count;
-    int level;
-    uint64_t gts; /* Session: the client's last write timestamp */
-    int64_t parts[1024];
-    uint32_t nparts;
-    bool all_parts;
-    uint64_t offset, limit;
-};
-
 /* The session timestamp a client echoes back, 0 if it sent none. */
 static uint64_t session_ts(const struct tm_req *r)
 {
@@ -30,7 +20,7 @@ static uint64_t session_ts(const struct tm_req *r)
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
-static int parse_level(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
+int tm_rest_parse_level(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p)
 {
     const char *s = tm_req_str(r, "consistencyLevel", false);
     if (r->st.code)
@@ -55,7 +45,7 @@ static int parse_level(struct tm_req *r, const struct tm_collection *c, struct r
  * query role's memory (and come back when the WAL is replayed), and only
  * this filter hides them. Partition ids are never reused. Reads see only
  * loaded partitions, as in Milvus; counts (get_stats) see every partition. */
-static void live_parts(const struct tm_collection *c, struct read_plan *p, bool loaded_only)
+static void live_parts(const struct tm_collection *c, struct tm_read_plan *p, bool loaded_only)
 {
     p->all_parts = false;
     for (size_t i = 0; i < c->nparts && p->nparts < 1024; i++)
@@ -63,7 +53,7 @@ static void live_parts(const struct tm_collection *c, struct read_plan *p, bool 
             p->parts[p->nparts++] = c->parts[i].id;
 }
 
-static int parse_parts(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
+int tm_rest_parse_parts(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p)
 {
     const json_t *names = tm_req_get(r, "partitionNames");
     size_t i;
@@ -90,11 +80,12 @@ static int parse_parts(struct tm_req *r, const struct tm_collection *c, struct r
 
 /* outputFields: "*" (all fields and dynamic keys), field names, dynamic
  * keys, "count(*)". The primary key is always returned. */
-static int parse_outputs(struct tm_req *r, const struct tm_collection *c, struct read_plan *p)
+int tm_rest_parse_outputs(struct tm_req *r, const struct tm_collection *c, struct tm_read_plan *p,
+                          bool star_default)
 {
     const struct tm_schema *s = &c->schema;
     const json_t *outs = tm_req_get(r, "outputFields");
-    bool star = json_array_size(outs) == 0;
+    bool star = star_default && json_array_size(outs) == 0;
     size_t i;
     json_t *v;
     p->sel.int64_as_string = r->int64_as_string;
@@ -129,7 +120,7 @@ static int parse_outputs(struct tm_req *r, const struct tm_collection *c, struct
     return 0;
 }
 
-static int parse_window(struct tm_req *r, struct read_plan *p)
+static int parse_window(struct tm_req *r, struct tm_read_plan *p)
 {
     int64_t limit, offset;
     if (tm_req_int(r, "limit", 100, &limit) || tm_req_int(r, "offset", 0, &offset))
@@ -145,10 +136,21 @@ static int parse_window(struct tm_req *r, struct read_plan *p)
     return 0;
 }
 
-static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const struct read_plan *p,
-                        const struct tm_batch *pks, uint64_t timeout_ms)
+void tm_rest_plan_encode(struct tm_mpw *w, const struct tm_collection *c,
+                         const struct tm_read_plan *p, const struct tm_batch *pks,
+                         uint64_t timeout_ms, uint32_t extra)
 {
-    tm_mpw_map(w, 9);
+    tm_mpw_map(w, 11 + extra);
+    tm_mpw_cstr(w, "filter");
+    if (p->filter)
+        tm_mpw_str(w, p->filter, (uint32_t)strlen(p->filter));
+    else
+        tm_mpw_nil(w);
+    tm_mpw_cstr(w, "params");
+    if (p->params)
+        tm_mpw_str(w, p->params, (uint32_t)strlen(p->params));
+    else
+        tm_mpw_nil(w);
     tm_mpw_cstr(w, "coll"), tm_mpw_int(w, c->id);
     tm_mpw_cstr(w, "gts"), tm_mpw_uint(w, p->gts);
     tm_mpw_cstr(w, "pks");
@@ -176,64 +178,80 @@ static void plan_encode(struct tm_mpw *w, const struct tm_collection *c, const s
     tm_mpw_cstr(w, "timeout_ms"), tm_mpw_uint(w, timeout_ms);
 }
 
-int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
-                  uint32_t nparts, uint64_t *n)
+/* The query role's count of the rows the plan selects. */
+static int count_call(struct tm_req *r, const struct tm_collection *c,
+                      const struct tm_read_plan *p, uint64_t *n)
 {
-    struct read_plan p = {.level = TM_CL_STRONG, .nparts = nparts < 1024 ? nparts : 1024};
     struct tm_mpw w;
-    for (uint32_t i = 0; i < p.nparts; i++)
-        p.parts[i] = parts[i];
-    if (!parts)
-        live_parts(c, &p, false);
-    tm_mpw_init(&w);
-    plan_encode(&w, c, &p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2);
     struct tm_status st;
+    tm_mpw_init(&w);
+    tm_rest_plan_encode(&w, c, p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2, 0);
     int rc = tm_rpc_call_uint(r->p->query, "count", &w, r->p->cfg.request_timeout_ms, n, &st);
     tm_mpw_free(&w);
     return rc ? tm_req_fail_call(r, &st) : 0;
 }
 
-static int read_rows(struct tm_req *r, const struct tm_collection *c, const struct read_plan *p,
-                     const struct tm_batch *pks)
+int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
+                  uint32_t nparts, uint64_t *n)
+{
+    struct tm_read_plan p = {.level = TM_CL_STRONG, .nparts = nparts < 1024 ? nparts : 1024};
+    for (uint32_t i = 0; i < p.nparts; i++)
+        p.parts[i] = parts[i];
+    if (!parts)
+        live_parts(c, &p, false);
+    return count_call(r, c, &p, n);
+}
+
+int tm_rest_read_batch(struct tm_req *r, const struct tm_collection *c,
+                       const struct tm_read_plan *p, const struct tm_batch *pks,
+                       struct tm_batch *out)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
-    struct tm_batch rows;
     tm_mpw_init(&w);
-    plan_encode(&w, c, p, pks, (uint64_t)r->p->cfg.request_timeout_ms / 2);
-    /* count(*) with a key filter counts the keys' visible rows (a read);
-     * without one, the query role counts every visible key. */
-    bool count_all = p->count && !pks;
-    int rc = tm_proxy_call(r, r->p->query, count_all ? "count" : "read", &w, &rep);
+    tm_rest_plan_encode(&w, c, p, pks, (uint64_t)r->p->cfg.request_timeout_ms / 2, 0);
+    int rc = tm_proxy_call(r, r->p->query, "read", &w, &rep);
     tm_mpw_free(&w);
     if (rc)
         return rc;
-    uint32_t nk, kn;
-    const char *k;
-    tm_batch_init(&rows);
-    if (tm_mpr_map(&rep.body, &nk) || tm_mpr_str(&rep.body, &k, &kn)) {
+    if (tm_mpr_find(&rep.body, "rows") || tm_batch_decode(&rep.body, out))
         rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply");
-    } else if (p->count) {
-        uint64_t n = 0;
-        if (count_all)
-            tm_mpr_uint(&rep.body, &n);
-        else if (tm_batch_decode(&rep.body, &rows) == 0)
-            n = rows.nrows;
-        tm_jw_arr(&r->data), tm_jw_obj(&r->data);
-        tm_jw_key(&r->data, "count(*)");
-        tm_jw_int64(&r->data, (int64_t)n, r->int64_as_string); /* an Int64 column in Milvus */
-        tm_jw_obj_end(&r->data), tm_jw_arr_end(&r->data);
-    } else if (tm_batch_decode(&rep.body, &rows)) {
-        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed rows in read reply");
-    } else {
-        tm_render_rows(&r->data, &c->schema, &rows, &p->sel);
-    }
-    tm_batch_free(&rows);
     tm_rpc_reply_free(&rep);
     return rc;
 }
 
-static int check_loaded(struct tm_req *r, const struct tm_collection *c)
+static void write_count(struct tm_req *r, uint64_t n)
+{
+    tm_jw_arr(&r->data), tm_jw_obj(&r->data);
+    tm_jw_key(&r->data, "count(*)");
+    tm_jw_int64(&r->data, (int64_t)n, r->int64_as_string); /* an Int64 column in Milvus */
+    tm_jw_obj_end(&r->data), tm_jw_arr_end(&r->data);
+}
+
+static int read_rows(struct tm_req *r, const struct tm_collection *c, const struct tm_read_plan *p,
+                     const struct tm_batch *pks)
+{
+    /* count(*) without a key filter: the query role counts every visible
+     * key that matches; with one, the keys' visible rows are read. */
+    if (p->count && !pks) {
+        uint64_t n;
+        int rc = count_call(r, c, p, &n);
+        if (!rc)
+            write_count(r, n);
+        return rc;
+    }
+    struct tm_batch rows;
+    tm_batch_init(&rows);
+    int rc = tm_rest_read_batch(r, c, p, pks, &rows);
+    if (!rc && p->count)
+        write_count(r, rows.nrows);
+    else if (!rc)
+        tm_render_rows(&r->data, &c->schema, &rows, &p->sel);
+    tm_batch_free(&rows);
+    return rc;
+}
+
+int tm_rest_check_loaded(struct tm_req *r, const struct tm_collection *c)
 {
     if (c->loaded)
         return 0;
@@ -241,23 +259,78 @@ static int check_loaded(struct tm_req *r, const struct tm_collection *c)
                          c->name);
 }
 
+int tm_rest_parse_filter(struct tm_req *r, const struct tm_collection *c, const json_t *filter,
+                         const json_t *params, struct tm_read_plan *p)
+{
+    struct tm_expr *e = NULL;
+    if (filter && !json_is_null(filter) && !json_is_string(filter))
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: filter must be a string");
+    if (params && !json_is_null(params) && !json_is_object(params))
+        return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                             "can only accept json format request, error: exprParams must be an "
+                             "object");
+    const char *text = json_string_value(filter);
+    const json_t *obj = json_is_object(params) ? params : NULL;
+    int rc = text ? tm_expr_parse(text, obj, &c->schema, &e, &r->st) : 0;
+    if (rc)
+        return rc == TM_ESTATUS ? rc : tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    p->filter = e ? text : NULL;
+    tm_expr_free(e);
+    if (p->filter && obj && !(p->params = json_dumps(obj, JSON_COMPACT)))
+        return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    return 0;
+}
+
+/* The keys of a filter that only names primary keys (`id in [..]`), read
+ * by key instead of by a scan; NULL for any other filter. */
+static json_t *pk_terms(const struct tm_collection *c, const char *filter)
+{
+    struct tm_status scratch;
+    json_t *keys = NULL;
+    tm_status_ok(&scratch);
+    if (tm_pkfilter_parse(filter, &c->schema, &keys, &scratch))
+        return NULL;
+    return keys;
+}
+
+int tm_rest_filter_keys(struct tm_req *r, const struct tm_collection *c, const char *filter,
+                        int64_t part, struct tm_batch *pks)
+{
+    struct tm_read_plan p = {.level = TM_CL_STRONG, .nparts = 1, .parts = {part}};
+    json_t *text = json_string(filter);
+    int rc = text ? tm_rest_parse_filter(r, c, text, tm_req_get(r, "exprParams"), &p)
+                  : tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    if (part < 0)
+        live_parts(c, &p, false);
+    p.sel.fields[p.sel.nfields++] = tm_schema_pk(&c->schema)->id;
+    if (!rc && !p.filter)
+        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                           "failed to create query plan: delete needs a filter");
+    if (!rc)
+        rc = tm_rest_read_batch(r, c, &p, NULL, pks);
+    json_decref(text);
+    free(p.params);
+    return rc;
+}
+
 static int entity_read(struct tm_req *r, bool get)
 {
     struct tm_collection c;
     struct tm_batch pks;
-    struct read_plan p = {0};
+    struct tm_read_plan p = {0};
     json_t *keys = NULL;
     int rc = tm_rest_target(r, &c);
     if (rc)
         return rc;
     tm_batch_init(&pks);
-    rc = check_loaded(r, &c);
+    rc = tm_rest_check_loaded(r, &c);
     if (!rc)
-        rc = parse_level(r, &c, &p);
+        rc = tm_rest_parse_level(r, &c, &p);
     if (!rc)
-        rc = parse_parts(r, &c, &p);
+        rc = tm_rest_parse_parts(r, &c, &p);
     if (!rc)
-        rc = parse_outputs(r, &c, &p);
+        rc = tm_rest_parse_outputs(r, &c, &p, true);
     if (!rc && get) {
         const json_t *id = tm_req_get(r, "id");
         if (!id || json_is_null(id))
@@ -271,10 +344,15 @@ static int entity_read(struct tm_req *r, bool get)
         if (p.count) /* count(*) is not limited (Milvus) */
             p.limit = p.offset = 0;
         if (!rc)
-            rc = tm_pkfilter_parse(tm_req_str(r, "filter", false), &c.schema, &keys, &r->st);
-        if (!rc && keys)
+            rc = tm_rest_parse_filter(r, &c, tm_req_get(r, "filter"), tm_req_get(r, "exprParams"),
+                                      &p);
+        if (!rc && p.filter && !p.params)
+            keys = pk_terms(&c, p.filter);
+        if (!rc && keys) {
             rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
-        if (!rc && !keys && !p.limit && !p.count)
+            p.filter = NULL;
+        }
+        if (!rc && !keys && !p.filter && !p.limit && !p.count)
             rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
                                "empty expression should be used with limit: invalid parameter");
     }
@@ -284,6 +362,7 @@ static int entity_read(struct tm_req *r, bool get)
         rc = read_rows(r, &c, &p, get || keys ? &pks : NULL);
     r->has_data = r->with_cost = rc == 0;
     json_decref(keys);
+    free(p.params);
     tm_batch_free(&pks);
     tm_collection_free(&c);
     return rc;

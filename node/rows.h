@@ -27,6 +27,12 @@ int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64
 int tm_rows_partial_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
                               struct tm_batch *out, struct tm_status *st);
 
+/* One value of field f, in any form a row may give it, appended to col
+ * (which has f's layout); `row` only numbers error messages. Returns 0 or
+ * TM_ESTATUS (st filled as for rows). Search uses it for query vectors. */
+int tm_rows_value_to_col(const struct tm_field *f, const json_t *v, size_t row,
+                         struct tm_col *col, struct tm_status *st);
+
 /* Number of rows in `data` (array length, 1 for an object, 0 otherwise). */
 size_t tm_rows_count(const json_t *data);
 

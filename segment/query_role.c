@@ -5,7 +5,7 @@
  * safe timestamp. Readers wait on `progress` for tsafe to reach their
  * guarantee timestamp.
  */
-#include "query_role.h"
+#include "query_role_int.h"
 #include "catalog.h"
 #include "store.h"
 #include "tm_log.h"
@@ -19,38 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 #define BOUNDED_STALENESS_MS 5000
-
-struct qcoll {
-    int64_t id;
-    bool dead;
-    int64_t pk_field_id;
-    struct tm_store *store;
-};
-
-struct qshard {
-    struct tm_query_role *q;
-    int id;
-    pthread_t thread;
-    uint64_t next;
-};
-
-struct tm_query_role {
-    struct tm_rpc_client *data, *coord;
-    struct tm_rpc_server *rpc;
-    struct qshard *shards;
-    int nshards;
-    atomic_bool stopping;
-    /* collections, guarded by colls_mu */
-    pthread_mutex_t colls_mu;
-    struct qcoll *colls;
-    size_t ncolls;
-    /* tsafe per shard, guarded by progress_mu */
-    pthread_mutex_t progress_mu;
-    pthread_cond_t progress;
-    uint64_t *tsafe;
-};
 
 /* ---- collections ---- */
 
@@ -229,69 +198,6 @@ static void *tail_main(void *arg)
 
 /* ---- reads ---- */
 
-struct read_args {
-    int64_t coll;
-    struct tm_span pks;
-    int64_t parts[1024];
-    uint32_t nparts;
-    bool all_parts;
-    int64_t fields[TM_BATCH_MAX_COLS];
-    uint32_t nfields;
-    uint64_t offset, limit, level, gts, timeout_ms;
-};
-
-static int read_ids(struct tm_mpr *r, int64_t *ids, uint32_t cap, uint32_t *n_out)
-{
-    uint32_t n;
-    if (tm_mpr_array(r, &n) || n > cap)
-        return r->err ? r->err : TM_ETOOBIG;
-    for (uint32_t i = 0; i < n; i++)
-        tm_mpr_int(r, &ids[i]);
-    *n_out = n;
-    return r->err;
-}
-
-static int read_key(struct tm_mpr *r, struct read_args *a, const char *k, uint32_t kn)
-{
-    if (KEY_IS(k, kn, "coll"))
-        return tm_mpr_int(r, &a->coll);
-    if (KEY_IS(k, kn, "pks"))
-        return tm_mpr_nil(r) ? 0 : tm_mpr_raw(r, &a->pks.p, &a->pks.len);
-    if (KEY_IS(k, kn, "parts")) {
-        a->all_parts = tm_mpr_nil(r);
-        return a->all_parts ? 0 : read_ids(r, a->parts, 1024, &a->nparts);
-    }
-    if (KEY_IS(k, kn, "fields"))
-        return read_ids(r, a->fields, TM_BATCH_MAX_COLS, &a->nfields);
-    uint64_t *u = KEY_IS(k, kn, "offset")       ? &a->offset
-                  : KEY_IS(k, kn, "limit")      ? &a->limit
-                  : KEY_IS(k, kn, "level")      ? &a->level
-                  : KEY_IS(k, kn, "gts")        ? &a->gts
-                  : KEY_IS(k, kn, "timeout_ms") ? &a->timeout_ms
-                                                : NULL;
-    return u ? tm_mpr_uint(r, u) : tm_mpr_skip(r);
-}
-
-static int parse_read(struct tm_mpr *body, struct read_args *a)
-{
-    uint32_t n, kn;
-    const char *k;
-    memset(a, 0, sizeof *a);
-    a->all_parts = true;
-    a->level = TM_CL_BOUNDED;
-    a->timeout_ms = 10000;
-    if (tm_mpr_map(body, &n))
-        return body->err;
-    for (uint32_t i = 0; i < n; i++) {
-        if (tm_mpr_str(body, &k, &kn))
-            return body->err;
-        int rc = read_key(body, a, k, kn);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
 {
     struct tm_mpw w;
@@ -355,11 +261,32 @@ static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t
     return rc;
 }
 
-/* Resolves the collection and waits for the read's consistency level. */
-static struct qcoll *read_prepare(struct tm_query_role *q, const struct read_args *a,
-                                  uint64_t *read_ts, struct tm_status *st)
+/* The read's filter, parsed against the collection's schema. */
+static int parse_filter(const struct qcoll *c, const struct read_args *a, struct tm_expr **out,
+                        struct tm_status *st)
+{
+    *out = NULL;
+    if (!a->filter_len)
+        return 0;
+    json_t *params = NULL;
+    if (a->params_len) {
+        params = json_loadb(a->params, a->params_len, JSON_DECODE_ANY, NULL);
+        if (!params)
+            return tm_status_set(st, TM_MV_INVALID_PARAM, "exprParams is not valid JSON");
+    }
+    char *text = strndup(a->filter, a->filter_len);
+    int rc = text ? tm_expr_parse(text, params, c->store->schema, out, st) : TM_ENOMEM;
+    free(text);
+    json_decref(params);
+    return rc;
+}
+
+struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *a,
+                               uint64_t *read_ts, struct tm_expr **filter_out,
+                               struct tm_status *st)
 {
     uint64_t g[64];
+    *filter_out = NULL;
     int rc = guarantee(q, a, g);
     if (!rc)
         rc = wait_serviceable(q, g, a->timeout_ms, read_ts);
@@ -372,7 +299,12 @@ static struct qcoll *read_prepare(struct tm_query_role *q, const struct read_arg
     }
     /* Not seen in the log yet means no rows yet: an empty result. */
     struct qcoll *c = coll_get(q, a->coll, false);
-    return c && !c->dead ? c : NULL;
+    if (!c || c->dead)
+        return NULL;
+    rc = parse_filter(c, a, filter_out, st);
+    if (rc && !st->code)
+        tm_status_set(st, TM_MV_INTERNAL, "filter: %s", tm_strerror(rc));
+    return rc ? NULL : c;
 }
 
 static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
@@ -382,7 +314,7 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
     struct tm_batch pks, out;
     tm_batch_init(&pks);
     tm_batch_init(&out);
-    if (parse_read(body, &a)) {
+    if (tm_query_parse(body, &a, NULL)) {
         tm_status_set(st, TM_MV_INTERNAL, "malformed read request");
         return;
     }
@@ -392,7 +324,8 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
         return;
     }
     uint64_t read_ts[64];
-    struct qcoll *c = read_prepare(q, &a, read_ts, st);
+    struct tm_expr *filter;
+    struct qcoll *c = tm_query_prepare(q, &a, read_ts, &filter, st);
     if (c && !st->code) {
         struct tm_store_read rq = {.shard_ts = read_ts,
                                    .nshards = (uint32_t)q->nshards,
@@ -401,12 +334,14 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
                                    .fields = a.fields,
                                    .nfields = a.nfields,
                                    .offset = a.offset,
-                                   .limit = a.limit};
+                                   .limit = a.limit,
+                                   .filter = filter};
         pthread_rwlock_rdlock(&c->store->lock);
         int rc = c->dead ? 0 : tm_store_read(c->store, a.pks.p ? &pks : NULL, &rq, &out);
         pthread_rwlock_unlock(&c->store->lock);
         if (rc)
             tm_status_set(st, TM_MV_INTERNAL, "read failed: %s", tm_strerror(rc));
+        tm_expr_free(filter);
     }
     if (!st->code) {
         tm_mpw_map(reply, 1);
@@ -420,12 +355,13 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
                        struct tm_status *st)
 {
     struct read_args a;
-    if (parse_read(body, &a)) {
+    if (tm_query_parse(body, &a, NULL)) {
         tm_status_set(st, TM_MV_INTERNAL, "malformed count request");
         return;
     }
     uint64_t read_ts[64];
-    struct qcoll *c = read_prepare(q, &a, read_ts, st);
+    struct tm_expr *filter;
+    struct qcoll *c = tm_query_prepare(q, &a, read_ts, &filter, st);
     if (st->code)
         return;
     uint64_t n = 0;
@@ -433,10 +369,16 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
         struct tm_store_read rq = {.shard_ts = read_ts,
                                    .nshards = (uint32_t)q->nshards,
                                    .parts = a.all_parts ? NULL : a.parts,
-                                   .nparts = a.nparts};
+                                   .nparts = a.nparts,
+                                   .filter = filter};
         pthread_rwlock_rdlock(&c->store->lock);
-        n = tm_store_count(c->store, &rq);
+        int rc = c->dead ? 0 : tm_store_count(c->store, &rq, &n);
         pthread_rwlock_unlock(&c->store->lock);
+        tm_expr_free(filter);
+        if (rc) {
+            tm_status_set(st, TM_MV_INTERNAL, "count failed: %s", tm_strerror(rc));
+            return;
+        }
     }
     tm_mpw_map(reply, 1);
     tm_mpw_cstr(reply, "n"), tm_mpw_uint(reply, n);
@@ -445,7 +387,7 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
 static void call_drop(struct tm_query_role *q, struct tm_mpr *body)
 {
     struct read_args a;
-    if (parse_read(body, &a))
+    if (tm_query_parse(body, &a, NULL))
         return;
     struct qcoll *c = coll_get(q, a.coll, false);
     if (!c)
@@ -468,6 +410,8 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         call_read(q, body, reply, st);
     else if (strcmp(type, "count") == 0)
         call_count(q, body, reply, st);
+    else if (strcmp(type, "search") == 0)
+        tm_query_search(q, body, reply, st);
     else if (strcmp(type, "drop") == 0)
         call_drop(q, body);
     else

@@ -1,5 +1,6 @@
 /* Growing data of one collection: versions, deletes, MVCC reads (rules in store.h). */
 #include "store.h"
+#include "search_int.h"
 #include "store_int.h"
 
 #include <stdlib.h>
@@ -28,6 +29,8 @@ void tm_store_clear(struct tm_store *s)
     tm_pkindex_free(&s->pk);
     s->segs = NULL;
     s->nsegs = 0;
+    s->nreplaced = 0;
+    s->max_ts = 0;
     s->dels = NULL;
     s->ndels = s->cap_dels = 0;
 }
@@ -156,6 +159,8 @@ int tm_store_insert_rows(struct tm_store *s, const struct tm_entry_hdr *h,
     int rc = seg_for(s, h->part_id, rows, &si);
     if (rc)
         return rc;
+    if (h->ts > s->max_ts)
+        s->max_ts = h->ts;
     struct tm_store_seg *seg = &s->segs[si];
     uint32_t base = seg->rows.nrows;
     if ((rc = tm_batch_append_rows(&seg->rows, rows, 0, rows->nrows)))
@@ -166,6 +171,7 @@ int tm_store_insert_rows(struct tm_store *s, const struct tm_entry_hdr *h,
         struct tm_pk_entry *e = tm_pkindex_get(&s->pk, &pk);
         if (!e || tm_buf_append(&seg->ts, &h->ts, 8) || tm_buf_append(&seg->prev, &e->row_head, 8))
             return TM_ENOMEM;
+        s->nreplaced += e->row_head != TM_NO_REF;
         e->row_head = REF(si, base + i);
     }
     return 0;
@@ -206,7 +212,7 @@ int64_t tm_store_visible(const struct tm_store *s, const struct tm_pk_entry *e, 
     return v;
 }
 
-static uint64_t read_ts(const struct tm_pk_entry *e, const struct tm_store_read *q)
+uint64_t tm_store_read_ts(const struct tm_pk_entry *e, const struct tm_store_read *q)
 {
     if (!q->nshards)
         return q->ts;
@@ -214,11 +220,11 @@ static uint64_t read_ts(const struct tm_pk_entry *e, const struct tm_store_read 
     return q->shard_ts[tm_pk_hash(&pk) % q->nshards];
 }
 
-static bool part_selected(const struct tm_store *s, int64_t ref, const struct tm_store_read *q)
+bool tm_store_seg_selected(const struct tm_store *s, uint32_t seg, const struct tm_store_read *q)
 {
     if (!q->parts)
         return true;
-    int64_t part = s->segs[REF_SEG(ref)].part_id;
+    int64_t part = s->segs[seg].part_id;
     for (uint32_t i = 0; i < q->nparts; i++)
         if (q->parts[i] == part)
             return true;
@@ -231,21 +237,15 @@ static int cmp_ref(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Collects the refs of visible, selected versions: of the given keys, or of all keys. */
+/* Collects the refs of the given keys' visible, selected versions. */
 static int collect(struct tm_store *s, const struct tm_batch *pks, const struct tm_store_read *q,
                    struct tm_buf *refs)
 {
-    uint64_t n = pks ? pks->nrows : s->pk.cap;
-    for (uint64_t i = 0; i < n; i++) {
-        const struct tm_pk_entry *e;
-        if (pks) {
-            struct tm_pk pk = tm_store_pk_at(&pks->cols[0], (uint32_t)i);
-            e = tm_pkindex_find(&s->pk, &pk);
-        } else {
-            e = s->pk.slots[i].hash ? &s->pk.slots[i] : NULL;
-        }
-        int64_t v = e ? tm_store_visible(s, e, read_ts(e, q)) : TM_NO_REF;
-        if (v != TM_NO_REF && part_selected(s, v, q) && tm_buf_append(refs, &v, 8))
+    for (uint32_t i = 0; i < pks->nrows; i++) {
+        struct tm_pk pk = tm_store_pk_at(&pks->cols[0], i);
+        const struct tm_pk_entry *e = tm_pkindex_find(&s->pk, &pk);
+        int64_t v = e ? tm_store_visible(s, e, tm_store_read_ts(e, q)) : TM_NO_REF;
+        if (v != TM_NO_REF && tm_store_seg_selected(s, REF_SEG(v), q) && tm_buf_append(refs, &v, 8))
             return TM_ENOMEM;
     }
     /* Insertion order, as a scan of segments would return them; a key the
@@ -261,9 +261,10 @@ static int collect(struct tm_store *s, const struct tm_batch *pks, const struct 
     return 0;
 }
 
-static int out_layout(const struct tm_store *s, const struct tm_store_read *q, struct tm_batch *out)
+int tm_store_out_layout(const struct tm_store *s, const struct tm_store_read *q,
+                        struct tm_batch *out)
 {
-    const struct tm_batch *l = &s->segs[0].rows;
+    const struct tm_batch *l = s->schema ? &s->layout : &s->segs[0].rows;
     const struct tm_col *pkc = tm_batch_col(l, s->pk_field_id);
     if (!tm_batch_add_col(out, pkc->field_id, pkc->type, pkc->width, pkc->nullable))
         return TM_EINVAL;
@@ -285,9 +286,9 @@ int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct t
         return TM_EINVAL;
     struct tm_buf refs;
     tm_buf_init(&refs);
-    int rc = collect(s, pks, q, &refs);
+    int rc = pks ? collect(s, pks, q, &refs) : tm_store_scan_refs(s, q, &refs);
     if (!rc)
-        rc = out_layout(s, q, out);
+        rc = tm_store_out_layout(s, q, out);
     const int64_t *r = (const int64_t *)refs.data;
     uint64_t n = refs.len / 8;
     uint64_t start = q->offset < n ? q->offset : n;
@@ -298,15 +299,18 @@ int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct t
     return rc;
 }
 
-uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q)
+int tm_store_count(struct tm_store *s, const struct tm_store_read *q, uint64_t *n_out)
 {
+    if (q->filter || (s->nreplaced == 0 && s->ndels == 0)) /* bitsets are cheaper then */
+        return tm_store_count_filtered(s, q, n_out);
     uint64_t n = 0;
     for (uint64_t i = 0; i < s->pk.cap; i++) {
         const struct tm_pk_entry *e = &s->pk.slots[i];
         if (!e->hash)
             continue;
-        int64_t v = tm_store_visible(s, e, read_ts(e, q));
-        n += v != TM_NO_REF && part_selected(s, v, q);
+        int64_t v = tm_store_visible(s, e, tm_store_read_ts(e, q));
+        n += v != TM_NO_REF && tm_store_seg_selected(s, REF_SEG(v), q);
     }
-    return n;
+    *n_out = n;
+    return 0;
 }

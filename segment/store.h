@@ -24,6 +24,7 @@
 
 #include "batch.h"
 #include "entry.h"
+#include "expr.h"
 #include "pkindex.h"
 
 struct tm_store_seg {
@@ -47,6 +48,11 @@ struct tm_store {
     struct tm_pkindex pk;
     struct tm_store_del *dels;
     int64_t ndels, cap_dels;
+    /* Rows that superseded an earlier version of their key, and the newest
+     * row timestamp: while nreplaced and ndels are 0, every row is the only
+     * version of its key, which lets scans skip the per-key visibility walk. */
+    uint64_t nreplaced;
+    uint64_t max_ts;
     int64_t pk_field_id;      /* 0 until the first insert */
     struct tm_schema *schema; /* optional (tm_store_set_schema); merges need it */
     struct tm_batch layout;   /* the schema's row layout, no rows */
@@ -65,6 +71,7 @@ struct tm_store_read {
     const int64_t *fields; /* field ids to return (the pk is always returned) */
     uint32_t nfields;
     uint64_t offset, limit; /* limit 0 = none */
+    const struct tm_expr *filter; /* rows must match it; NULL = every row */
 };
 
 struct tm_store *tm_store_new(int64_t coll_id);
@@ -84,11 +91,13 @@ void tm_store_clear(struct tm_store *s);
 int tm_store_apply(struct tm_store *s, const struct tm_entry_hdr *h, const struct tm_batch *rows,
                    const struct tm_batch *pks, int64_t pk_field_id);
 
-/* Visible rows for the keys in the single-column batch `pks`, or for every
- * key when pks is NULL, into out (freshly initialised; freed by the caller). */
+/* Visible rows for the keys in the single-column batch `pks` (q->filter is
+ * not applied then), or for every key that matches q->filter when pks is
+ * NULL, in insertion order, into out (freshly initialised; freed by the
+ * caller). 0 or TM_ENOMEM / TM_EINVAL. */
 int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct tm_store_read *q,
                   struct tm_batch *out);
-/* Number of visible keys. */
-uint64_t tm_store_count(struct tm_store *s, const struct tm_store_read *q);
+/* Number of visible keys that match q->filter into *n_out; 0 or TM_ENOMEM. */
+int tm_store_count(struct tm_store *s, const struct tm_store_read *q, uint64_t *n_out);
 
 #endif

@@ -23,4 +23,20 @@ int tm_store_insert_rows(struct tm_store *s, const struct tm_entry_hdr *h,
 int tm_store_merge(struct tm_store *s, const struct tm_entry_hdr *h, const struct tm_batch *rows,
                    const struct tm_batch *pks);
 
+/* The read timestamp of a key: its shard's, or q->ts. */
+uint64_t tm_store_read_ts(const struct tm_pk_entry *e, const struct tm_store_read *q);
+/* True when segment seg's partition is one q selects. */
+bool tm_store_seg_selected(const struct tm_store *s, uint32_t seg, const struct tm_store_read *q);
+/* The rows a scan may return, per segment: bit r of (*bits_out)[seg] is
+ * set iff row r is the version of its key visible at q's timestamps, lies in
+ * a selected partition and matches q->filter. Free with tm_store_bits_free.
+ * 0 or TM_ENOMEM (store_scan.c). */
+int tm_store_eligible(struct tm_store *s, const struct tm_store_read *q, uint64_t ***bits_out);
+void tm_store_bits_free(const struct tm_store *s, uint64_t **bits);
+/* Eligible rows as refs in insertion order; filtered counts (store_scan.c). */
+int tm_store_scan_refs(struct tm_store *s, const struct tm_store_read *q, struct tm_buf *refs);
+int tm_store_count_filtered(struct tm_store *s, const struct tm_store_read *q, uint64_t *n_out);
+/* Number of set bits among the first n. */
+uint64_t tm_bits_count(const uint64_t *bits, uint64_t n);
+
 #endif

@@ -355,6 +355,20 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
       checkEqual(Number(res.data[0]['count(*)']), 10, 'count(*) is 10');
     });
 
+    it('searches with a filter on a dynamic key (COSINE, best first)', async () => {
+      const res = await client.search({
+        collectionName: QUICK, consistencyLevel: STRONG, data: [vec(5)], limit: 3,
+        filter: 'color == "blue"', outputFields: ['color'],
+      });
+      checkOk(res, 'search');
+      check(Array.isArray(res.data) && res.data.length === 3, 'three hits');
+      checkEqual(res.data[0].id, '5', 'the query vector itself is the best hit');
+      check(Math.abs(res.data[0].distance - 1) < 1e-6, 'cosine similarity of a vector with itself is 1');
+      check(res.data.every((h) => h.color === 'blue'), 'every hit matches the filter');
+      check(res.data[0].distance >= res.data[1].distance && res.data[1].distance >= res.data[2].distance,
+        'COSINE hits come best (largest) first');
+    });
+
     // Milvus returns count(*) as an Int64 column, so under the SDK's
     // Accept-Type-Allow-Int64: false it is the string "10" (buildQueryResp
     // stringifies every Int64 column); Tidemark does the same.
@@ -503,13 +517,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
       checkEqual(res.data, [], 'get of the deleted id returns no row');
     });
 
-    // Filters on non-key fields are valid Milvus; Tidemark answers them with
-    // 1100 "this server accepts `pk in [...]` and `pk == value` until the full
-    // filter language lands". These stay as TODO tests (reported, not failing
-    // the run) until the filter language lands; then drop the todo flag.
-    const FILTER_TODO = 'Tidemark parses only `pk in [...]` / `pk == v` filters so far';
-
-    it('queries with a scalar filter', { todo: FILTER_TODO }, async () => {
+    it('queries with a scalar filter', async () => {
       const res = await client.query({
         collectionName: FULL, filter: 'age > 30 and active == true', outputFields: ['title', 'age'],
       });
@@ -519,7 +527,7 @@ describe('Milvus Node.js SDK HttpClient against Tidemark', () => {
       ], 'query rows (scalar filter; pk 4 was deleted)');
     });
 
-    it('deletes by a scalar filter, and the row is gone', { todo: FILTER_TODO }, async () => {
+    it('deletes by a scalar filter, and the row is gone', async () => {
       let res = await client.delete({ collectionName: FULL, filter: 'title == "t5"' });
       checkOk(res, 'delete by scalar filter');
       checkEqual(Number(res.data.deleteCount), 1, 'deleteCount (rows matched)');

@@ -1,0 +1,341 @@
+/* Filter expressions: comparing and computing with values, the sets behind
+ * `in`, and the compiled `like` matcher. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expr_int.h"
+
+/* ---- comparison ---- */
+
+static bool is_num(const struct ex_val *v)
+{
+    return v->k == EV_INT || v->k == EV_FLOAT;
+}
+
+/* Why long double: it holds every int64 exactly on our targets (x86-64's
+ * 80-bit format), so a JSON integer compares exactly with a float literal. */
+static int cmp_num(const struct ex_val *a, const struct ex_val *b)
+{
+    if (a->k == EV_INT && b->k == EV_INT)
+        return (a->i > b->i) - (a->i < b->i);
+    long double x = a->k == EV_INT ? (long double)a->i : (long double)a->d;
+    long double y = b->k == EV_INT ? (long double)b->i : (long double)b->d;
+    if (isnan(x) || isnan(y))
+        return EX_INCOMPARABLE;
+    return (x > y) - (x < y);
+}
+
+static int cmp_str(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c)
+        return c < 0 ? -1 : 1;
+    return (alen > blen) - (alen < blen);
+}
+
+int ex_val_cmp(const struct ex_val *a, const struct ex_val *b)
+{
+    if (is_num(a) && is_num(b))
+        return cmp_num(a, b);
+    if (a->k == EV_STR && b->k == EV_STR)
+        return cmp_str(a->s, a->len, b->s, b->len);
+    if (a->k == EV_BOOL && b->k == EV_BOOL)
+        return (a->b > b->b) - (a->b < b->b);
+    return EX_INCOMPARABLE;
+}
+
+int ex_op_holds(enum ex_op op, int c)
+{
+    if (c == EX_INCOMPARABLE)
+        return -1;
+    switch (op) {
+    case OP_EQ:
+        return c == 0;
+    case OP_NE:
+        return c != 0;
+    case OP_LT:
+        return c < 0;
+    case OP_LE:
+        return c <= 0;
+    case OP_GT:
+        return c > 0;
+    default:
+        return c >= 0;
+    }
+}
+
+/* ---- arithmetic ---- */
+
+/* Integer arithmetic wraps (computed in uint64) so that no input can reach
+ * signed-overflow undefined behaviour, INT64_MIN / -1 included. */
+static struct ex_val arith_int(enum ex_arith op, int64_t a, int64_t b)
+{
+    struct ex_val r = {.k = EV_INT};
+    uint64_t x = (uint64_t)a, y = (uint64_t)b;
+    switch (op) {
+    case AR_ADD:
+        r.i = (int64_t)(x + y);
+        break;
+    case AR_SUB:
+        r.i = (int64_t)(x - y);
+        break;
+    case AR_MUL:
+        r.i = (int64_t)(x * y);
+        break;
+    case AR_DIV:
+        if (b == 0)
+            r.k = EV_NULL;
+        else
+            r.i = b == -1 ? (int64_t)(0 - x) : a / b;
+        break;
+    case AR_MOD:
+        if (b == 0)
+            r.k = EV_NULL;
+        else
+            r.i = b == -1 ? 0 : a % b;
+        break;
+    }
+    return r;
+}
+
+struct ex_val ex_arith_apply(enum ex_arith op, const struct ex_val *a, const struct ex_val *b)
+{
+    struct ex_val r = {.k = EV_NULL};
+    if (!is_num(a) || !is_num(b))
+        return r;
+    if (a->k == EV_INT && b->k == EV_INT)
+        return arith_int(op, a->i, b->i);
+    if (op == AR_MOD)
+        return r;
+    double x = a->k == EV_INT ? (double)a->i : a->d;
+    double y = b->k == EV_INT ? (double)b->i : b->d;
+    r.k = EV_FLOAT;
+    r.d = op == AR_ADD ? x + y : op == AR_SUB ? x - y : op == AR_MUL ? x * y : x / y;
+    return r;
+}
+
+/* ---- sets ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t hash_bytes(const char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t k = 0; k < len; k++)
+        h = (h ^ (uint8_t)p[k]) * 1099511628211ull;
+    return h;
+}
+
+bool ex_set_has_int(const struct ex_set *s, int64_t x)
+{
+    if (s->nints && bsearch(&x, s->ints, s->nints, sizeof x, cmp_i64))
+        return true;
+    if (!s->ndbls)
+        return false;
+    double d = (double)x;
+    const double *f = bsearch(&d, s->dbls, s->ndbls, sizeof d, cmp_dbl);
+    return f && (long double)*f == (long double)x;
+}
+
+bool ex_set_has_dbl(const struct ex_set *s, double x)
+{
+    if (s->ndbls && bsearch(&x, s->dbls, s->ndbls, sizeof x, cmp_dbl))
+        return true;
+    if (!s->nints || x != floor(x) || x < -9.2233720368547758e18 || x >= 9.2233720368547758e18)
+        return false;
+    int64_t i = (int64_t)x;
+    return bsearch(&i, s->ints, s->nints, sizeof i, cmp_i64) != NULL;
+}
+
+bool ex_set_has_str(const struct ex_set *s, const char *p, size_t len)
+{
+    if (!s->scap)
+        return false;
+    size_t mask = s->scap - 1;
+    for (size_t h = (size_t)hash_bytes(p, len) & mask;; h = (h + 1) & mask) {
+        const struct ex_strslot *sl = &s->strs[h];
+        if (!sl->s)
+            return false;
+        if (sl->len == len && !memcmp(sl->s, p, len))
+            return true;
+    }
+}
+
+/* A non-null scalar is simply a member or not (a string is not in a list of
+ * numbers); only null and non-scalar values are unknown. */
+int ex_set_has(const struct ex_set *s, const struct ex_val *v)
+{
+    switch (v->k) {
+    case EV_INT:
+        return ex_set_has_int(s, v->i);
+    case EV_FLOAT:
+        return !isnan(v->d) && ex_set_has_dbl(s, v->d);
+    case EV_STR:
+        return ex_set_has_str(s, v->s, v->len);
+    case EV_BOOL:
+        return v->b ? s->has_true : s->has_false;
+    default:
+        return -1;
+    }
+}
+
+static void set_add_str(struct ex_set *s, const char *p, size_t len)
+{
+    if (ex_set_has_str(s, p, len))
+        return;
+    size_t mask = s->scap - 1, h = (size_t)hash_bytes(p, len) & mask;
+    while (s->strs[h].s)
+        h = (h + 1) & mask;
+    s->strs[h] = (struct ex_strslot){p, len};
+}
+
+static void set_add(struct ex_set *s, const struct ex_val *v)
+{
+    switch (v->k) {
+    case EV_INT:
+        s->ints[s->nints++] = v->i;
+        break;
+    case EV_FLOAT:
+        if (!isnan(v->d))
+            s->dbls[s->ndbls++] = v->d;
+        break;
+    case EV_STR:
+        set_add_str(s, v->s, v->len);
+        break;
+    case EV_BOOL:
+        *(v->b ? &s->has_true : &s->has_false) = true;
+        break;
+    default:
+        break;
+    }
+}
+
+struct ex_set *ex_set_build(struct ex_arena *a, const struct ex_val *list)
+{
+    struct ex_set *s = ex_alloc(a, sizeof *s);
+    size_t n = list->n, cap = 8;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (!s || !(s->ints = ex_alloc(a, (n + 1) * sizeof *s->ints)) ||
+        !(s->dbls = ex_alloc(a, (n + 1) * sizeof *s->dbls)) ||
+        !(s->strs = ex_alloc(a, cap * sizeof *s->strs)))
+        return NULL;
+    s->scap = cap;
+    for (size_t k = 0; k < n; k++)
+        set_add(s, &list->items[k]);
+    qsort(s->ints, s->nints, sizeof *s->ints, cmp_i64);
+    qsort(s->dbls, s->ndbls, sizeof *s->dbls, cmp_dbl);
+    return s;
+}
+
+/* ---- like ---- */
+
+/* Tokens of a pattern: bytes, LK_ANY_SEQ for %, LK_ANY_ONE for _; a
+ * backslash makes the next byte literal. */
+static size_t like_tokens(const char *pat, size_t len, int16_t *tok)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (pat[k] == '\\' && k + 1 < len)
+            tok[n++] = (int16_t)(uint8_t)pat[++k];
+        else if (pat[k] == '%')
+            tok[n++] = LK_ANY_SEQ;
+        else if (pat[k] == '_')
+            tok[n++] = LK_ANY_ONE;
+        else
+            tok[n++] = (int16_t)(uint8_t)pat[k];
+    }
+    return n;
+}
+
+/* Picks the cheap matcher when the wildcards allow: abc, abc%, %abc, %abc%. */
+static void like_classify(struct ex_like *l, char *lit)
+{
+    size_t n = l->ntok, lo = 0, hi = n;
+    bool lead = n && l->tok[0] == LK_ANY_SEQ, trail = n > lead && l->tok[n - 1] == LK_ANY_SEQ;
+    lo += lead, hi -= trail;
+    for (size_t k = lo; k < hi; k++) {
+        if (l->tok[k] < 0)
+            return; /* stays LK_GENERAL */
+        lit[l->len++] = (char)l->tok[k];
+    }
+    l->lit = lit;
+    l->k = lead && trail ? LK_INFIX : lead ? LK_SUFFIX : trail ? LK_PREFIX : LK_EQ;
+}
+
+struct ex_like *ex_like_compile(struct ex_arena *a, const char *pat, size_t len)
+{
+    struct ex_like *l = ex_alloc(a, sizeof *l);
+    int16_t *tok = ex_alloc(a, (len + 1) * sizeof *tok);
+    char *lit = ex_alloc(a, len + 1);
+    if (!l || !tok || !lit)
+        return NULL;
+    l->tok = tok;
+    l->ntok = like_tokens(pat, len, tok);
+    l->k = LK_GENERAL;
+    like_classify(l, lit);
+    if (l->k == LK_GENERAL)
+        l->len = 0;
+    return l;
+}
+
+static size_t utf8_step(const char *s, size_t len, size_t at)
+{
+    uint8_t c = (uint8_t)s[at];
+    size_t w = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return at + w > len ? len - at : w;
+}
+
+/* Wildcard matching with one backtrack point (the last %), linear in
+ * practice; `_` consumes one UTF-8 character. */
+static bool like_general(const int16_t *p, size_t pn, const char *s, size_t sn)
+{
+    size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+    while (si < sn) {
+        if (pi < pn && p[pi] == LK_ANY_ONE) {
+            si += utf8_step(s, sn, si);
+            pi++;
+        } else if (pi < pn && p[pi] >= 0 && p[pi] == (uint8_t)s[si]) {
+            pi++, si++;
+        } else if (pi < pn && p[pi] == LK_ANY_SEQ) {
+            star = pi++;
+            mark = si;
+        } else if (star != SIZE_MAX) {
+            pi = star + 1;
+            mark += utf8_step(s, sn, mark);
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < pn && p[pi] == LK_ANY_SEQ)
+        pi++;
+    return pi == pn;
+}
+
+bool ex_like_match(const struct ex_like *l, const char *s, size_t len)
+{
+    switch (l->k) {
+    case LK_EQ:
+        return len == l->len && !memcmp(s, l->lit, len);
+    case LK_PREFIX:
+        return len >= l->len && !memcmp(s, l->lit, l->len);
+    case LK_SUFFIX:
+        return len >= l->len && !memcmp(s + len - l->len, l->lit, l->len);
+    case LK_INFIX:
+        return !l->len || memmem(s, len, l->lit, l->len) != NULL;
+    default:
+        return like_general(l->tok, l->ntok, s, len);
+    }
+}

@@ -1,0 +1,82 @@
+/* Internals of the query role shared by query_role.c and query_search.c. */
+#ifndef TM_QUERY_ROLE_INT_H
+#define TM_QUERY_ROLE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "expr.h"
+#include "query_role.h"
+#include "search.h"
+#include "store.h"
+#include "tm_rpc.h"
+
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+struct qcoll {
+    int64_t id;
+    bool dead;
+    int64_t pk_field_id;
+    struct tm_store *store;
+};
+
+struct qshard {
+    struct tm_query_role *q;
+    int id;
+    pthread_t thread;
+    uint64_t next;
+};
+
+struct tm_query_role {
+    struct tm_rpc_client *data, *coord;
+    struct tm_rpc_server *rpc;
+    struct qshard *shards;
+    int nshards;
+    atomic_bool stopping;
+    /* collections, guarded by colls_mu */
+    pthread_mutex_t colls_mu;
+    struct qcoll *colls;
+    size_t ncolls;
+    /* tsafe per shard, guarded by progress_mu */
+    pthread_mutex_t progress_mu;
+    pthread_cond_t progress;
+    uint64_t *tsafe;
+};
+
+struct read_args {
+    int64_t coll;
+    struct tm_span pks;
+    const char *filter, *params; /* filter text and exprParams JSON text, not terminated */
+    uint32_t filter_len, params_len;
+    int64_t parts[1024];
+    uint32_t nparts;
+    bool all_parts;
+    int64_t fields[TM_BATCH_MAX_COLS];
+    uint32_t nfields;
+    uint64_t offset, limit, level, gts, timeout_ms;
+};
+
+/* What a search adds to a read. */
+struct search_args {
+    int64_t field;
+    uint64_t metric, nq, k, group, group_size;
+    const uint8_t *vecs, *ends;
+    uint32_t vecs_len, ends_len;
+    bool has_radius, has_range_filter;
+    double radius, range_filter;
+};
+
+/* Decodes a read (and, when sa is given, a search) request. */
+int tm_query_parse(struct tm_mpr *body, struct read_args *a, struct search_args *sa);
+/* Resolves the collection, waits for the read's consistency level and
+ * parses its filter into *filter_out (NULL for none). NULL with st set on
+ * failure; NULL with st clear when the collection has no rows yet. */
+struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *a,
+                               uint64_t *read_ts, struct tm_expr **filter_out,
+                               struct tm_status *st);
+/* The "search" call (query_search.c). */
+void tm_query_search(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
+                     struct tm_status *st);
+
+#endif
