@@ -200,9 +200,15 @@ static bool in_range(const struct tm_scan *sc, float d)
 
 static int offer(struct tm_scan *sc, uint32_t qi, float score, int64_t ref)
 {
+    float key = sc->asc ? score : -score;
+    const struct tm_collector *c = &sc->coll[qi];
+    /* Most rows lose to a full heap's worst hit: refuse them before the
+     * range check and the call (a later row never wins a tie). */
+    if (c->n == sc->sp->k && !sc->sp->group_field_id && !(key < c->hits[0].key))
+        return 0;
     if (isnan(score) || !in_range(sc, score))
         return 0;
-    return tm_collector_offer(&sc->coll[qi], sc->asc ? score : -score, ref);
+    return tm_collector_offer(&sc->coll[qi], key, ref);
 }
 
 static int scan_block(struct tm_scan *sc, uint32_t seg, const struct tm_col *col, uint32_t from,
@@ -222,7 +228,7 @@ static int scan_block(struct tm_scan *sc, uint32_t seg, const struct tm_col *col
             score_float_block(sc, qi, x, n, sc->scores);
         for (uint32_t r = 0; r < n && !rc; r++) {
             uint32_t row = from + r;
-            if (!(bits[row / 64] >> (row % 64) & 1) || tm_col_is_null(col, row))
+            if (!(bits[row / 64] >> (row % 64) & 1) || (col->nullable && tm_col_is_null(col, row)))
                 continue;
             float d = dense_float ? sc->scores[r] : score_row(sc, qi, col, row);
             rc = offer(sc, qi, d, REF(seg, row));

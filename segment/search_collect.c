@@ -224,7 +224,8 @@ int tm_collectors_finish(struct tm_collector *c, uint32_t nq, bool asc,
 {
     uint64_t total = 0;
     for (uint32_t i = 0; i < nq; i++) {
-        qsort(c[i].hits, c[i].n, sizeof *c[i].hits, cmp_hit);
+        if (c[i].n > 1)
+            qsort(c[i].hits, c[i].n, sizeof *c[i].hits, cmp_hit);
         c[i].skip = c[i].sp->offset < c[i].n ? c[i].sp->offset : c[i].n;
         if (c[i].sp->group_field_id && cut_groups(&c[i]))
             return TM_ENOMEM;
