@@ -81,11 +81,22 @@ static int parse_vectors(struct tm_req *r, const json_t *data, struct tm_sub_sea
                              SEARCH_WINDOW_MAX);
     struct tm_col *col = tm_batch_add_col(&ss->vecs, ss->f->id, ss->f->type,
                                           tm_field_width(ss->f), false);
+    static const char insert_prefix[] = "fail to deal the insert data, error: ";
     for (size_t i = 0; i < n; i++) {
-        if (tm_rows_value_to_col(ss->f, json_array_get(data, i), i, col, &r->st)) {
+        const json_t *v = json_array_get(data, i);
+        size_t want = ss->f->type == TM_T_BINARY_VECTOR ? (size_t)ss->f->dim / 8 : (size_t)ss->f->dim;
+        if (json_is_array(v) && ss->f->type != TM_T_SPARSE_VECTOR && json_array_size(v) != want)
+            return tm_status_set(&r->st, TM_MV_BAD_JSON,
+                                 "can only accept json format request, error: vector dimension "
+                                 "mismatch, dimension: %lld, but length of query vector %zu: %zu",
+                                 (long long)ss->f->dim, i, json_array_size(v));
+        if (tm_rows_value_to_col(ss->f, v, i, col, &r->st)) {
             /* the row converter's words, with search's code and prefix */
             char msg[TM_STATUS_MSG];
-            snprintf(msg, sizeof msg, "%s", r->st.msg);
+            const char *m = r->st.msg;
+            if (strncmp(m, insert_prefix, sizeof insert_prefix - 1) == 0)
+                m += sizeof insert_prefix - 1;
+            snprintf(msg, sizeof msg, "%s", m);
             return tm_status_set(&r->st, TM_MV_BAD_JSON,
                                  "can only accept json format request, error: query vector %zu: "
                                  "%s",

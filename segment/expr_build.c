@@ -113,6 +113,8 @@ static struct ex_pres *compare_arith(struct ex_parser *p, enum ex_op op, struct 
         .k = EX_ARITH, .ref = l->ref, .op = op, .aop = l->aop, .operand = l->operand};
     if (!ex_cast_const(p, int_result ? TM_T_INT64 : TM_T_DOUBLE, &r->v, &e.v))
         return NULL;
+    if (e.operand.k == EV_INT && (e.aop == AR_DIV || e.aop == AR_MOD))
+        ex_sdiv_init(&e.div, e.operand.i);
     return pred(p, l, r, &e);
 }
 

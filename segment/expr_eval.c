@@ -3,9 +3,11 @@
  * Every node fills two bitsets over the n rows, TRUE and KNOWN (see expr.h
  * for the three-valued rules). Leaves on fixed-width scalar columns and on
  * VarChar columns run typed loops that write the TRUE bits straight from the
- * column's array; KNOWN then comes from the validity bytes. Every other leaf
- * (JSON paths, Array elements, arithmetic, contains) reads one value per row
- * through expr_src.c.
+ * column's array, 64 rows to a word; KNOWN then comes from the validity
+ * bytes. Arithmetic on a numeric column runs 64 rows at a time through a
+ * small buffer: widen, apply the operator, compare. Every other leaf (JSON
+ * paths, Array elements, contains) reads one value per row through
+ * expr_src.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +16,19 @@
 
 /* ---- typed kernels for fixed-width columns ---- */
 
-#define SET_LOOP(EXPR)                                                                             \
-    for (uint32_t k = 0; k < n; k++)                                                               \
-    t[k >> 6] |= (uint64_t)(EXPR) << (k & 63)
+/* Builds each word of t from 64 evaluations of EXPR (which reads row k);
+ * bits past n are zero. A word at a time keeps the loop free of the
+ * read-modify-write of t that a bit at a time costs. */
+#define WORD_LOOP(EXPR)                                                                            \
+    for (uint32_t k0 = 0; k0 < n; k0 += 64) {                                                      \
+        uint32_t m_ = n - k0 < 64 ? n - k0 : 64;                                                   \
+        uint64_t w_ = 0;                                                                           \
+        for (uint32_t j_ = 0; j_ < m_; j_++) {                                                     \
+            uint32_t k = k0 + j_;                                                                  \
+            w_ |= (uint64_t)(EXPR) << j_;                                                          \
+        }                                                                                          \
+        t[k0 >> 6] = w_;                                                                           \
+    }
 
 /* One compare, range and in kernel per column type. VT is the type the
  * comparison runs in: int64 for integers and bools, double for floats (a
@@ -27,22 +39,22 @@
         const CT *p = data;                                                                        \
         switch (op) {                                                                              \
         case OP_EQ:                                                                                \
-            SET_LOOP((VT)p[k] == x);                                                               \
+            WORD_LOOP((VT)p[k] == x);                                                              \
             break;                                                                                 \
         case OP_NE:                                                                                \
-            SET_LOOP((VT)p[k] != x);                                                               \
+            WORD_LOOP((VT)p[k] != x);                                                              \
             break;                                                                                 \
         case OP_LT:                                                                                \
-            SET_LOOP((VT)p[k] < x);                                                                \
+            WORD_LOOP((VT)p[k] < x);                                                               \
             break;                                                                                 \
         case OP_LE:                                                                                \
-            SET_LOOP((VT)p[k] <= x);                                                               \
+            WORD_LOOP((VT)p[k] <= x);                                                              \
             break;                                                                                 \
         case OP_GT:                                                                                \
-            SET_LOOP((VT)p[k] > x);                                                                \
+            WORD_LOOP((VT)p[k] > x);                                                               \
             break;                                                                                 \
         case OP_GE:                                                                                \
-            SET_LOOP((VT)p[k] >= x);                                                               \
+            WORD_LOOP((VT)p[k] >= x);                                                              \
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
@@ -51,31 +63,34 @@
         const CT *p = data;                                                                        \
         switch (incl) {                                                                            \
         case 0:                                                                                    \
-            SET_LOOP((VT)p[k] > lo && (VT)p[k] < hi);                                              \
+            WORD_LOOP((VT)p[k] > lo && (VT)p[k] < hi);                                             \
             break;                                                                                 \
         case 1:                                                                                    \
-            SET_LOOP((VT)p[k] >= lo && (VT)p[k] < hi);                                             \
+            WORD_LOOP((VT)p[k] >= lo && (VT)p[k] < hi);                                            \
             break;                                                                                 \
         case 2:                                                                                    \
-            SET_LOOP((VT)p[k] > lo && (VT)p[k] <= hi);                                             \
+            WORD_LOOP((VT)p[k] > lo && (VT)p[k] <= hi);                                            \
             break;                                                                                 \
         default:                                                                                   \
-            SET_LOOP((VT)p[k] >= lo && (VT)p[k] <= hi);                                            \
+            WORD_LOOP((VT)p[k] >= lo && (VT)p[k] <= hi);                                           \
         }                                                                                          \
     }                                                                                              \
     static void NAME##_in(const void *data, uint32_t n, const struct ex_set *s, uint64_t *t)       \
     {                                                                                              \
         const CT *p = data;                                                                        \
-        SET_LOOP(HAS(s, (VT)p[k]));                                                                \
+        WORD_LOOP(HAS(s, (VT)p[k]));                                                               \
     }
 
 #define HAS_BOOL(s, x) ((x) ? (s)->has_true : (s)->has_false)
+/* Integer columns probe the integer members first; a list of an integer
+ * column holds integers only (the parser cast them), so dbls is empty. */
+#define HAS_INT(s, x) ((s)->ndbls ? ex_set_has_int(s, x) : ex_iset_has(&(s)->iset, x))
 
 DEF_KERNELS(k_bool, uint8_t, int64_t, HAS_BOOL)
-DEF_KERNELS(k_i8, int8_t, int64_t, ex_set_has_int)
-DEF_KERNELS(k_i16, int16_t, int64_t, ex_set_has_int)
-DEF_KERNELS(k_i32, int32_t, int64_t, ex_set_has_int)
-DEF_KERNELS(k_i64, int64_t, int64_t, ex_set_has_int)
+DEF_KERNELS(k_i8, int8_t, int64_t, HAS_INT)
+DEF_KERNELS(k_i16, int16_t, int64_t, HAS_INT)
+DEF_KERNELS(k_i32, int32_t, int64_t, HAS_INT)
+DEF_KERNELS(k_i64, int64_t, int64_t, HAS_INT)
 DEF_KERNELS(k_f32, float, double, ex_set_has_dbl)
 DEF_KERNELS(k_f64, double, double, ex_set_has_dbl)
 
@@ -114,6 +129,13 @@ static const struct kernels_i *kernels_int(enum tm_dtype t)
     }
 }
 
+static const struct kernels_d *kernels_dbl(enum tm_dtype t)
+{
+    static const struct kernels_d kf = {k_f32_cmp, k_f32_range, k_f32_in},
+                                  kd = {k_f64_cmp, k_f64_range, k_f64_in};
+    return t == TM_T_FLOAT ? &kf : t == TM_T_DOUBLE ? &kd : NULL;
+}
+
 static int64_t const_int(const struct ex_val *v)
 {
     return v->k == EV_BOOL ? v->b : v->i;
@@ -124,82 +146,310 @@ static int range_incl(const struct ex_node *e)
     return (e->lo_incl ? 1 : 0) | (e->hi_incl ? 2 : 0);
 }
 
-/* TRUE bits of a compare/range/in leaf on a fixed-width column; false when
- * no kernel fits. */
-static bool leaf_fixed(const struct ex_ctx *c, const struct ex_node *e, const struct tm_col *col,
-                       uint64_t *t)
+/* ---- arithmetic on numeric columns ---- */
+
+#define WIDEN(CT)                                                                                  \
+    do {                                                                                           \
+        const CT *p_ = (const CT *)data + k0;                                                      \
+        for (uint32_t j = 0; j < m; j++)                                                           \
+            x[j] = p_[j];                                                                          \
+    } while (0)
+
+/* Rows [k0, k0 + m) of an integer column as int64 (m <= 64). */
+static void widen_int(const void *data, enum tm_dtype t, uint32_t k0, uint32_t m, int64_t *x)
+{
+    switch (t) {
+    case TM_T_INT8:
+        WIDEN(int8_t);
+        break;
+    case TM_T_INT16:
+        WIDEN(int16_t);
+        break;
+    case TM_T_INT32:
+        WIDEN(int32_t);
+        break;
+    default:
+        WIDEN(int64_t);
+    }
+}
+
+/* The same for Float and Double columns, as double. */
+static void widen_dbl(const void *data, enum tm_dtype t, uint32_t k0, uint32_t m, double *x)
+{
+    if (t == TM_T_FLOAT)
+        WIDEN(float);
+    else
+        WIDEN(double);
+}
+
+/* x = x aop operand, with arith_int's semantics: +, -, * wrap in uint64,
+ * / and % truncate (a divisor of 0 never reaches a plan). */
+static void apply_int(const struct ex_node *e, int64_t *x, uint32_t m)
+{
+    uint64_t y = (uint64_t)e->operand.i;
+    const struct ex_sdiv *dv = &e->div;
+    switch (e->aop) {
+    case AR_ADD:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] = (int64_t)((uint64_t)x[j] + y);
+        break;
+    case AR_SUB:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] = (int64_t)((uint64_t)x[j] - y);
+        break;
+    case AR_MUL:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] = (int64_t)((uint64_t)x[j] * y);
+        break;
+    case AR_DIV:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] = ex_sdiv_quot(dv, x[j]);
+        break;
+    case AR_MOD: /* x - trunc(x / y) * y; 0 for y = -1, as arith_int */
+        for (uint32_t j = 0; j < m; j++)
+            x[j] = (int64_t)((uint64_t)x[j] - (uint64_t)ex_sdiv_quot(dv, x[j]) * y);
+        break;
+    }
+}
+
+static void arith_int_rows(const void *data, enum tm_dtype type, uint32_t n,
+                           const struct ex_node *e, uint64_t *t)
+{
+    int64_t x[64];
+    for (uint32_t k0 = 0; k0 < n; k0 += 64) {
+        uint32_t m = n - k0 < 64 ? n - k0 : 64;
+        widen_int(data, type, k0, m, x);
+        apply_int(e, x, m);
+        k_i64_cmp(x, m, e->op, e->v.i, t + k0 / 64);
+    }
+}
+
+static void apply_dbl(enum ex_arith op, double y, double *x, uint32_t m)
+{
+    switch (op) {
+    case AR_ADD:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] += y;
+        break;
+    case AR_SUB:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] -= y;
+        break;
+    case AR_MUL:
+        for (uint32_t j = 0; j < m; j++)
+            x[j] *= y;
+        break;
+    default: /* AR_DIV; arith_fits keeps AR_MOD away */
+        for (uint32_t j = 0; j < m; j++)
+            x[j] /= y;
+    }
+}
+
+/* Float and Double columns compute in double as ex_arith_apply does; a NaN
+ * result (or a NaN constant) does not compare, so those rows are UNKNOWN. */
+static void arith_dbl_rows(const void *data, enum tm_dtype type, uint32_t n,
+                           const struct ex_node *e, uint64_t *t, uint64_t *kn)
+{
+    double x[64], y = e->operand.k == EV_INT ? (double)e->operand.i : e->operand.d, v = e->v.d;
+    for (uint32_t k0 = 0; k0 < n; k0 += 64) {
+        uint32_t m = n - k0 < 64 ? n - k0 : 64;
+        uint64_t nan = v != v ? ~(uint64_t)0 : 0;
+        widen_dbl(data, type, k0, m, x);
+        apply_dbl(e->aop, y, x, m);
+        for (uint32_t j = 0; j < m; j++)
+            nan |= (uint64_t)(x[j] != x[j]) << j;
+        k_f64_cmp(x, m, e->op, v, t + k0 / 64);
+        kn[k0 / 64] &= ~nan;
+    }
+}
+
+static bool is_int_col(enum tm_dtype t)
+{
+    return t == TM_T_INT8 || t == TM_T_INT16 || t == TM_T_INT32 || t == TM_T_INT64;
+}
+
+/* Whether arithmetic on this column has a typed loop: the plan shapes the
+ * parser builds for integer and floating columns (anything else, such as a
+ * float operand on an integer column, stays on the general path). */
+static bool arith_fits(const struct ex_node *e)
+{
+    if (is_int_col(e->ref.type))
+        return e->operand.k == EV_INT && e->v.k == EV_INT;
+    return (e->ref.type == TM_T_FLOAT || e->ref.type == TM_T_DOUBLE) && e->aop != AR_MOD &&
+           (e->operand.k == EV_INT || e->operand.k == EV_FLOAT) && e->v.k == EV_FLOAT;
+}
+
+/* ---- leaves on fixed-width columns ---- */
+
+static bool fixed_fits(const struct ex_node *e)
+{
+    enum tm_dtype t = e->ref.type;
+    if (e->k == EX_ARITH)
+        return arith_fits(e);
+    return (e->k == EX_CMP || e->k == EX_RANGE || e->k == EX_IN) && (kernels_int(t) || kernels_dbl(t));
+}
+
+/* TRUE bits of a leaf fixed_fits accepted; clears KNOWN bits of rows whose
+ * result is undefined. */
+static void leaf_fixed(const struct ex_ctx *c, const struct ex_node *e, const struct tm_col *col,
+                       uint64_t *t, uint64_t *kn)
 {
     const void *p = col->data.data + (size_t)c->from * col->width;
     const struct kernels_i *ki = kernels_int(e->ref.type);
-    static const struct kernels_d kf = {k_f32_cmp, k_f32_range, k_f32_in},
-                                  kd = {k_f64_cmp, k_f64_range, k_f64_in};
-    const struct kernels_d *kdd = e->ref.type == TM_T_FLOAT    ? &kf
-                                  : e->ref.type == TM_T_DOUBLE ? &kd
-                                                               : NULL;
-    if (e->k == EX_IN && (ki || kdd))
-        ki ? ki->in(p, c->n, e->set, t) : kdd->in(p, c->n, e->set, t);
+    const struct kernels_d *kd = kernels_dbl(e->ref.type);
+    if (e->k == EX_ARITH && ki)
+        arith_int_rows(p, e->ref.type, c->n, e, t);
+    else if (e->k == EX_ARITH)
+        arith_dbl_rows(p, e->ref.type, c->n, e, t, kn);
+    else if (e->k == EX_IN)
+        ki ? ki->in(p, c->n, e->set, t) : kd->in(p, c->n, e->set, t);
     else if (e->k == EX_CMP && ki)
         ki->cmp(p, c->n, e->op, const_int(&e->v), t);
-    else if (e->k == EX_CMP && kdd)
-        kdd->cmp(p, c->n, e->op, e->v.d, t);
-    else if (e->k == EX_RANGE && ki)
+    else if (e->k == EX_CMP)
+        kd->cmp(p, c->n, e->op, e->v.d, t);
+    else if (ki)
         ki->range(p, c->n, const_int(&e->v), const_int(&e->hi), range_incl(e), t);
-    else if (e->k == EX_RANGE && kdd)
-        kdd->range(p, c->n, e->v.d, e->hi.d, range_incl(e), t);
     else
-        return false;
-    return true;
+        kd->range(p, c->n, e->v.d, e->hi.d, range_incl(e), t);
+}
+
+/* ---- leaves on VarChar columns ---- */
+
+/* Like WORD_LOOP with the string of row k as s and len: offsets are read
+ * in order, each row's start being the previous row's end. */
+#define STR_LOOP(EXPR)                                                                             \
+    do {                                                                                           \
+        uint64_t st_ = s0;                                                                         \
+        WORD_LOOP((s = base + st_, len = (size_t)(ends[k] - st_), st_ = ends[k], (EXPR)));         \
+    } while (0)
+
+/* Bit c + 1 of OPMASK[op] says whether op holds for a three-way result c. */
+static const unsigned OPMASK[] = {[OP_EQ] = 2, [OP_NE] = 5, [OP_LT] = 1,
+                                  [OP_LE] = 3, [OP_GT] = 4, [OP_GE] = 6};
+
+static int str_cmp3(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c)
+        return c < 0 ? -1 : 1;
+    return (alen > blen) - (alen < blen);
+}
+
+/* %lit%: one memmem over the window's bytes finds the next occurrence; a row
+ * matches when an occurrence lies wholly inside it, and the search resumes
+ * at the next row. Rows with no occurrence cost nothing. */
+static void like_infix(const uint64_t *ends, const char *base, uint64_t s0, uint32_t n,
+                       const struct ex_like *l, uint64_t *t)
+{
+    uint64_t at = s0;
+    for (uint32_t k = 0; k < n;) {
+        const char *hit = memmem(base + at, (size_t)(ends[n - 1] - at), l->lit, l->len);
+        if (!hit)
+            return;
+        uint64_t off = (uint64_t)(hit - base);
+        while (ends[k] <= off) /* the row holding the hit; it exists: off < ends[n - 1] */
+            k++;
+        if (off + l->len <= ends[k])
+            t[k >> 6] |= (uint64_t)1 << (k & 63);
+        at = ends[k++];
+    }
+}
+
+static void leaf_like(const uint64_t *ends, const char *base, uint64_t s0, uint32_t n,
+                      const struct ex_like *l, uint64_t *t)
+{
+    const char *s, *lit = l->lit;
+    size_t len, ll = l->len;
+    switch (l->k) {
+    case LK_EQ:
+        STR_LOOP(len == ll && !memcmp(s, lit, ll));
+        break;
+    case LK_PREFIX:
+        STR_LOOP(len >= ll && !memcmp(s, lit, ll));
+        break;
+    case LK_SUFFIX:
+        STR_LOOP(len >= ll && !memcmp(s + len - ll, lit, ll));
+        break;
+    case LK_INFIX:
+        if (ll)
+            like_infix(ends, base, s0, n, l, t);
+        else
+            STR_LOOP(1);
+        break;
+    default:
+        STR_LOOP(ex_like_match(l, s, len));
+    }
 }
 
 /* TRUE bits of a compare/in/like leaf on a VarChar column. */
-static bool leaf_varchar(const struct ex_ctx *c, const struct ex_node *e, const struct tm_col *col,
+static void leaf_varchar(const struct ex_ctx *c, const struct ex_node *e, const struct tm_col *col,
                          uint64_t *t)
 {
-    if (e->k != EX_CMP && e->k != EX_IN && e->k != EX_LIKE)
-        return false;
-    const uint64_t *ends = (const uint64_t *)col->ends.data;
-    const char *base = col->data.data ? (const char *)col->data.data : "";
+    const uint64_t *ends = (const uint64_t *)col->ends.data + c->from;
+    const char *base = col->data.data ? (const char *)col->data.data : "", *s, *v = e->v.s;
+    uint64_t s0 = c->from ? ends[-1] : 0;
     uint32_t n = c->n;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t row = c->from + k;
-        uint64_t st = row ? ends[row - 1] : 0;
-        struct ex_val v = {.k = EV_STR, .s = base + st, .len = (size_t)(ends[row] - st)};
-        bool r;
-        if (e->k == EX_CMP)
-            r = ex_op_holds(e->op, ex_val_cmp(&v, &e->v)) == 1;
-        else if (e->k == EX_IN)
-            r = ex_set_has_str(e->set, v.s, v.len);
-        else
-            r = ex_like_match(e->like, v.s, v.len);
-        t[k >> 6] |= (uint64_t)r << (k & 63);
-    }
-    return true;
+    size_t len, vl = e->v.len;
+    unsigned mask = OPMASK[e->op];
+    if (e->k == EX_LIKE)
+        leaf_like(ends, base, s0, n, e->like, t);
+    else if (e->k == EX_IN)
+        STR_LOOP(ex_set_has_str(e->set, s, len));
+    else if (e->op == OP_EQ || e->op == OP_NE)
+        STR_LOOP((len == vl && !memcmp(s, v, vl)) == (e->op == OP_EQ));
+    else
+        STR_LOOP(mask >> (str_cmp3(s, len, v, vl) + 1) & 1);
 }
 
+/* ---- the leaf dispatch ---- */
+
+/* Validity bytes [0, n) as bits: bit j of the result is set when byte j is
+ * not zero, eight bytes at a time (the high bit of each byte flags a
+ * non-zero byte; the multiply gathers the eight flags into the top byte). */
+static void valid_bits(const uint8_t *v, uint32_t n, uint64_t *out)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+    uint32_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x;
+        memcpy(&x, v + k, 8);
+        x = ((((x & lo7) + lo7) | x) & ~lo7) >> 7;
+        out[k >> 6] |= ((x * 0x0102040810204080ull) >> 56) << (k & 63);
+    }
+    for (; k < n; k++)
+        out[k >> 6] |= (uint64_t)(v[k] != 0) << (k & 63);
+}
+
+/* kn (zeroed) = the rows whose value is not null. */
 static void known_from_validity(const struct ex_ctx *c, const struct tm_col *col, uint64_t *kn)
 {
-    if (!col->nullable) {
+    if (!col->nullable)
         memset(kn, 0xff, c->words * 8);
-        return;
-    }
-    const uint8_t *valid = col->valid.data + c->from;
-    for (uint32_t k = 0; k < c->n; k++)
-        kn[k >> 6] |= (uint64_t)(valid[k] != 0) << (k & 63);
+    else
+        valid_bits(col->valid.data + c->from, c->n, kn);
 }
 
 static void eval_leaf(struct ex_ctx *c, const struct ex_node *e, uint64_t *t, uint64_t *kn)
 {
     const struct tm_col *col = e->ref.k == REF_COL ? tm_batch_col(c->b, e->ref.fid) : NULL;
-    bool done = false;
-    if (col && e->ref.type == TM_T_VARCHAR)
-        done = leaf_varchar(c, e, col, t);
-    else if (col && col->width && !e->ref.length)
-        done = leaf_fixed(c, e, col, t);
-    if (!done) {
+    bool str = col && e->ref.type == TM_T_VARCHAR, fixed = col && col->width && !e->ref.length;
+    if (e->k == EX_ISNULL && (str || fixed)) { /* null exactly where the validity byte is 0 */
+        known_from_validity(c, col, t);
+        for (size_t w = 0; w < c->words; w++)
+            t[w] = ~t[w];
+        memset(kn, 0xff, c->words * 8);
+        return;
+    }
+    bool str_fits = str && (e->k == EX_CMP || e->k == EX_IN || e->k == EX_LIKE);
+    if (!str_fits && !(fixed && fixed_fits(e))) {
         ex_leaf_generic(c, e, t, kn);
         return;
     }
     known_from_validity(c, col, kn);
+    if (str_fits)
+        leaf_varchar(c, e, col, t);
+    else
+        leaf_fixed(c, e, col, t, kn);
     for (size_t w = 0; w < c->words; w++)
         t[w] &= kn[w];
 }

@@ -60,6 +60,32 @@ int ex_op_holds(enum ex_op op, int c);
  * operation is undefined (integer modulo of a float). Integers wrap. */
 struct ex_val ex_arith_apply(enum ex_arith op, const struct ex_val *a, const struct ex_val *b);
 
+/* Signed 64-bit division by a constant d != 0 as a multiply and a shift
+ * (Hacker's Delight §10-1; Granlund and Montgomery), so that a typed loop
+ * for `field / c` or `field % c` does not pay a hardware divide per row.
+ * ex_sdiv_quot gives exactly the quotient arith_int gives: C truncation,
+ * and INT64_MIN / -1 wrapping to INT64_MIN. */
+struct ex_sdiv {
+    int64_t d, magic;
+    int shift;
+};
+void ex_sdiv_init(struct ex_sdiv *v, int64_t d);
+
+__extension__ typedef __int128 ex_i128;
+
+static inline int64_t ex_sdiv_quot(const struct ex_sdiv *v, int64_t x)
+{
+    if (v->d == 1 || v->d == -1) /* no magic number exists; negate with wrap-around */
+        return v->d == 1 ? x : (int64_t)(0 - (uint64_t)x);
+    uint64_t q = (uint64_t)(int64_t)(((ex_i128)v->magic * x) >> 64);
+    if (v->d > 0 && v->magic < 0)
+        q += (uint64_t)x;
+    else if (v->d < 0 && v->magic > 0)
+        q -= (uint64_t)x;
+    int64_t r = (int64_t)q >> v->shift;
+    return r + (int64_t)((uint64_t)r >> 63);
+}
+
 /* ---- column references ---- */
 
 enum ex_ref_kind {
@@ -86,9 +112,49 @@ struct ex_strslot {
     size_t len;
 };
 
+/* The integer members in the form fastest to probe: a bitmap when they
+ * span a small range, else a hash table when there are more than a few,
+ * else the sorted array itself. */
+struct ex_iset {
+    const int64_t *sorted;
+    size_t n;
+    const uint64_t *bm; /* bit x - lo for member x, span bits */
+    int64_t lo;
+    uint64_t span;
+    const int64_t *slots; /* open addressing, mask + 1 slots; `empty` is no member */
+    uint64_t mask;
+    int64_t empty;
+    int shift; /* 64 - log2(slots) for the Fibonacci hash */
+};
+
+#define EX_ISET_LINEAR 8 /* members scanned linearly up to this many */
+
+static inline bool ex_iset_has(const struct ex_iset *s, int64_t x)
+{
+    if (s->bm) {
+        uint64_t o = (uint64_t)x - (uint64_t)s->lo;
+        return o < s->span && (s->bm[o >> 6] >> (o & 63) & 1);
+    }
+    if (s->slots) {
+        uint64_t h = ((uint64_t)x * 0x9E3779B97F4A7C15ull) >> s->shift;
+        for (;; h = (h + 1) & s->mask) {
+            int64_t v = s->slots[h];
+            if (v == x)
+                return true;
+            if (v == s->empty)
+                return false;
+        }
+    }
+    bool hit = false;
+    for (size_t k = 0; k < s->n; k++)
+        hit |= s->sorted[k] == x;
+    return hit;
+}
+
 struct ex_set {
-    int64_t *ints; /* sorted */
+    int64_t *ints; /* sorted, distinct */
     size_t nints;
+    struct ex_iset iset; /* the same members, for probing */
     double *dbls; /* sorted, no NaN */
     size_t ndbls;
     struct ex_strslot *strs; /* open addressing, power-of-two cap */
@@ -149,6 +215,7 @@ struct ex_node {
     bool lo_incl, hi_incl, cval;
     enum ex_arith aop;
     struct ex_val operand;
+    struct ex_sdiv div; /* EX_ARITH, integer / and %: operand.i prepared */
     const struct ex_set *set;
     const struct ex_like *like;
     enum ex_contains ck;

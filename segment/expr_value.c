@@ -115,6 +115,35 @@ struct ex_val ex_arith_apply(enum ex_arith op, const struct ex_val *a, const str
     return r;
 }
 
+/* Hacker's Delight figure 10-1 widened to 64 bits: the least shift p >= 64
+ * for which magic = ceil(2^p / |d|) divides every int64 exactly. Needs
+ * |d| >= 2; INT64_MIN included (ad is then 2^63 as an unsigned). */
+void ex_sdiv_init(struct ex_sdiv *v, int64_t d)
+{
+    const uint64_t two63 = (uint64_t)1 << 63;
+    uint64_t ad = d < 0 ? 0 - (uint64_t)d : (uint64_t)d;
+    v->d = d, v->magic = 0, v->shift = 0;
+    if (ad < 2)
+        return; /* 0 is refused by the parser; 1 and -1 need no magic */
+    uint64_t t = two63 + ((uint64_t)d >> 63), anc = t - 1 - t % ad;
+    uint64_t q1 = two63 / anc, r1 = two63 - q1 * anc, q2 = two63 / ad, r2 = two63 - q2 * ad;
+    uint64_t delta;
+    int p = 63;
+    do {
+        p++;
+        q1 *= 2, r1 *= 2;
+        if (r1 >= anc)
+            q1++, r1 -= anc;
+        q2 *= 2, r2 *= 2;
+        if (r2 >= ad)
+            q2++, r2 -= ad;
+        delta = ad - r2;
+    } while (q1 < delta || (q1 == delta && r1 == 0));
+    uint64_t m = q2 + 1;
+    v->magic = (int64_t)(d < 0 ? 0 - m : m);
+    v->shift = p - 64;
+}
+
 /* ---- sets ---- */
 
 static int cmp_i64(const void *a, const void *b)
@@ -137,25 +166,35 @@ static uint64_t hash_bytes(const char *p, size_t len)
     return h;
 }
 
+/* Whether sorted a[0..n) holds x; false for NaN (which equals nothing). */
+static bool dbl_find(const double *a, size_t n, double x)
+{
+    size_t lo = 0;
+    while (n > 1) { /* branch-free lower bound */
+        size_t half = n / 2;
+        lo = a[lo + half - 1] < x ? lo + half : lo;
+        n -= half;
+    }
+    return n && a[lo] == x;
+}
+
 bool ex_set_has_int(const struct ex_set *s, int64_t x)
 {
-    if (s->nints && bsearch(&x, s->ints, s->nints, sizeof x, cmp_i64))
+    if (ex_iset_has(&s->iset, x))
         return true;
     if (!s->ndbls)
         return false;
     double d = (double)x;
-    const double *f = bsearch(&d, s->dbls, s->ndbls, sizeof d, cmp_dbl);
-    return f && (long double)*f == (long double)x;
+    return dbl_find(s->dbls, s->ndbls, d) && (long double)d == (long double)x;
 }
 
 bool ex_set_has_dbl(const struct ex_set *s, double x)
 {
-    if (s->ndbls && bsearch(&x, s->dbls, s->ndbls, sizeof x, cmp_dbl))
+    if (s->ndbls && dbl_find(s->dbls, s->ndbls, x))
         return true;
     if (!s->nints || x != floor(x) || x < -9.2233720368547758e18 || x >= 9.2233720368547758e18)
         return false;
-    int64_t i = (int64_t)x;
-    return bsearch(&i, s->ints, s->nints, sizeof i, cmp_i64) != NULL;
+    return ex_iset_has(&s->iset, (int64_t)x);
 }
 
 bool ex_set_has_str(const struct ex_set *s, const char *p, size_t len)
@@ -221,6 +260,66 @@ static void set_add(struct ex_set *s, const struct ex_val *v)
     }
 }
 
+#define ISET_BITMAP_BITS 65536 /* a bitmap of at most 8 KiB is always worth it */
+
+/* A value no member equals: below the least, above the greatest, or in the
+ * first gap (there is one: n is far below 2^64). */
+static int64_t iset_nonmember(const int64_t *v, size_t n)
+{
+    if (v[0] > INT64_MIN)
+        return v[0] - 1;
+    if (v[n - 1] < INT64_MAX)
+        return v[n - 1] + 1;
+    size_t k = 0;
+    while (v[k] + 1 == v[k + 1])
+        k++;
+    return v[k] + 1;
+}
+
+static bool iset_hash(struct ex_arena *a, struct ex_iset *s, const int64_t *v, size_t n)
+{
+    int bits = 4;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    size_t cap = (size_t)1 << bits;
+    int64_t *slots = ex_alloc(a, cap * sizeof *slots);
+    if (!slots)
+        return false;
+    s->empty = iset_nonmember(v, n);
+    for (size_t k = 0; k < cap; k++)
+        slots[k] = s->empty;
+    s->mask = cap - 1, s->shift = 64 - bits;
+    for (size_t k = 0; k < n; k++) { /* members are distinct */
+        uint64_t h = ((uint64_t)v[k] * 0x9E3779B97F4A7C15ull) >> s->shift;
+        while (slots[h] != s->empty)
+            h = (h + 1) & s->mask;
+        slots[h] = v[k];
+    }
+    s->slots = slots;
+    return true;
+}
+
+/* v: n sorted distinct members, owned by the arena. */
+static bool iset_build(struct ex_arena *a, struct ex_iset *s, const int64_t *v, size_t n)
+{
+    *s = (struct ex_iset){.sorted = v, .n = n};
+    if (!n)
+        return true;
+    uint64_t span = (uint64_t)v[n - 1] - (uint64_t)v[0] + 1; /* 0: the whole int64 range */
+    if (span && span <= ISET_BITMAP_BITS) {
+        uint64_t *bm = ex_alloc(a, (span + 63) / 64 * sizeof *bm);
+        if (!bm)
+            return false;
+        for (size_t k = 0; k < n; k++) {
+            uint64_t o = (uint64_t)v[k] - (uint64_t)v[0];
+            bm[o >> 6] |= (uint64_t)1 << (o & 63);
+        }
+        s->bm = bm, s->lo = v[0], s->span = span;
+        return true;
+    }
+    return n <= EX_ISET_LINEAR || iset_hash(a, s, v, n);
+}
+
 struct ex_set *ex_set_build(struct ex_arena *a, const struct ex_val *list)
 {
     struct ex_set *s = ex_alloc(a, sizeof *s);
@@ -236,7 +335,12 @@ struct ex_set *ex_set_build(struct ex_arena *a, const struct ex_val *list)
         set_add(s, &list->items[k]);
     qsort(s->ints, s->nints, sizeof *s->ints, cmp_i64);
     qsort(s->dbls, s->ndbls, sizeof *s->dbls, cmp_dbl);
-    return s;
+    size_t m = 0;
+    for (size_t k = 0; k < s->nints; k++)
+        if (!m || s->ints[k] != s->ints[m - 1])
+            s->ints[m++] = s->ints[k];
+    s->nints = m;
+    return iset_build(a, &s->iset, s->ints, m) ? s : NULL;
 }
 
 /* ---- like ---- */
