@@ -286,7 +286,8 @@ static bool fixed_fits(const struct ex_node *e)
     enum tm_dtype t = e->ref.type;
     if (e->k == EX_ARITH)
         return arith_fits(e);
-    return (e->k == EX_CMP || e->k == EX_RANGE || e->k == EX_IN) && (kernels_int(t) || kernels_dbl(t));
+    return (e->k == EX_CMP || e->k == EX_RANGE || e->k == EX_IN) &&
+           (kernels_int(t) || kernels_dbl(t));
 }
 
 /* TRUE bits of a leaf fixed_fits accepted; clears KNOWN bits of rows whose
@@ -324,8 +325,8 @@ static void leaf_fixed(const struct ex_ctx *c, const struct ex_node *e, const st
     } while (0)
 
 /* Bit c + 1 of OPMASK[op] says whether op holds for a three-way result c. */
-static const unsigned OPMASK[] = {[OP_EQ] = 2, [OP_NE] = 5, [OP_LT] = 1,
-                                  [OP_LE] = 3, [OP_GT] = 4, [OP_GE] = 6};
+static const unsigned OPMASK[] = {
+    [OP_EQ] = 2, [OP_NE] = 5, [OP_LT] = 1, [OP_LE] = 3, [OP_GT] = 4, [OP_GE] = 6};
 
 static int str_cmp3(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -458,22 +459,40 @@ static void eval_leaf(struct ex_ctx *c, const struct ex_node *e, uint64_t *t, ui
 
 static int eval_node(struct ex_ctx *c, const struct ex_node *e, uint64_t *t, uint64_t *kn);
 
+/* and: T = T1 & T2, F = F1 | F2; or: T = T1 | T2, F = F1 & F2; K = T | F. */
 static void combine(const struct ex_ctx *c, bool is_and, uint64_t *t, uint64_t *kn,
                     const uint64_t *t2, const uint64_t *k2)
 {
-    for (size_t w = 0; w < c->words; w++) {
-        uint64_t f1 = kn[w] & ~t[w], f2 = k2[w] & ~t2[w];
-        uint64_t tt = is_and ? t[w] & t2[w] : t[w] | t2[w];
-        uint64_t ff = is_and ? f1 | f2 : f1 & f2;
-        t[w] = tt;
-        kn[w] = tt | ff;
+    if (is_and) {
+        for (size_t w = 0; w < c->words; w++) {
+            uint64_t tt = t[w] & t2[w], ff = (kn[w] & ~t[w]) | (k2[w] & ~t2[w]);
+            t[w] = tt, kn[w] = tt | ff;
+        }
+    } else {
+        for (size_t w = 0; w < c->words; w++) {
+            uint64_t tt = t[w] | t2[w], ff = (kn[w] & ~t[w]) & (k2[w] & ~t2[w]);
+            t[w] = tt, kn[w] = tt | ff;
+        }
     }
+}
+
+/* Whether every row is already FALSE (and) or TRUE (or), so that the
+ * remaining children cannot change the result and need not run. */
+static bool settled(const struct ex_ctx *c, bool is_and, const uint64_t *t, const uint64_t *kn)
+{
+    uint64_t open = 0;
+    for (size_t w = 0; w < c->words; w++) {
+        uint64_t live = c->n - w * 64 >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (c->n % 64)) - 1;
+        open |= (is_and ? ~(kn[w] & ~t[w]) : ~t[w]) & live;
+    }
+    return !open;
 }
 
 static int eval_logic(struct ex_ctx *c, const struct ex_node *e, uint64_t *t, uint64_t *kn)
 {
+    bool is_and = e->k == EX_AND;
     int rc = eval_node(c, e->kids, t, kn);
-    if (rc || !e->kids->next)
+    if (rc || !e->kids->next || settled(c, is_and, t, kn))
         return rc;
     uint64_t *t2 = malloc(c->words * 16);
     if (!t2)
@@ -482,7 +501,9 @@ static int eval_logic(struct ex_ctx *c, const struct ex_node *e, uint64_t *t, ui
     for (const struct ex_node *k = e->kids->next; k && !rc; k = k->next) {
         memset(t2, 0, c->words * 16);
         rc = eval_node(c, k, t2, k2);
-        combine(c, e->k == EX_AND, t, kn, t2, k2);
+        combine(c, is_and, t, kn, t2, k2);
+        if (settled(c, is_and, t, kn))
+            break;
     }
     free(t2);
     return rc;

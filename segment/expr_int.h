@@ -155,7 +155,7 @@ struct ex_set {
     int64_t *ints; /* sorted, distinct */
     size_t nints;
     struct ex_iset iset; /* the same members, for probing */
-    double *dbls; /* sorted, no NaN */
+    double *dbls;        /* sorted, no NaN */
     size_t ndbls;
     struct ex_strslot *strs; /* open addressing, power-of-two cap */
     size_t scap;
