@@ -1,7 +1,6 @@
 /* The /v2/vectordb/entities writes: insert, upsert (override mode), delete
  * (milvus-rest-v2.md §4.4, §5). Rows are validated whole before anything is
  * written, grouped by WAL shard (pk hash), and written one entry per shard. */
-#include "pkfilter.h"
 #include "pkindex.h"
 #include "proxy.h"
 #include "render.h"
@@ -323,19 +322,11 @@ static int entity_delete(struct tm_req *r)
     const char *filter = tm_req_str(r, "filter", true);
     rc = filter ? tm_rest_partition_id(r, &c, true, &part[0]) : TM_ESTATUS;
     /* `pk in [..]` names the keys; any other filter is read first. */
+    if (!rc && !tm_req_get(r, "exprParams"))
+        keys = tm_rest_pk_terms(&c, filter);
     if (!rc)
-        rc = tm_req_get(r, "exprParams") || tm_pkfilter_parse(filter, &c.schema, &keys, &r->st)
-                 ? 1
-                 : 0;
-    if (rc == 1) {
-        tm_status_ok(&r->st);
-        rc = tm_rest_filter_keys(r, &c, filter, part[0], &pks);
-    } else if (!rc && !keys) {
-        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
-                           "failed to create query plan: delete needs a filter");
-    } else if (!rc) {
-        rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
-    }
+        rc = keys ? tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st)
+                  : tm_rest_filter_keys(r, &c, filter, part[0], &pks);
     if (!rc && pks.nrows)
         rc = tm_rest_write_all(r, TM_ENTRY_DELETE, &c, part, NULL, &pks);
     if (!rc) {

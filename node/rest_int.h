@@ -74,6 +74,10 @@ void tm_rest_plan_encode(struct tm_mpw *w, const struct tm_collection *c,
                          const struct tm_read_plan *p, const struct tm_batch *pks,
                          uint64_t timeout_ms, uint32_t extra);
 
+/* The keys of a filter that only names primary keys (`id in [..]`,
+ * `id == x`), to read by key instead of by a scan: a new JSON array (the
+ * caller decrefs), or NULL for any other filter (rest_read.c). */
+json_t *tm_rest_pk_terms(const struct tm_collection *c, const char *filter);
 /* The primary keys of the rows `filter` (with the request's exprParams)
  * matches now, at Strong consistency, in partition part (-1: every
  * partition), as a one-column batch (rest_read.c). */

@@ -282,13 +282,16 @@ int tm_rest_parse_filter(struct tm_req *r, const struct tm_collection *c, const 
     return 0;
 }
 
-/* The keys of a filter that only names primary keys (`id in [..]`), read
- * by key instead of by a scan; NULL for any other filter. */
-static json_t *pk_terms(const struct tm_collection *c, const char *filter)
+json_t *tm_rest_pk_terms(const struct tm_collection *c, const char *filter)
 {
     struct tm_status scratch;
     json_t *keys = NULL;
     tm_status_ok(&scratch);
+    /* pkfilter reads escapes and number forms more simply than the filter
+     * language; only plain key lists may take the shortcut. */
+    if (strchr(filter, '\\') || strstr(filter, "0x") || strstr(filter, "0b") ||
+        strstr(filter, "0X") || strstr(filter, "0B"))
+        return NULL;
     if (tm_pkfilter_parse(filter, &c->schema, &keys, &scratch))
         return NULL;
     return keys;
@@ -347,7 +350,7 @@ static int entity_read(struct tm_req *r, bool get)
             rc = tm_rest_parse_filter(r, &c, tm_req_get(r, "filter"), tm_req_get(r, "exprParams"),
                                       &p);
         if (!rc && p.filter && !p.params)
-            keys = pk_terms(&c, p.filter);
+            keys = tm_rest_pk_terms(&c, p.filter);
         if (!rc && keys) {
             rc = tm_pks_from_json(tm_schema_pk(&c.schema), keys, &pks, &r->st);
             p.filter = NULL;
