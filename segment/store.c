@@ -32,7 +32,7 @@ void tm_store_clear(struct tm_store *s)
     s->nreplaced = 0;
     s->max_ts = 0;
     s->dels = NULL;
-    s->ndels = s->cap_dels = 0;
+    s->ndels = s->cap_dels = s->dels_sealed = 0;
 }
 
 int tm_store_set_schema(struct tm_store *s, const struct tm_schema *schema)
@@ -100,7 +100,7 @@ int tm_store_delete_key(struct tm_store *s, const struct tm_pk *pk, uint64_t ts,
         s->dels = grown;
         s->cap_dels = cap;
     }
-    s->dels[s->ndels] = (struct tm_store_del){ts, part, e->del_head};
+    s->dels[s->ndels] = (struct tm_store_del){ts, part, e->del_head, e->ikey, e->skey, e->slen};
     e->del_head = s->ndels++;
     return 0;
 }
@@ -126,7 +126,7 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
                    uint32_t *idx_out)
 {
     for (uint32_t i = 0; i < s->nsegs; i++) {
-        if (s->segs[i].part_id == part_id) {
+        if (s->segs[i].part_id == part_id && !s->segs[i].sealed) {
             *idx_out = i;
             return 0;
         }

@@ -20,6 +20,7 @@
 #define TM_STORE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "batch.h"
@@ -29,6 +30,7 @@
 
 struct tm_store_seg {
     int64_t part_id;
+    bool sealed; /* no more rows: its partition's new rows go to a new segment */
     struct tm_batch rows;
     struct tm_buf ts;   /* uint64 per row */
     struct tm_buf prev; /* int64 row ref of the superseded version, per row */
@@ -38,6 +40,11 @@ struct tm_store_del {
     uint64_t ts;
     int64_t part_id; /* -1: every partition */
     int64_t prev;
+    /* The deleted key: ikey, or skey/slen borrowed from the pk index's own
+     * copy (which lives as long as the store). */
+    int64_t ikey;
+    const char *skey;
+    uint32_t slen;
 };
 
 struct tm_store {
@@ -48,6 +55,7 @@ struct tm_store {
     struct tm_pkindex pk;
     struct tm_store_del *dels;
     int64_t ndels, cap_dels;
+    int64_t dels_sealed; /* deletes [0, dels_sealed) belong to sealed segments */
     /* Rows that superseded an earlier version of their key, and the newest
      * row timestamp: while nreplaced and ndels are 0, every row is the only
      * version of its key, which lets scans skip the per-key visibility walk. */
@@ -99,5 +107,41 @@ int tm_store_read(struct tm_store *s, const struct tm_batch *pks, const struct t
                   struct tm_batch *out);
 /* Number of visible keys that match q->filter into *n_out; 0 or TM_ENOMEM. */
 int tm_store_count(struct tm_store *s, const struct tm_store_read *q, uint64_t *n_out);
+
+/* ---- sealing (store_seal.c) ---- */
+
+/* One partition's rows of a seal range: every version written to it since
+ * the previous seal, with their timestamps (ascending). */
+struct tm_sealed_part {
+    int64_t part_id;
+    const struct tm_batch *rows;
+    const uint64_t *ts;
+};
+
+/* What one seal takes out of a store, and what loading puts back: the rows
+ * of each partition and the delete records applied in the same range of
+ * the log. */
+struct tm_seal {
+    struct tm_sealed_part *parts; /* owned array (tm_seal_free) */
+    uint32_t nparts;
+    const struct tm_store_del *dels; /* ndels records, oldest first */
+    uint64_t ndels;
+};
+
+/* Seals the store's growing data: every growing segment becomes sealed
+ * (its partition's next rows start a new segment) and out describes them
+ * and the deletes applied since the previous seal. The rows and deletes
+ * out points to belong to the store and stay valid, unchanged, until the
+ * store is cleared or freed. Caller holds the write lock. 0 or TM_ENOMEM. */
+int tm_store_seal(struct tm_store *s, struct tm_seal *out);
+void tm_seal_free(struct tm_seal *seal);
+
+/* Loads one sealed range (as tm_store_seal gave it, e.g. read back from
+ * binlogs) as sealed segments, relinking each key's versions in timestamp
+ * order across the range's partitions, then its deletes. Ranges must be
+ * loaded oldest first and before any later entry is applied. Caller holds
+ * the write lock. 0, TM_ENOMEM, or TM_ECORRUPT (rows without the pk column,
+ * timestamps out of order). */
+int tm_store_load_sealed(struct tm_store *s, const struct tm_seal *in);
 
 #endif
