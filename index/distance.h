@@ -23,6 +23,30 @@
  * L2), so the tests accept |set - scalar| <= (d + 4) * FLT_EPSILON * M. On
  * typical data the difference is a few ulps of the result.
  *
+ * Batches. l2_f32_batch and ip_f32_batch compute nq x n results in
+ * register tiles of 4 rows x Q queries (Q = 3 for avx2, 4 for avx512 and
+ * neon), so each row load serves Q queries, each query load 4 rows, and
+ * four horizontal sums share one shuffle tree. In the SIMD sets the squared
+ * L2 distance is computed, as FAISS does for many queries, from the inner
+ * product and the squared norms: max(0, (|q|^2 + |x|^2) - 2 q.x), so it
+ * costs one FMA per term, not a subtraction and an FMA (which compete for
+ * the same pipes on most cores; on the development VM the direct form ran
+ * at under 60% of this one's speed). The price is accuracy near zero: the result
+ * is within (d + 6) * FLT_EPSILON * (|q|^2 + |x|^2) of the exact distance
+ * (each of the three sums is within (d + 4) * u of the sum of its terms'
+ * magnitudes, and the add and the subtract round once more each), an
+ * error relative to the norms rather than to the distance: for unit
+ * vectors at d = 768 at most 1.8e-4, and bench/kernel_bench sees at most
+ * 3 ulps of |q|^2 + |x|^2 on random data. The result is never negative,
+ * and a row equal to the query, bit for bit, is at distance 0 exactly,
+ * because a norm is summed by the same instructions in the same order as
+ * the inner product. The scalar set computes every pair directly (l2_f32,
+ * ip_f32), as the reference. ip_f32_batch has the bound of ip_f32.
+ * In every set a pair's result is the same float, bit for bit, whatever nq,
+ * n, ldo and the pair's place in the batch: a query ranks rows identically
+ * in any batch. Batch results differ from l2_f32 / *_many (L2 more than in
+ * the last bits, for near neighbours); a search must not mix the two.
+ *
  * Limits. int8 results are exact in int32 for d <= 32768 (Milvus' maximum
  * dimension); beyond it the squared L2 may overflow. No kernel allocates, and
  * every pointer may be unaligned. Vectors must not contain Inf or NaN for the
@@ -31,7 +55,11 @@
  * Speed, as measured once on the 2-core AMD EPYC development VM (gcc 12,
  * -O2), l2_f32_many with d = 768: 128 rows (384 KiB, in cache) scalar
  * 116 us, avx2 10 us; 2048 rows (6 MiB) scalar 2.36 ms, avx2 0.68 ms, where
- * memory bandwidth bounds it. AVX-512 and NEON were not timed (no hardware).
+ * memory bandwidth bounds it. nq = 100 queries x n = 512 rows in cache
+ * (bench/kernel_bench), avx2, in distances per second: d = 128 L2 62 M by
+ * l2_f32_many once per query, 114 M by l2_f32_batch; IP 79 M, 122 M;
+ * d = 768 L2 10 M, 22 M; IP 13 M, 23 M, the VM's peak of about 2 G FMAs
+ * of 8 lanes per second. AVX-512 and NEON were not timed (no hardware).
  */
 #ifndef TM_DISTANCE_H
 #define TM_DISTANCE_H
@@ -52,6 +80,17 @@ struct tm_kernels {
      * never allocates. out must not overlap q or base. */
     void (*l2_f32_many)(const float *q, const float *base, size_t n, size_t d, float *out);
     void (*ip_f32_many)(const float *q, const float *base, size_t n, size_t d, float *out);
+    /* nq queries (query j at q + j*d) against n rows (row i at base + i*d):
+     * out[j*ldo + i] = the squared L2 distance / inner product of query j
+     * and row i, for j < nq, i < n; nothing else of out is written.
+     * ldo >= n. The hot path of brute-force search with many queries: a
+     * tile of rows is loaded once for several queries; see Batches above
+     * for the L2 form and its error bound. Never allocates (a few hundred
+     * bytes of stack); out must not overlap q or base. */
+    void (*l2_f32_batch)(const float *q, size_t nq, const float *base, size_t n, size_t d,
+                         float *out, size_t ldo);
+    void (*ip_f32_batch)(const float *q, size_t nq, const float *base, size_t n, size_t d,
+                         float *out, size_t ldo);
     /* Exact int8 inner product and squared L2 (d <= 32768, see Limits). */
     int32_t (*ip_i8)(const int8_t *a, const int8_t *b, size_t d);
     int32_t (*l2_i8)(const int8_t *a, const int8_t *b, size_t d);

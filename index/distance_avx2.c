@@ -7,11 +7,14 @@
  * we target). The *_many kernels instead walk four base vectors at once, one
  * accumulator each, so every query load serves four rows. Tails shorter than
  * a register go through the scalar loops of distance_int.h: a masked load
- * would save a few cycles per vector, the scalar loop is obviously right. */
+ * would save a few cycles per vector, the scalar loop is obviously right.
+ * The batch tile is the exception: it would need twelve scalar tails per
+ * tile, so it uses VMASKMOVPS (see avx2_load). */
 #include <immintrin.h>
 
 #include "distance.h"
 #include "distance_int.h"
+#include "distance_x86_int.h"
 
 /* The eight lanes of v added into one float. */
 static inline float avx2_hsum(__m256 v)
@@ -65,6 +68,85 @@ static inline void avx2_f32_x4(const float *q, const float *r, size_t d, float *
         out[k] = l2 ? dist_l2_f32_tail(q, rows[k], i, d, sums[k])
                     : dist_ip_f32_tail(q, rows[k], i, d, sums[k]);
 }
+
+/* The batch tile: DIST_TILE_R = 4 rows x AVX2_TQ queries of inner products,
+ * one accumulator per pair. 4 x 3 makes twelve accumulators, three query
+ * registers and a row register, 16 of the 16 YMM registers, and seven loads
+ * per twelve FMAs; 4 x 2 and 4 x 4 were 10-25% slower in bench/kernel_bench
+ * on the development VM (4 x 4 spills). L2 comes from the norms
+ * (distance.h, Batches), so its loop is this one. */
+#define AVX2_TQ 3
+
+/* Lanes [i, i+8) of p, or with tail set only the lanes in mask m: the rest
+ * read as 0, adding nothing to a sum, and are not touched, so the load
+ * stays inside the vector. A scalar tail would cost one short loop per
+ * pair, twelve per tile, as much as the vector work at small d. */
+DIST_INLINE __m256 avx2_load(const float *p, size_t i, __m256i m, int tail)
+{
+    return tail ? _mm256_maskload_ps(p + i, m) : _mm256_loadu_ps(p + i);
+}
+
+/* The mask of the last d - i (< 8) lanes, for avx2_load. */
+static inline __m256i avx2_tail_mask(size_t d, size_t i)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(d - i)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* One step of 8 lanes for every pair of the tile: each row is loaded once
+ * for all queries, each query once for all rows. */
+DIST_INLINE void avx2_tile_step(__m256 acc[AVX2_TQ][DIST_TILE_R], const float *const *q,
+                                const float *const *r, size_t i, __m256i m, int tail)
+{
+    __m256 x[AVX2_TQ];
+    DIST_UNROLL
+    for (size_t j = 0; j < AVX2_TQ; j++)
+        x[j] = avx2_load(q[j], i, m, tail);
+    DIST_UNROLL
+    for (size_t k = 0; k < DIST_TILE_R; k++) {
+        __m256 y = avx2_load(r[k], i, m, tail);
+        DIST_UNROLL
+        for (size_t j = 0; j < AVX2_TQ; j++)
+            acc[j][k] = _mm256_fmadd_ps(x[j], y, acc[j][k]);
+    }
+}
+
+/* The tile kernel of DIST_BATCH_DEFINE (distance_int.h). */
+DIST_INLINE void avx2_f32_tile(const float *const *q, const float *const *r, size_t d,
+                               const float *qn, const float *rn, float *dst, size_t ld, int l2)
+{
+    __m256 acc[AVX2_TQ][DIST_TILE_R];
+    DIST_TILE_ZERO(acc, AVX2_TQ, _mm256_setzero_ps())
+    size_t i = 0;
+    for (; i + 8 <= d; i += 8)
+        avx2_tile_step(acc, q, r, i, _mm256_setzero_si256(), 0);
+    if (i < d)
+        avx2_tile_step(acc, q, r, i, avx2_tail_mask(d, i), 1);
+    DIST_UNROLL
+    for (size_t j = 0; j < AVX2_TQ; j++) {
+        __m128 s = dist_x86_hsum4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+        _mm_storeu_ps(dst + j * ld, dist_x86_tile_result(s, qn[j], rn, l2));
+    }
+}
+
+/* Squared norms of v[0..4): the tile's inner product of each with itself. */
+DIST_INLINE void avx2_f32_norms4(const float *const *v, size_t d, float *out)
+{
+    __m256 acc[1][DIST_TILE_R]; /* one query's row of a tile */
+    DIST_TILE_ZERO(acc, 1, _mm256_setzero_ps())
+    for (size_t i = 0; i < d; i += 8) {
+        int tail = i + 8 > d;
+        __m256i m = tail ? avx2_tail_mask(d, i) : _mm256_setzero_si256();
+        DIST_UNROLL
+        for (size_t k = 0; k < DIST_TILE_R; k++) {
+            __m256 y = avx2_load(v[k], i, m, tail);
+            acc[0][k] = _mm256_fmadd_ps(y, y, acc[0][k]);
+        }
+    }
+    _mm_storeu_ps(out, dist_x86_hsum4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]));
+}
+
+DIST_BATCH_DEFINE(avx2, AVX2_TQ)
 
 /* int8: sixteen bytes widened to int16, then VPMADDWD multiplies and adds
  * neighbouring pairs into int32. A product is at most 128*128 and a squared

@@ -12,6 +12,7 @@
 
 #include "distance.h"
 #include "distance_int.h"
+#include "distance_x86_int.h"
 
 /* The first r lanes (0 <= r <= width) of a 16-, 32- or 64-lane register. */
 static inline __mmask16 avx512_mask16(size_t r)
@@ -69,6 +70,71 @@ static inline void avx512_f32_x4(const float *q, const float *r, size_t d, float
     for (size_t k = 0; k < 4; k++)
         out[k] = _mm512_reduce_add_ps(s[k]);
 }
+
+/* The batch tile: DIST_TILE_R = 4 rows x 4 queries of inner products,
+ * sixteen accumulators, eight loads per sixteen FMAs, 21 of the 32 ZMM
+ * registers. L2 comes from the norms (distance.h, Batches). */
+#define AVX512_TQ 4
+
+/* Lanes l and l + 8 of v added, into eight lanes. */
+static inline __m256 avx512_fold(__m512 v)
+{
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return _mm256_add_ps(_mm512_castps512_ps256(v), hi);
+}
+
+/* Lane k of the result is the sum of the sixteen lanes of vk, each added
+ * in the same order, so a result does not depend on its row's slot. */
+static inline __m128 avx512_hsum4(__m512 v0, __m512 v1, __m512 v2, __m512 v3)
+{
+    return dist_x86_hsum4(avx512_fold(v0), avx512_fold(v1), avx512_fold(v2), avx512_fold(v3));
+}
+
+/* The tile kernel of DIST_BATCH_DEFINE (distance_int.h): each row load
+ * serves four queries; for l2 the results are max(0, (qn + rn) - 2 ip). */
+DIST_INLINE void avx512_f32_tile(const float *const *q, const float *const *r, size_t d,
+                                 const float *qn, const float *rn, float *dst, size_t ld, int l2)
+{
+    __m512 acc[AVX512_TQ][DIST_TILE_R];
+    DIST_TILE_ZERO(acc, AVX512_TQ, _mm512_setzero_ps())
+    for (size_t i = 0; i < d; i += 16) {
+        __mmask16 m = avx512_mask16(d - i);
+        __m512 x[AVX512_TQ];
+        DIST_UNROLL
+        for (size_t j = 0; j < AVX512_TQ; j++)
+            x[j] = _mm512_maskz_loadu_ps(m, q[j] + i);
+        DIST_UNROLL
+        for (size_t k = 0; k < DIST_TILE_R; k++) {
+            __m512 y = _mm512_maskz_loadu_ps(m, r[k] + i);
+            DIST_UNROLL
+            for (size_t j = 0; j < AVX512_TQ; j++)
+                acc[j][k] = _mm512_fmadd_ps(x[j], y, acc[j][k]);
+        }
+    }
+    DIST_UNROLL
+    for (size_t j = 0; j < AVX512_TQ; j++) {
+        __m128 s = avx512_hsum4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+        _mm_storeu_ps(dst + j * ld, dist_x86_tile_result(s, qn[j], rn, l2));
+    }
+}
+
+/* Squared norms of v[0..4): the tile's inner product of each with itself. */
+DIST_INLINE void avx512_f32_norms4(const float *const *v, size_t d, float *out)
+{
+    __m512 acc[1][DIST_TILE_R]; /* one query's row of a tile */
+    DIST_TILE_ZERO(acc, 1, _mm512_setzero_ps())
+    for (size_t i = 0; i < d; i += 16) {
+        __mmask16 m = avx512_mask16(d - i);
+        DIST_UNROLL
+        for (size_t k = 0; k < DIST_TILE_R; k++) {
+            __m512 y = _mm512_maskz_loadu_ps(m, v[k] + i);
+            acc[0][k] = _mm512_fmadd_ps(y, y, acc[0][k]);
+        }
+    }
+    _mm_storeu_ps(out, avx512_hsum4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]));
+}
+
+DIST_BATCH_DEFINE(avx512, AVX512_TQ)
 
 /* int8: 32 bytes widened to int16 per step and VPMADDWD into int32 pairs, as
  * in the AVX2 file; masked-off bytes load as 0 and contribute 0. */

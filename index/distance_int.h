@@ -35,6 +35,8 @@ extern const struct tm_kernels tm_kernels_neon;
         .ip_f32 = isa##_ip_f32,                                                                    \
         .l2_f32_many = isa##_l2_f32_many,                                                          \
         .ip_f32_many = isa##_ip_f32_many,                                                          \
+        .l2_f32_batch = isa##_l2_f32_batch,                                                        \
+        .ip_f32_batch = isa##_ip_f32_batch,                                                        \
         .ip_i8 = isa##_ip_i8,                                                                      \
         .l2_i8 = isa##_l2_i8,                                                                      \
         .hamming = isa##_hamming,                                                                  \
@@ -76,6 +78,121 @@ extern const struct tm_kernels tm_kernels_neon;
     {                                                                                              \
         isa##_f32_many(q, base, n, d, out, 0);                                                     \
     }
+
+/* For the batch kernels, whose l2 argument and tile shape must be constants
+ * where the loops are compiled: GCC at -O2 neither inlines a function this
+ * size into two callers nor fully unrolls the constant loops over a tile
+ * (and so keeps the accumulators in memory) unless told to. */
+#define DIST_INLINE static inline __attribute__((always_inline))
+#define DIST_UNROLL _Pragma("GCC unroll 8")
+
+/* acc[j][k] = zero for the Q x DIST_TILE_R accumulators of a tile, unrolled
+ * so that they stay in registers (a memset of the array did not, in GCC 12
+ * with AVX-512). */
+#define DIST_TILE_ZERO(acc, Q, zero)                                                               \
+    DIST_UNROLL                                                                                    \
+    for (size_t j_ = 0; j_ < (Q); j_++) {                                                          \
+        DIST_UNROLL                                                                                \
+        for (size_t k_ = 0; k_ < DIST_TILE_R; k_++)                                                \
+            (acc)[j_][k_] = (zero);                                                                \
+    }
+
+/* The batched entry points isa_l2_f32_batch and isa_ip_f32_batch of a SIMD
+ * file, built on two kernels of that file:
+ *   void isa_f32_tile(const float *const *q, const float *const *r, size_t d,
+ *                     const float *qn, const float *rn, float *dst, size_t ld, int l2)
+ * the inner products of queries q[0..Q) with rows r[0..DIST_TILE_R) into
+ * dst[j*ld + k], or for l2 the squared distances from them and the squared
+ * norms qn[j], rn[k]: max(0, (qn[j] + rn[k]) - 2 ip), see distance.h; and
+ *   void isa_f32_norms4(const float *const *v, size_t d, float *out)
+ * the squared norms of v[0..4) into out[0..4), by the same instructions in
+ * the same order as the tile's inner product of a vector with itself, so
+ * that a row equal to the query comes out at distance 0 exactly.
+ *
+ * The tile always computes all of its pairs: at the edges of the batch the
+ * missing rows and queries are stood in for by the last real one
+ * (dist_tile_ptrs), and only the real pairs are copied out. So no kernel
+ * has a second code path for a partial tile, and every pair is computed by
+ * the same instructions in the same order wherever it lies, which makes a
+ * pair's result independent of nq, n and ldo (distance.h, Batches).
+ *
+ * Queries go in chunks of DIST_QCHUNK, whose norms are kept on the stack
+ * (the kernels never allocate). Within a chunk rows are the outer loop: a
+ * row tile stays in L1 while the chunk's queries stream past it from L2
+ * (64 queries of d = 1536 are 384 KiB), and each row's norm is computed
+ * once per chunk. */
+#define DIST_TILE_R 4
+#define DIST_QCHUNK 64
+#define DIST_BATCH_DEFINE(isa, Q)                                                                  \
+    /* The query tiles of chunk qc[0..nqc) against one row tile of nr real rows. */                \
+    DIST_INLINE void isa##_f32_row_tile(const float *qc, size_t nqc, const float *const *rows,     \
+                                        size_t nr, const float *qn, const float *rn, size_t d,     \
+                                        float *out, size_t ldo, int l2)                            \
+    {                                                                                              \
+        const float *qs[Q];                                                                        \
+        float part[DIST_TILE_R * (Q)];                                                             \
+        for (size_t j = 0; j < nqc; j += (Q)) {                                                    \
+            size_t nqt = dist_tile_ptrs(qs, (Q), qc, j, nqc, d);                                   \
+            float *dst = out + j * ldo;                                                            \
+            if (nr == DIST_TILE_R && nqt == (Q)) {                                                 \
+                isa##_f32_tile(qs, rows, d, qn + j, rn, dst, ldo, l2);                             \
+            } else {                                                                               \
+                isa##_f32_tile(qs, rows, d, qn + j, rn, part, DIST_TILE_R, l2);                    \
+                dist_tile_copy(part, DIST_TILE_R, nqt, nr, dst, ldo);                              \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    DIST_INLINE void isa##_f32_batch(const float *q, size_t nq, const float *base, size_t n,       \
+                                     size_t d, float *out, size_t ldo, int l2)                     \
+    {                                                                                              \
+        const float *v[DIST_TILE_R];                                                               \
+        /* Zeroed: the last query tile of a chunk may read up to Q-1 norms                         \
+         * past the chunk, for stand-in queries whose results are dropped. */                      \
+        float qn[DIST_QCHUNK + DIST_TILE_R] = {0}, rn[DIST_TILE_R];                                \
+        for (size_t j0 = 0; j0 < nq; j0 += DIST_QCHUNK) {                                          \
+            size_t nqc = nq - j0 < DIST_QCHUNK ? nq - j0 : DIST_QCHUNK;                            \
+            const float *qc = q + j0 * d;                                                          \
+            for (size_t j = 0; l2 && j < nqc; j += DIST_TILE_R) {                                  \
+                dist_tile_ptrs(v, DIST_TILE_R, qc, j, nqc, d);                                     \
+                isa##_f32_norms4(v, d, qn + j);                                                    \
+            }                                                                                      \
+            for (size_t i = 0; i < n; i += DIST_TILE_R) {                                          \
+                size_t nr = dist_tile_ptrs(v, DIST_TILE_R, base, i, n, d);                         \
+                if (l2)                                                                            \
+                    isa##_f32_norms4(v, d, rn);                                                    \
+                isa##_f32_row_tile(qc, nqc, v, nr, qn, rn, d, out + j0 * ldo + i, ldo, l2);        \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static void isa##_l2_f32_batch(const float *q, size_t nq, const float *base, size_t n,         \
+                                   size_t d, float *out, size_t ldo)                               \
+    {                                                                                              \
+        isa##_f32_batch(q, nq, base, n, d, out, ldo, 1);                                           \
+    }                                                                                              \
+    static void isa##_ip_f32_batch(const float *q, size_t nq, const float *base, size_t n,         \
+                                   size_t d, float *out, size_t ldo)                               \
+    {                                                                                              \
+        isa##_f32_batch(q, nq, base, n, d, out, ldo, 0);                                           \
+    }
+
+/* ptr[t] = v + (first + t) * d for t < width, vectors past count replaced by
+ * the last one (first < count). Returns how many are real. */
+static inline size_t dist_tile_ptrs(const float **ptr, size_t width, const float *v, size_t first,
+                                    size_t count, size_t d)
+{
+    size_t real = count - first < width ? count - first : width;
+    for (size_t t = 0; t < width; t++)
+        ptr[t] = v + (first + (t < real ? t : real - 1)) * d;
+    return real;
+}
+
+/* The nq x nr corner of a tile (row stride ld_src) into dst (stride ldo). */
+static inline void dist_tile_copy(const float *src, size_t ld_src, size_t nq, size_t nr, float *dst,
+                                  size_t ldo)
+{
+    for (size_t j = 0; j < nq; j++)
+        memcpy(dst + j * ldo, src + j * ld_src, nr * sizeof(float));
+}
 
 /* static ret name(const T *a, const T *b, size_t d), calling generic with l2. */
 #define DIST_PAIR_DEFINE(ret, T, name, generic, l2)                                                \

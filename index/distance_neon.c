@@ -3,10 +3,11 @@
  *
  * Float kernels load four 4-lane registers at a time (LD1 of four) into four
  * independent accumulators, so four FMAs are in flight; *_many walks four
- * rows at once so each query load serves four rows. int8 products are
- * exact in int16 (at most 128*128) and are widened into int32 before they
- * are summed; binary kernels use CNT, the per-byte popcount. Tails use the
- * scalar loops of distance_int.h. */
+ * rows at once so each query load serves four rows, and the batch tile
+ * four rows by four queries. int8 products are exact in int16 (at most
+ * 128*128) and are widened into int32 before they are summed; binary
+ * kernels use CNT, the per-byte popcount. Tails use the scalar loops of
+ * distance_int.h. */
 #include <arm_neon.h>
 
 #include "distance.h"
@@ -51,6 +52,75 @@ static inline void neon_f32_x4(const float *q, const float *r, size_t d, float *
     for (size_t k = 0; k < 4; k++)
         out[k] = neon_tail(q, r + k * d, i, d, vaddvq_f32(s[k]), l2);
 }
+
+/* The batch tile: DIST_TILE_R = 4 rows x 4 queries of inner products,
+ * sixteen accumulators, eight loads per sixteen FMAs, 21 of the 32 vector
+ * registers. L2 comes from the norms (distance.h, Batches). */
+#define NEON_TQ 4
+
+/* Lane k of the result is the sum of the lanes of vk (pairs, then pairs
+ * of pairs), the same order for every k. */
+static inline float32x4_t neon_hsum4(float32x4_t v0, float32x4_t v1, float32x4_t v2, float32x4_t v3)
+{
+    return vpaddq_f32(vpaddq_f32(v0, v1), vpaddq_f32(v2, v3));
+}
+
+/* The tile kernel of DIST_BATCH_DEFINE (distance_int.h): each row load
+ * serves four queries. The last d % 4 lanes are added per pair by the
+ * scalar loop after the vector sum, as in neon_f32_x4; then for l2 the
+ * results become max(0, (qn + rn) - 2 ip). */
+DIST_INLINE void neon_f32_tile(const float *const *q, const float *const *r, size_t d,
+                               const float *qn, const float *rn, float *dst, size_t ld, int l2)
+{
+    float32x4_t acc[NEON_TQ][DIST_TILE_R];
+    DIST_TILE_ZERO(acc, NEON_TQ, vdupq_n_f32(0))
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        float32x4_t x[NEON_TQ];
+        DIST_UNROLL
+        for (size_t j = 0; j < NEON_TQ; j++)
+            x[j] = vld1q_f32(q[j] + i);
+        DIST_UNROLL
+        for (size_t k = 0; k < DIST_TILE_R; k++) {
+            float32x4_t y = vld1q_f32(r[k] + i);
+            DIST_UNROLL
+            for (size_t j = 0; j < NEON_TQ; j++)
+                acc[j][k] = vfmaq_f32(acc[j][k], x[j], y);
+        }
+    }
+    DIST_UNROLL
+    for (size_t j = 0; j < NEON_TQ; j++) {
+        float *o = dst + j * ld;
+        vst1q_f32(o, neon_hsum4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]));
+        for (size_t k = 0; i < d && k < DIST_TILE_R; k++)
+            o[k] = dist_ip_f32_tail(q[j], r[k], i, d, o[k]);
+        if (l2) {
+            float32x4_t s = vld1q_f32(o);
+            s = vsubq_f32(vaddq_f32(vdupq_n_f32(qn[j]), vld1q_f32(rn)), vaddq_f32(s, s));
+            vst1q_f32(o, vmaxq_f32(s, vdupq_n_f32(0)));
+        }
+    }
+}
+
+/* Squared norms of v[0..4): the tile's inner product of each with itself. */
+DIST_INLINE void neon_f32_norms4(const float *const *v, size_t d, float *out)
+{
+    float32x4_t acc[1][DIST_TILE_R]; /* one query's row of a tile */
+    DIST_TILE_ZERO(acc, 1, vdupq_n_f32(0))
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        DIST_UNROLL
+        for (size_t k = 0; k < DIST_TILE_R; k++) {
+            float32x4_t y = vld1q_f32(v[k] + i);
+            acc[0][k] = vfmaq_f32(acc[0][k], y, y);
+        }
+    }
+    vst1q_f32(out, neon_hsum4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]));
+    for (size_t k = 0; i < d && k < DIST_TILE_R; k++)
+        out[k] = dist_ip_f32_tail(v[k], v[k], i, d, out[k]);
+}
+
+DIST_BATCH_DEFINE(neon, NEON_TQ)
 
 /* acc + the squares of the eight int16 lanes of v, in int32. */
 static inline int32x4_t neon_add_squares(int32x4_t acc, int16x8_t v)

@@ -66,6 +66,29 @@ static void scalar_ip_f32_many(const float *q, const float *base, size_t n, size
         out[i] = scalar_ip_f32(q, base + i * d, d);
 }
 
+/* The batch reference: every pair by the one-pair kernel, so that a batch
+ * result equals l2_f32 / ip_f32 bit for bit in this set. */
+static void scalar_f32_batch(const float *q, size_t nq, const float *base, size_t n, size_t d,
+                             float *out, size_t ldo, int l2)
+{
+    for (size_t j = 0; j < nq; j++)
+        for (size_t i = 0; i < n; i++)
+            out[j * ldo + i] = l2 ? scalar_l2_f32(q + j * d, base + i * d, d)
+                                  : scalar_ip_f32(q + j * d, base + i * d, d);
+}
+
+static void scalar_l2_f32_batch(const float *q, size_t nq, const float *base, size_t n, size_t d,
+                                float *out, size_t ldo)
+{
+    scalar_f32_batch(q, nq, base, n, d, out, ldo, 1);
+}
+
+static void scalar_ip_f32_batch(const float *q, size_t nq, const float *base, size_t n, size_t d,
+                                float *out, size_t ldo)
+{
+    scalar_f32_batch(q, nq, base, n, d, out, ldo, 0);
+}
+
 static int32_t scalar_ip_i8(const int8_t *a, const int8_t *b, size_t d)
 {
     return dist_ip_i8_tail(a, b, 0, d, 0);

@@ -356,6 +356,56 @@ struct ex_pres *ex_b_logic(struct ex_parser *p, bool is_and, struct ex_pres *l, 
     return l;
 }
 
+/* An and of `col > a` (or >=) and `col < b` (or <=) on one numeric column
+ * becomes one range leaf, so that the column is read once rather than
+ * twice. The same rows result: both forms are UNKNOWN exactly where the
+ * value is null, and the typed kernels compare alike (a NaN is FALSE under
+ * either). Other and-children keep their order; recursion depth is bounded
+ * by EX_MAX_DEPTH. */
+static bool range_half(const struct ex_node *e)
+{
+    return e->k == EX_CMP && e->ref.k == REF_COL && !e->ref.length && is_num_type(e->ref.type) &&
+           e->op != OP_EQ && e->op != OP_NE;
+}
+
+static bool is_lower(enum ex_op op)
+{
+    return op == OP_GT || op == OP_GE;
+}
+
+/* Merges *pb into a, which are halves of one range, and unlinks *pb. */
+static void fuse_pair(struct ex_node *parent, struct ex_node *a, struct ex_node **pb)
+{
+    struct ex_node *b = *pb;
+    const struct ex_node *lo = is_lower(a->op) ? a : b, *hi = lo == a ? b : a;
+    struct ex_val lv = lo->v, hv = hi->v;
+    bool li = lo->op == OP_GE, hinc = hi->op == OP_LE;
+    a->k = EX_RANGE, a->v = lv, a->hi = hv, a->lo_incl = li, a->hi_incl = hinc;
+    *pb = b->next;
+    if (parent->last == b)
+        for (parent->last = parent->kids; parent->last->next;)
+            parent->last = parent->last->next;
+}
+
+static void fuse_ranges(struct ex_node *e)
+{
+    for (struct ex_node *k = e->kids; k; k = k->next)
+        fuse_ranges(k);
+    if (e->k != EX_AND)
+        return;
+    for (struct ex_node *a = e->kids; a; a = a->next) {
+        if (!range_half(a))
+            continue;
+        for (struct ex_node **pb = &a->next; *pb; pb = &(*pb)->next) {
+            const struct ex_node *b = *pb;
+            if (range_half(b) && b->ref.fid == a->ref.fid && is_lower(b->op) != is_lower(a->op)) {
+                fuse_pair(e, a, pb);
+                break;
+            }
+        }
+    }
+}
+
 /* ---- arithmetic ---- */
 
 static struct ex_pres *fold_num(struct ex_parser *p, struct ex_pres *l, struct ex_pres *r,
@@ -496,8 +546,10 @@ struct ex_pres *ex_b_unary(struct ex_parser *p, enum ex_tok op, struct ex_pres *
 
 struct ex_node *ex_b_top(struct ex_parser *p, struct ex_pres *x)
 {
-    if (x->k == PR_PRED)
+    if (x->k == PR_PRED) {
+        fuse_ranges(x->node);
         return x->node;
+    }
     if (x->k == PR_CONST && x->v.k == EV_BOOL && !x->dep) {
         struct ex_node *e = ex_alloc(p->ar, sizeof *e);
         if (!e)

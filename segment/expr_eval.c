@@ -16,45 +16,93 @@
 
 /* ---- typed kernels for fixed-width columns ---- */
 
+/* Gathers 64 bytes of 0 or 1 into a word, bit j from byte j: the multiply
+ * moves byte i's low bit to bit 56 + i and the shift brings the byte down. */
+static inline uint64_t pack64(const uint8_t *r)
+{
+    uint64_t w = 0;
+    for (unsigned k = 0; k < 64; k += 8) {
+        uint64_t x;
+        memcpy(&x, r + k, 8);
+        w |= ((x * 0x0102040810204080ull) >> 56) << k;
+    }
+    return w;
+}
+
 /* Builds each word of t from 64 evaluations of EXPR (which reads row k);
- * bits past n are zero. A word at a time keeps the loop free of the
- * read-modify-write of t that a bit at a time costs. */
+ * bits past n are zero. The results go to bytes first and are packed 64 at
+ * a time: cheaper than shifting each one into place, and the word is
+ * written once rather than read and written per row. */
 #define WORD_LOOP(EXPR)                                                                            \
     for (uint32_t k0 = 0; k0 < n; k0 += 64) {                                                      \
         uint32_t m_ = n - k0 < 64 ? n - k0 : 64;                                                   \
-        uint64_t w_ = 0;                                                                           \
+        uint8_t r_[64];                                                                            \
         for (uint32_t j_ = 0; j_ < m_; j_++) {                                                     \
             uint32_t k = k0 + j_;                                                                  \
-            w_ |= (uint64_t)(EXPR) << j_;                                                          \
+            r_[j_] = (uint8_t)(EXPR);                                                              \
+        }                                                                                          \
+        if (m_ < 64)                                                                               \
+            memset(r_ + m_, 0, 64 - m_);                                                           \
+        t[k0 >> 6] = pack64(r_);                                                                   \
+    }
+
+/* Row loops for the kernels below: EXPR tests X_, the row's value. The
+ * vector form takes the 8-byte types two rows at a time with GCC/Clang
+ * vector extensions (SSE2 or NEON, no per-ISA build); a comparison gives
+ * all-ones lanes, whose sign bits become the row bits. */
+#define ROWS_SCALAR(CT, VT, EXPR)                                                                  \
+    do {                                                                                           \
+        VT X_;                                                                                     \
+        WORD_LOOP((X_ = (VT)p[k], (EXPR)));                                                        \
+    } while (0)
+
+typedef double ex_v2d __attribute__((vector_size(16)));
+typedef int64_t ex_v2i __attribute__((vector_size(16)));
+
+#define ROWS_VEC(CT, V, EXPR)                                                                      \
+    for (uint32_t k0 = 0; k0 < n; k0 += 64) {                                                      \
+        uint32_t m_ = n - k0 < 64 ? n - k0 : 64, j_ = 0;                                           \
+        uint64_t w_ = 0;                                                                           \
+        V X_;                                                                                      \
+        for (; j_ + 2 <= m_; j_ += 2) {                                                            \
+            memcpy(&X_, p + k0 + j_, sizeof X_);                                                   \
+            ex_v2i c_ = (ex_v2i)(EXPR);                                                            \
+            w_ |= ((uint64_t)c_[0] >> 63 | ((uint64_t)c_[1] >> 63) << 1) << j_;                    \
+        }                                                                                          \
+        if (j_ < m_) { /* the odd last row */                                                      \
+            X_ = (V){p[k0 + j_], p[k0 + j_]};                                                      \
+            ex_v2i c_ = (ex_v2i)(EXPR);                                                            \
+            w_ |= ((uint64_t)c_[0] >> 63) << j_;                                                   \
         }                                                                                          \
         t[k0 >> 6] = w_;                                                                           \
     }
 
 /* One compare, range and in kernel per column type. VT is the type the
  * comparison runs in: int64 for integers and bools, double for floats (a
- * Float column's constants were rounded to float at parse time). */
-#define DEF_KERNELS(NAME, CT, VT, HAS)                                                             \
+ * Float column's constants were rounded to float at parse time); ROWS is
+ * the loop, VX the type of X_ in it. */
+#define DEF_KERNELS(NAME, CT, VT, HAS, ROWS, VX)                                                   \
     static void NAME##_cmp(const void *data, uint32_t n, enum ex_op op, VT x, uint64_t *t)         \
     {                                                                                              \
         const CT *p = data;                                                                        \
         switch (op) {                                                                              \
         case OP_EQ:                                                                                \
-            WORD_LOOP((VT)p[k] == x);                                                              \
+            ROWS(CT, VX, X_ == x);                                                                 \
             break;                                                                                 \
         case OP_NE:                                                                                \
-            WORD_LOOP((VT)p[k] != x);                                                              \
+            ROWS(CT, VX, X_ != x);                                                                 \
             break;                                                                                 \
         case OP_LT:                                                                                \
-            WORD_LOOP((VT)p[k] < x);                                                               \
+            ROWS(CT, VX, X_ < x);                                                                  \
             break;                                                                                 \
         case OP_LE:                                                                                \
-            WORD_LOOP((VT)p[k] <= x);                                                              \
+            ROWS(CT, VX, X_ <= x);                                                                 \
             break;                                                                                 \
         case OP_GT:                                                                                \
-            WORD_LOOP((VT)p[k] > x);                                                               \
+            ROWS(CT, VX, X_ > x);                                                                  \
             break;                                                                                 \
         case OP_GE:                                                                                \
-            WORD_LOOP((VT)p[k] >= x);                                                              \
+            ROWS(CT, VX, X_ >= x);                                                                 \
             break;                                                                                 \
         }                                                                                          \
     }                                                                                              \
@@ -63,16 +111,16 @@
         const CT *p = data;                                                                        \
         switch (incl) {                                                                            \
         case 0:                                                                                    \
-            WORD_LOOP((VT)p[k] > lo && (VT)p[k] < hi);                                             \
+            ROWS(CT, VX, (X_ > lo) & (X_ < hi));                                                   \
             break;                                                                                 \
         case 1:                                                                                    \
-            WORD_LOOP((VT)p[k] >= lo && (VT)p[k] < hi);                                            \
+            ROWS(CT, VX, (X_ >= lo) & (X_ < hi));                                                  \
             break;                                                                                 \
         case 2:                                                                                    \
-            WORD_LOOP((VT)p[k] > lo && (VT)p[k] <= hi);                                            \
+            ROWS(CT, VX, (X_ > lo) & (X_ <= hi));                                                  \
             break;                                                                                 \
         default:                                                                                   \
-            WORD_LOOP((VT)p[k] >= lo && (VT)p[k] <= hi);                                           \
+            ROWS(CT, VX, (X_ >= lo) & (X_ <= hi));                                                 \
         }                                                                                          \
     }                                                                                              \
     static void NAME##_in(const void *data, uint32_t n, const struct ex_set *s, uint64_t *t)       \
@@ -86,13 +134,13 @@
  * column holds integers only (the parser cast them), so dbls is empty. */
 #define HAS_INT(s, x) ((s)->ndbls ? ex_set_has_int(s, x) : ex_iset_has(&(s)->iset, x))
 
-DEF_KERNELS(k_bool, uint8_t, int64_t, HAS_BOOL)
-DEF_KERNELS(k_i8, int8_t, int64_t, HAS_INT)
-DEF_KERNELS(k_i16, int16_t, int64_t, HAS_INT)
-DEF_KERNELS(k_i32, int32_t, int64_t, HAS_INT)
-DEF_KERNELS(k_i64, int64_t, int64_t, HAS_INT)
-DEF_KERNELS(k_f32, float, double, ex_set_has_dbl)
-DEF_KERNELS(k_f64, double, double, ex_set_has_dbl)
+DEF_KERNELS(k_bool, uint8_t, int64_t, HAS_BOOL, ROWS_SCALAR, int64_t)
+DEF_KERNELS(k_i8, int8_t, int64_t, HAS_INT, ROWS_SCALAR, int64_t)
+DEF_KERNELS(k_i16, int16_t, int64_t, HAS_INT, ROWS_SCALAR, int64_t)
+DEF_KERNELS(k_i32, int32_t, int64_t, HAS_INT, ROWS_SCALAR, int64_t)
+DEF_KERNELS(k_i64, int64_t, int64_t, HAS_INT, ROWS_VEC, ex_v2i)
+DEF_KERNELS(k_f32, float, double, ex_set_has_dbl, ROWS_SCALAR, double)
+DEF_KERNELS(k_f64, double, double, ex_set_has_dbl, ROWS_VEC, ex_v2d)
 
 struct kernels_i {
     void (*cmp)(const void *, uint32_t, enum ex_op, int64_t, uint64_t *);
@@ -182,84 +230,109 @@ static void widen_dbl(const void *data, enum tm_dtype t, uint32_t k0, uint32_t m
         WIDEN(double);
 }
 
-/* x = x aop operand, with arith_int's semantics: +, -, * wrap in uint64,
- * / and % truncate (a divisor of 0 never reaches a plan). */
-static void apply_int(const struct ex_node *e, int64_t *x, uint32_t m)
+static void mul_int(const int64_t *in, int64_t *out, uint32_t m, uint64_t y)
+{
+    for (uint32_t j = 0; j < m; j++)
+        out[j] = (int64_t)((uint64_t)in[j] * y);
+}
+
+/* out = in aop operand, with arith_int's semantics: +, -, * wrap in uint64,
+ * / and % truncate; dividing by -1 negates with wrap-around and leaves a
+ * remainder of 0 (a divisor of 0 never reaches a plan). */
+static void apply_int(const struct ex_node *e, const int64_t *in, int64_t *out, uint32_t m)
 {
     uint64_t y = (uint64_t)e->operand.i;
     const struct ex_sdiv *dv = &e->div;
+    bool unit = e->operand.i == 1 || e->operand.i == -1; /* no magic number */
     switch (e->aop) {
     case AR_ADD:
         for (uint32_t j = 0; j < m; j++)
-            x[j] = (int64_t)((uint64_t)x[j] + y);
+            out[j] = (int64_t)((uint64_t)in[j] + y);
         break;
     case AR_SUB:
         for (uint32_t j = 0; j < m; j++)
-            x[j] = (int64_t)((uint64_t)x[j] - y);
+            out[j] = (int64_t)((uint64_t)in[j] - y);
         break;
     case AR_MUL:
-        for (uint32_t j = 0; j < m; j++)
-            x[j] = (int64_t)((uint64_t)x[j] * y);
+        mul_int(in, out, m, y);
         break;
     case AR_DIV:
-        for (uint32_t j = 0; j < m; j++)
-            x[j] = ex_sdiv_quot(dv, x[j]);
+        if (unit)
+            mul_int(in, out, m, y); /* x / 1 = x * 1, x / -1 = x * -1 */
+        else
+            for (uint32_t j = 0; j < m; j++)
+                out[j] = ex_sdiv_quot(dv, in[j]);
         break;
-    case AR_MOD: /* x - trunc(x / y) * y; 0 for y = -1, as arith_int */
-        for (uint32_t j = 0; j < m; j++)
-            x[j] = (int64_t)((uint64_t)x[j] - (uint64_t)ex_sdiv_quot(dv, x[j]) * y);
+    case AR_MOD: /* x - trunc(x / y) * y */
+        if (unit)
+            memset(out, 0, m * sizeof *out);
+        else
+            for (uint32_t j = 0; j < m; j++)
+                out[j] = (int64_t)((uint64_t)in[j] - (uint64_t)ex_sdiv_quot(dv, in[j]) * y);
         break;
     }
 }
 
+/* (field aop operand) op v on an integer column, 64 rows at a time: widen
+ * (Int64 rows are read in place), apply the operator, compare. */
 static void arith_int_rows(const void *data, enum tm_dtype type, uint32_t n,
                            const struct ex_node *e, uint64_t *t)
 {
     int64_t x[64];
     for (uint32_t k0 = 0; k0 < n; k0 += 64) {
         uint32_t m = n - k0 < 64 ? n - k0 : 64;
-        widen_int(data, type, k0, m, x);
-        apply_int(e, x, m);
+        if (type == TM_T_INT64) {
+            apply_int(e, (const int64_t *)data + k0, x, m);
+        } else {
+            widen_int(data, type, k0, m, x);
+            apply_int(e, x, x, m);
+        }
         k_i64_cmp(x, m, e->op, e->v.i, t + k0 / 64);
     }
 }
 
-static void apply_dbl(enum ex_arith op, double y, double *x, uint32_t m)
+static void apply_dbl(enum ex_arith op, double y, const double *in, double *out, uint32_t m)
 {
     switch (op) {
     case AR_ADD:
         for (uint32_t j = 0; j < m; j++)
-            x[j] += y;
+            out[j] = in[j] + y;
         break;
     case AR_SUB:
         for (uint32_t j = 0; j < m; j++)
-            x[j] -= y;
+            out[j] = in[j] - y;
         break;
     case AR_MUL:
         for (uint32_t j = 0; j < m; j++)
-            x[j] *= y;
+            out[j] = in[j] * y;
         break;
     default: /* AR_DIV; arith_fits keeps AR_MOD away */
         for (uint32_t j = 0; j < m; j++)
-            x[j] /= y;
+            out[j] = in[j] / y;
     }
 }
 
-/* Float and Double columns compute in double as ex_arith_apply does; a NaN
- * result (or a NaN constant) does not compare, so those rows are UNKNOWN. */
+/* Float and Double columns compute in double as ex_arith_apply does (Double
+ * rows are read in place); a NaN result, or a NaN constant, does not
+ * compare, so those rows are UNKNOWN. */
 static void arith_dbl_rows(const void *data, enum tm_dtype type, uint32_t n,
                            const struct ex_node *e, uint64_t *t, uint64_t *kn)
 {
     double x[64], y = e->operand.k == EV_INT ? (double)e->operand.i : e->operand.d, v = e->v.d;
+    uint64_t all = v != v ? ~(uint64_t)0 : 0;
     for (uint32_t k0 = 0; k0 < n; k0 += 64) {
         uint32_t m = n - k0 < 64 ? n - k0 : 64;
-        uint64_t nan = v != v ? ~(uint64_t)0 : 0;
-        widen_dbl(data, type, k0, m, x);
-        apply_dbl(e->aop, y, x, m);
-        for (uint32_t j = 0; j < m; j++)
-            nan |= (uint64_t)(x[j] != x[j]) << j;
+        uint8_t nan[64] = {0};
+        if (type == TM_T_FLOAT) {
+            widen_dbl(data, type, k0, m, x);
+            apply_dbl(e->aop, y, x, x, m);
+        } else {
+            apply_dbl(e->aop, y, (const double *)data + k0, x, m);
+        }
         k_f64_cmp(x, m, e->op, v, t + k0 / 64);
-        kn[k0 / 64] &= ~nan;
+        for (uint32_t j = 0; j < m; j++)
+            nan[j] = x[j] != x[j];
+        kn[k0 / 64] &= ~(pack64(nan) | all);
     }
 }
 
@@ -316,64 +389,139 @@ static void leaf_fixed(const struct ex_ctx *c, const struct ex_node *e, const st
 
 /* ---- leaves on VarChar columns ---- */
 
-/* Like WORD_LOOP with the string of row k as s and len: offsets are read
- * in order, each row's start being the previous row's end. */
+/* The window's strings: row k is base[start(k), ends[k]), start(0) = s0 and
+ * start(k) = ends[k - 1]; the column's buffer holds total bytes. */
+struct strs {
+    const uint64_t *ends;
+    const char *base;
+    uint64_t s0, total;
+};
+
+/* Like WORD_LOOP with row k's string as s and len, and avail = the bytes
+ * readable from s to the end of the column's buffer (at least len). */
 #define STR_LOOP(EXPR)                                                                             \
     do {                                                                                           \
-        uint64_t st_ = s0;                                                                         \
-        WORD_LOOP((s = base + st_, len = (size_t)(ends[k] - st_), st_ = ends[k], (EXPR)));         \
+        uint64_t st_ = v->s0;                                                                      \
+        WORD_LOOP((s = v->base + st_, len = (size_t)(v->ends[k] - st_),                            \
+                   avail = (size_t)(v->total - st_), st_ = v->ends[k], (EXPR)));                   \
     } while (0)
 
-/* Bit c + 1 of OPMASK[op] says whether op holds for a three-way result c. */
-static const unsigned OPMASK[] = {
-    [OP_EQ] = 2, [OP_NE] = 5, [OP_LT] = 1, [OP_LE] = 3, [OP_GT] = 4, [OP_GE] = 6};
+/* A literal's first 8 bytes as a little-endian word, so that a row's
+ * leading bytes compare with one load and a mask rather than a memcmp call
+ * (which is most of the cost of a short compare). keep: the bytes that must
+ * be equal (not those under a `_`); wild: 0x40 in the bytes under a `_`;
+ * be: the word byte-swapped, for ordering. Whole-word loads need 8 readable
+ * bytes; a row near the buffer's end takes memcmp instead. */
+struct word8 {
+    const char *lit;
+    size_t len;
+    uint64_t w, keep, wild, be;
+};
 
-static int str_cmp3(const char *a, size_t alen, const char *b, size_t blen)
+#define LITTLE_ENDIAN_WORDS (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+
+static uint64_t load8(const char *s)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c)
-        return c < 0 ? -1 : 1;
-    return (alen > blen) - (alen < blen);
+    uint64_t x;
+    memcpy(&x, s, 8);
+    return x;
+}
+
+static void word8_init(struct word8 *q, const char *lit, size_t len, const uint8_t *any)
+{
+    size_t n = len < 8 ? len : 8;
+    uint8_t keep[8] = {0}, wild[8] = {0};
+    for (size_t k = 0; k < n; k++)
+        keep[k] = any && any[k] ? 0 : 0xff, wild[k] = any && any[k] ? 0x40 : 0;
+    *q = (struct word8){.lit = lit, .len = len};
+    if (n) /* lit may be NULL when empty */
+        memcpy(&q->w, lit, n);
+    memcpy(&q->keep, keep, 8), memcpy(&q->wild, wild, 8);
+    q->w &= q->keep;
+    q->be = __builtin_bswap64(q->w);
+}
+
+/* Whether s starts with the literal (len >= q->len is the caller's). */
+static inline bool has_prefix(const struct word8 *q, const char *s, size_t avail)
+{
+    if (!LITTLE_ENDIAN_WORDS || avail < 8)
+        return !memcmp(s, q->lit, q->len);
+    return !((load8(s) ^ q->w) & q->keep) &&
+           (q->len <= 8 || !memcmp(s + 8, q->lit + 8, q->len - 8));
+}
+
+/* Three-way comparison of s with the literal, as memcmp then length. */
+static inline int cmp_lit(const struct word8 *q, const char *s, size_t len, size_t avail)
+{
+    size_t n = len < q->len ? len : q->len;
+    if (!LITTLE_ENDIAN_WORDS || avail < 8 || n > 8) {
+        int c = memcmp(s, q->lit, n);
+        if (c)
+            return c < 0 ? -1 : 1;
+    } else if (n) {
+        uint64_t m = ~(uint64_t)0 << (64 - 8 * n), a = __builtin_bswap64(load8(s)) & m;
+        uint64_t b = q->be & m;
+        if (a != b)
+            return a < b ? -1 : 1;
+    }
+    return (len > q->len) - (len < q->len);
+}
+
+/* abc or abc% with `_` in the literal (len >= q->len is the caller's): when
+ * no `_` falls on a UTF-8 lead byte every token takes one byte and the
+ * masked word decides; otherwise ex_like_match walks the pattern. */
+static inline bool like_wild(const struct ex_like *l, const struct word8 *q, const char *s,
+                             size_t len, size_t avail)
+{
+    if (!LITTLE_ENDIAN_WORDS || avail < 8 || q->len > 8)
+        return ex_like_match(l, s, len);
+    uint64_t x = load8(s);
+    if ((x >> 1) & x & q->wild) /* bits 7 and 6 set: a byte >= 0xc0 under a `_` */
+        return ex_like_match(l, s, len);
+    return !((x ^ q->w) & q->keep) && (l->k == LK_PREFIX || len == q->len);
 }
 
 /* %lit%: one memmem over the window's bytes finds the next occurrence; a row
  * matches when an occurrence lies wholly inside it, and the search resumes
  * at the next row. Rows with no occurrence cost nothing. */
-static void like_infix(const uint64_t *ends, const char *base, uint64_t s0, uint32_t n,
-                       const struct ex_like *l, uint64_t *t)
+static void like_infix(const struct strs *v, uint32_t n, const struct ex_like *l, uint64_t *t)
 {
-    uint64_t at = s0;
+    uint64_t at = v->s0;
     for (uint32_t k = 0; k < n;) {
-        const char *hit = memmem(base + at, (size_t)(ends[n - 1] - at), l->lit, l->len);
+        const char *hit = memmem(v->base + at, (size_t)(v->ends[n - 1] - at), l->lit, l->len);
         if (!hit)
             return;
-        uint64_t off = (uint64_t)(hit - base);
-        while (ends[k] <= off) /* the row holding the hit; it exists: off < ends[n - 1] */
+        uint64_t off = (uint64_t)(hit - v->base);
+        while (v->ends[k] <= off) /* the row holding the hit; it exists: off < ends[n - 1] */
             k++;
-        if (off + l->len <= ends[k])
+        if (off + l->len <= v->ends[k])
             t[k >> 6] |= (uint64_t)1 << (k & 63);
-        at = ends[k++];
+        at = v->ends[k++];
     }
 }
 
-static void leaf_like(const uint64_t *ends, const char *base, uint64_t s0, uint32_t n,
-                      const struct ex_like *l, uint64_t *t)
+static void leaf_like(const struct strs *v, uint32_t n, const struct ex_like *l, uint64_t *t)
 {
-    const char *s, *lit = l->lit;
-    size_t len, ll = l->len;
+    const char *s;
+    size_t len, avail, ll = l->len;
+    struct word8 q;
+    word8_init(&q, l->lit, ll, l->any);
     switch (l->k) {
     case LK_EQ:
-        STR_LOOP(len == ll && !memcmp(s, lit, ll));
-        break;
     case LK_PREFIX:
-        STR_LOOP(len >= ll && !memcmp(s, lit, ll));
+        if (l->any)
+            STR_LOOP(len >= ll && like_wild(l, &q, s, len, avail));
+        else if (l->k == LK_EQ)
+            STR_LOOP(len == ll && has_prefix(&q, s, avail));
+        else
+            STR_LOOP(len >= ll && has_prefix(&q, s, avail));
         break;
     case LK_SUFFIX:
-        STR_LOOP(len >= ll && !memcmp(s + len - ll, lit, ll));
+        STR_LOOP(len >= ll && has_prefix(&q, s + len - ll, avail - (len - ll)));
         break;
     case LK_INFIX:
         if (ll)
-            like_infix(ends, base, s0, n, l, t);
+            like_infix(v, n, l, t);
         else
             STR_LOOP(1);
         break;
@@ -382,24 +530,32 @@ static void leaf_like(const uint64_t *ends, const char *base, uint64_t s0, uint3
     }
 }
 
+/* Bit c + 1 of OPMASK[op] says whether op holds for a three-way result c. */
+static const unsigned OPMASK[] = {
+    [OP_EQ] = 2, [OP_NE] = 5, [OP_LT] = 1, [OP_LE] = 3, [OP_GT] = 4, [OP_GE] = 6};
+
 /* TRUE bits of a compare/in/like leaf on a VarChar column. */
 static void leaf_varchar(const struct ex_ctx *c, const struct ex_node *e, const struct tm_col *col,
                          uint64_t *t)
 {
     const uint64_t *ends = (const uint64_t *)col->ends.data + c->from;
-    const char *base = col->data.data ? (const char *)col->data.data : "", *s, *v = e->v.s;
-    uint64_t s0 = c->from ? ends[-1] : 0;
+    struct strs sv = {ends, col->data.data ? (const char *)col->data.data : "",
+                      c->from ? ends[-1] : 0, col->data.len};
+    const struct strs *v = &sv;
+    const char *s;
     uint32_t n = c->n;
-    size_t len, vl = e->v.len;
-    unsigned mask = OPMASK[e->op];
+    size_t len, avail, vl = e->v.len;
+    unsigned mask = OPMASK[e->op], eq = e->op == OP_EQ;
+    struct word8 q;
+    word8_init(&q, e->v.s, vl, NULL);
     if (e->k == EX_LIKE)
-        leaf_like(ends, base, s0, n, e->like, t);
+        leaf_like(v, n, e->like, t);
     else if (e->k == EX_IN)
         STR_LOOP(ex_set_has_str(e->set, s, len));
     else if (e->op == OP_EQ || e->op == OP_NE)
-        STR_LOOP((len == vl && !memcmp(s, v, vl)) == (e->op == OP_EQ));
+        STR_LOOP((len == vl && has_prefix(&q, s, avail)) == eq);
     else
-        STR_LOOP(mask >> (str_cmp3(s, len, v, vl) + 1) & 1);
+        STR_LOOP(mask >> (cmp_lit(&q, s, len, avail) + 1) & 1);
 }
 
 /* ---- the leaf dispatch ---- */

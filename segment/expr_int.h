@@ -60,14 +60,15 @@ int ex_op_holds(enum ex_op op, int c);
  * operation is undefined (integer modulo of a float). Integers wrap. */
 struct ex_val ex_arith_apply(enum ex_arith op, const struct ex_val *a, const struct ex_val *b);
 
-/* Signed 64-bit division by a constant d != 0 as a multiply and a shift
- * (Hacker's Delight §10-1; Granlund and Montgomery), so that a typed loop
- * for `field / c` or `field % c` does not pay a hardware divide per row.
- * ex_sdiv_quot gives exactly the quotient arith_int gives: C truncation,
- * and INT64_MIN / -1 wrapping to INT64_MIN. */
+/* Signed 64-bit division by a constant as a multiply and a shift (Hacker's
+ * Delight §10-1, after Granlund and Montgomery), so that a typed loop for
+ * `field / c` or `field % c` pays no hardware divide per row. For |d| >= 2,
+ * ex_sdiv_quot(v, x) == x / d exactly (C truncation); d = 1 and d = -1 have
+ * no magic number and are the caller's (arith_int's x and 0 - x). */
 struct ex_sdiv {
     int64_t d, magic;
     int shift;
+    uint64_t addm, subm; /* ~0 when x must be added to / taken from the product */
 };
 void ex_sdiv_init(struct ex_sdiv *v, int64_t d);
 
@@ -75,13 +76,8 @@ __extension__ typedef __int128 ex_i128;
 
 static inline int64_t ex_sdiv_quot(const struct ex_sdiv *v, int64_t x)
 {
-    if (v->d == 1 || v->d == -1) /* no magic number exists; negate with wrap-around */
-        return v->d == 1 ? x : (int64_t)(0 - (uint64_t)x);
     uint64_t q = (uint64_t)(int64_t)(((ex_i128)v->magic * x) >> 64);
-    if (v->d > 0 && v->magic < 0)
-        q += (uint64_t)x;
-    else if (v->d < 0 && v->magic > 0)
-        q -= (uint64_t)x;
+    q = q + ((uint64_t)x & v->addm) - ((uint64_t)x & v->subm);
     int64_t r = (int64_t)q >> v->shift;
     return r + (int64_t)((uint64_t)r >> 63);
 }
@@ -139,10 +135,10 @@ static inline bool ex_iset_has(const struct ex_iset *s, int64_t x)
         uint64_t h = ((uint64_t)x * 0x9E3779B97F4A7C15ull) >> s->shift;
         for (;; h = (h + 1) & s->mask) {
             int64_t v = s->slots[h];
+            if (v == s->empty) /* first: x may equal the sentinel */
+                return false;
             if (v == x)
                 return true;
-            if (v == s->empty)
-                return false;
         }
     }
     bool hit = false;
@@ -178,11 +174,14 @@ struct ex_like {
     enum ex_like_kind k;
     const char *lit; /* the literal part for LK_EQ..LK_INFIX */
     size_t len;
+    const uint8_t *any; /* LK_EQ, LK_PREFIX: 1 where the literal has a `_` (NULL: none) */
     const int16_t *tok; /* LK_GENERAL: bytes, LK_ANY_SEQ, LK_ANY_ONE */
     size_t ntok;
 };
 
-/* Compiles a Milvus like pattern (% _ and \ escapes); NULL when out of memory. */
+/* Compiles a Milvus like pattern (% _ and \ escapes); NULL when out of memory.
+ * abc, abc%, %abc and %abc% get a literal matcher; so do abc and abc% with
+ * `_` in the literal (l->any). */
 struct ex_like *ex_like_compile(struct ex_arena *a, const char *pat, size_t len);
 bool ex_like_match(const struct ex_like *l, const char *s, size_t len);
 

@@ -122,7 +122,7 @@ void ex_sdiv_init(struct ex_sdiv *v, int64_t d)
 {
     const uint64_t two63 = (uint64_t)1 << 63;
     uint64_t ad = d < 0 ? 0 - (uint64_t)d : (uint64_t)d;
-    v->d = d, v->magic = 0, v->shift = 0;
+    *v = (struct ex_sdiv){.d = d};
     if (ad < 2)
         return; /* 0 is refused by the parser; 1 and -1 need no magic */
     uint64_t t = two63 + ((uint64_t)d >> 63), anc = t - 1 - t % ad;
@@ -142,6 +142,8 @@ void ex_sdiv_init(struct ex_sdiv *v, int64_t d)
     uint64_t m = q2 + 1;
     v->magic = (int64_t)(d < 0 ? 0 - m : m);
     v->shift = p - 64;
+    v->addm = d > 0 && v->magic < 0 ? ~(uint64_t)0 : 0;
+    v->subm = d < 0 && v->magic > 0 ? ~(uint64_t)0 : 0;
 }
 
 /* ---- sets ---- */
@@ -363,19 +365,27 @@ static size_t like_tokens(const char *pat, size_t len, int16_t *tok)
     return n;
 }
 
-/* Picks the cheap matcher when the wildcards allow: abc, abc%, %abc, %abc%. */
-static void like_classify(struct ex_like *l, char *lit)
+/* Picks the cheap matcher when the wildcards allow: abc, abc%, %abc, %abc%,
+ * and for the first two `_` in the literal too. */
+static bool like_classify(struct ex_arena *a, struct ex_like *l, char *lit)
 {
     size_t n = l->ntok, lo = 0, hi = n;
     bool lead = n && l->tok[0] == LK_ANY_SEQ, trail = n > lead && l->tok[n - 1] == LK_ANY_SEQ;
+    uint8_t *any = NULL;
     lo += lead, hi -= trail;
     for (size_t k = lo; k < hi; k++) {
-        if (l->tok[k] < 0)
-            return; /* stays LK_GENERAL */
-        lit[l->len++] = (char)l->tok[k];
+        if (l->tok[k] == LK_ANY_SEQ || (l->tok[k] == LK_ANY_ONE && lead))
+            return true; /* stays LK_GENERAL */
+        if (l->tok[k] == LK_ANY_ONE && !any && !(any = ex_alloc(a, hi - lo)))
+            return false;
+        if (l->tok[k] == LK_ANY_ONE)
+            any[l->len] = 1;
+        lit[l->len++] = l->tok[k] == LK_ANY_ONE ? 0 : (char)l->tok[k];
     }
     l->lit = lit;
+    l->any = any;
     l->k = lead && trail ? LK_INFIX : lead ? LK_SUFFIX : trail ? LK_PREFIX : LK_EQ;
+    return true;
 }
 
 struct ex_like *ex_like_compile(struct ex_arena *a, const char *pat, size_t len)
@@ -388,7 +398,8 @@ struct ex_like *ex_like_compile(struct ex_arena *a, const char *pat, size_t len)
     l->tok = tok;
     l->ntok = like_tokens(pat, len, tok);
     l->k = LK_GENERAL;
-    like_classify(l, lit);
+    if (!like_classify(a, l, lit))
+        return NULL;
     if (l->k == LK_GENERAL)
         l->len = 0;
     return l;
@@ -428,8 +439,30 @@ static bool like_general(const int16_t *p, size_t pn, const char *s, size_t sn)
     return pi == pn;
 }
 
+/* abc or abc% with `_` at the positions l->any marks. A `_` takes one byte
+ * when the byte there is below 0xc0 (ASCII, or a stray continuation byte as
+ * utf8_step reads it); then the literal covers exactly l->len bytes and one
+ * masked compare decides. Only a row with a UTF-8 lead byte under a `_`
+ * takes the general walk. */
+static bool like_fixed(const struct ex_like *l, const char *s, size_t len)
+{
+    if (len < l->len) /* every token takes at least one byte */
+        return false;
+    unsigned bad = 0, wide = 0;
+    for (size_t k = 0; k < l->len; k++) {
+        uint8_t c = (uint8_t)s[k];
+        bad |= l->any[k] ? 0 : (unsigned)(c ^ (uint8_t)l->lit[k]);
+        wide |= l->any[k] & (c >= 0xc0);
+    }
+    if (wide)
+        return like_general(l->tok, l->ntok, s, len);
+    return !bad && (l->k == LK_PREFIX || len == l->len);
+}
+
 bool ex_like_match(const struct ex_like *l, const char *s, size_t len)
 {
+    if (l->any)
+        return like_fixed(l, s, len);
     switch (l->k) {
     case LK_EQ:
         return len == l->len && !memcmp(s, l->lit, len);

@@ -196,6 +196,144 @@ static void kc_run_f32_many(const struct tm_kernels *k, const struct tm_kernels 
             kc_many_case(k, ref, &s, n, dims[i], res);
 }
 
+/* ---- float32 batches ---- */
+
+/* Sum of squares in double (exact squares, so only the sum rounds). */
+static double kc_sq(const float *v, size_t d)
+{
+    double s = 0;
+    for (size_t i = 0; i < d; i++)
+        s += (double)v[i] * (double)v[i];
+    return s;
+}
+
+/* One result of a batch against the scalar pair kernel. IP: the bound of
+ * ip_f32. L2: the batch's bound, (d + 6) eps (|q|^2 + |x|^2) for the norm
+ * form of the SIMD sets (distance.h, Batches), plus the scalar reference's
+ * own, (d + 4) eps sum (q-x)^2; and never negative. */
+static void kc_batch_expect(const struct tm_kernels *ref, struct kc_result *res, int l2,
+                            const float *q, const float *x, size_t d, float got)
+{
+    double l2m, ipm;
+    kc_mags(q, x, d, &l2m, &ipm);
+    if (!l2) {
+        kc_expect_close(res, "ip_f32_batch", d, got, ref->ip_f32(q, x, d), ipm);
+        return;
+    }
+    float want = ref->l2_f32(q, x, d);
+    double tol = (double)(d + 6) * FLT_EPSILON * (kc_sq(q, d) + kc_sq(x, d)) +
+                 (double)(d + 4) * FLT_EPSILON * l2m + FLT_MIN;
+    res->compared++;
+    if (!(fabs((double)got - (double)want) <= tol) || got < 0.0f)
+        kc_fail(res, "l2_f32_batch d=%zu: got %.9g want %.9g (tolerance %.3g)", d, (double)got,
+                (double)want, tol);
+}
+
+/* Rows that test the edge of the L2 form: row n/2 is query 0 bit for bit
+ * (distance 0 exactly, not a rounding residue), and row n-1 is query nq-1
+ * nudged by 1e-3 of the scale (a near neighbour, where the norm form is
+ * least accurate). */
+static void kc_batch_plant(uint64_t *s, const float *q, size_t nq, float *base, size_t n, size_t d,
+                           float scale)
+{
+    if (n == 0 || nq == 0)
+        return;
+    if (n > 1)
+        for (size_t t = 0; t < d; t++)
+            base[(n - 1) * d + t] = q[(nq - 1) * d + t] + kc_uniform(s, 1e-3f * scale);
+    memcpy(base + n / 2 * d, q, d * sizeof(float));
+}
+
+/* The batch of one metric into out (stride ldo, len floats plus one
+ * sentinel, all set to -7 first), checked pair by pair, the gaps between
+ * the rows of out and the sentinel checked untouched. */
+static void kc_batch_metric(const struct tm_kernels *k, const struct tm_kernels *ref, int l2,
+                            const float *q, size_t nq, const float *base, size_t n, size_t d,
+                            float *out, size_t ldo, size_t len, struct kc_result *res)
+{
+    const char *what = l2 ? "l2_f32_batch" : "ip_f32_batch";
+    for (size_t i = 0; i <= len; i++)
+        out[i] = -7.0f;
+    (l2 ? k->l2_f32_batch : k->ip_f32_batch)(q, nq, base, n, d, out, ldo);
+    for (size_t j = 0; j < nq; j++)
+        for (size_t i = 0; i < n; i++)
+            kc_batch_expect(ref, res, l2, q + j * d, base + i * d, d, out[j * ldo + i]);
+    for (size_t p = 0; p <= len; p++) {
+        if (p < len && p % ldo < n)
+            continue;
+        res->compared++;
+        if (out[p] != -7.0f)
+            kc_fail(res, "%s nq=%zu n=%zu ldo=%zu: wrote out[%zu], not a result", what, nq, n, ldo,
+                    p);
+    }
+    if (l2 && n > 0 && nq > 0) {
+        res->compared++;
+        if (out[n / 2] != 0.0f)
+            kc_fail(res, "l2_f32_batch d=%zu: a row equal to the query at %.9g, not 0", d,
+                    (double)out[n / 2]);
+    }
+}
+
+/* One pair of the batch computed alone (nq = n = 1) must give the same
+ * bits: a pair's result does not depend on its place in the batch. */
+static void kc_batch_alone(const struct tm_kernels *k, int l2, const float *q, size_t nq,
+                           const float *base, size_t n, size_t d, size_t j, size_t i,
+                           const float *out, size_t ldo, struct kc_result *res)
+{
+    if (j >= nq || i >= n)
+        return;
+    float alone[2] = {-7.0f, -7.0f};
+    (l2 ? k->l2_f32_batch : k->ip_f32_batch)(q + j * d, 1, base + i * d, 1, d, alone, 1);
+    res->compared++;
+    if (memcmp(&alone[0], &out[j * ldo + i], sizeof(float)) != 0 || alone[1] != -7.0f)
+        kc_fail(res, "%s d=%zu: pair (%zu, %zu) of nq=%zu n=%zu is %.9g, alone %.9g",
+                l2 ? "l2_f32_batch" : "ip_f32_batch", d, j, i, nq, n, (double)out[j * ldo + i],
+                (double)alone[0]);
+}
+
+static void kc_batch_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
+                          size_t nq, size_t n, size_t d, struct kc_result *res)
+{
+    float *mq, *mbase;
+    float scale = d % 3 == 0 ? 100.0f : 1.0f;
+    const float *q = kc_f32_vec(s, &mq, kc_below(s, 8), nq * d, scale);
+    float *base = kc_f32_vec(s, &mbase, kc_below(s, 8), n * d, scale);
+    kc_batch_plant(s, q, nq, base, n, d, scale);
+    size_t ldo = n + kc_below(s, 4);
+    size_t len = nq ? (nq - 1) * ldo + n : 0; /* out[len] is one past the last result */
+    float *out = kc_alloc((len + 1) * sizeof(float));
+    for (int l2 = 0; l2 < 2; l2++) {
+        kc_batch_metric(k, ref, l2, q, nq, base, n, d, out, ldo, len, res);
+        kc_batch_alone(k, l2, q, nq, base, n, d, nq - 1, n - 1, out, ldo, res);
+        size_t j = kc_below(s, nq + 1); /* apart: argument order is unspecified */
+        size_t i = kc_below(s, n + 1);
+        kc_batch_alone(k, l2, q, nq, base, n, d, j, i, out, ldo, res);
+    }
+    free(mq);
+    free(mbase);
+    free(out);
+}
+
+/* Every d of the sweep at a shape that moves with d; every nq 1..9 with
+ * every n 0..KC_MAX_N at the dimensions around the register widths and
+ * two common ones; and batches of more than one query chunk (64, see
+ * distance_int.h) and larger blocks. */
+static void kc_run_f32_batch(const struct tm_kernels *k, const struct tm_kernels *ref,
+                             struct kc_result *res)
+{
+    static const size_t dims[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 128, 768};
+    static const size_t big[][3] = {{65, 5, 40}, {70, 129, 33}, {130, 64, 128}, {3, 300, 768}};
+    uint64_t s = 5;
+    for (size_t d = 1; d <= KC_SWEEP; d++)
+        kc_batch_case(k, ref, &s, 1 + d % 9, d % (KC_MAX_N + 1), d, res);
+    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
+        for (size_t nq = 1; nq <= 9; nq++)
+            for (size_t n = 0; n <= KC_MAX_N; n++)
+                kc_batch_case(k, ref, &s, nq, n, dims[i], res);
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+        kc_batch_case(k, ref, &s, big[i][0], big[i][1], big[i][2], res);
+}
+
 /* ---- int8 ---- */
 
 static void kc_i8_fill_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
@@ -326,7 +464,8 @@ static void kc_run_bf16(const struct tm_kernels *k, const struct tm_kernels *ref
 }
 
 const struct kc_check kc_checks[] = {
-    {"f32", kc_run_f32},       {"f32_many", kc_run_f32_many}, {"i8", kc_run_i8},
-    {"binary", kc_run_binary}, {"f16", kc_run_f16},           {"bf16", kc_run_bf16},
+    {"f32", kc_run_f32},   {"f32_many", kc_run_f32_many}, {"f32_batch", kc_run_f32_batch},
+    {"i8", kc_run_i8},     {"binary", kc_run_binary},     {"f16", kc_run_f16},
+    {"bf16", kc_run_bf16},
 };
 const size_t kc_check_count = sizeof(kc_checks) / sizeof(kc_checks[0]);

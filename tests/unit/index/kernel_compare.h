@@ -6,7 +6,10 @@
  *
  * What "match" means follows distance.h: float32 results within
  * (d + 4) * FLT_EPSILON * M of the scalar ones (M the sum of term magnitudes,
- * computed in double), everything else bit for bit. */
+ * computed in double), batch L2 results within the bound of its norm form
+ * (distance.h, Batches) plus the scalar one, never negative, 0 for a row
+ * equal to the query, and the same bits for a pair alone as in a batch;
+ * everything else bit for bit. */
 #ifndef TM_KERNEL_COMPARE_H
 #define TM_KERNEL_COMPARE_H
 

@@ -51,6 +51,55 @@ static void scalar_float_known(void **state)
     assert_true(out[0] == 40.0f && out[1] == 14.0f && out[2] == 0.0f && out[3] == -1.0f);
 }
 
+/* The batch of every set on a hand-checked case: two queries against the
+ * rows of scalar_float_known, out with a gap (ldo = 4 > n = 3) that must
+ * stay untouched. Every value is a small integer, exact in every set and
+ * in the norm form of L2 (14 + 116 - 2 * 40 = 50). */
+static void batch_known(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"scalar", "avx2", "avx512", "neon"};
+    const float q[] = {1, 2, 3, 0, 0, 0};
+    const float base[] = {4, 6, 8, 1, 2, 3, 0, 0, 0};
+    const float l2[] = {50, 0, 14, -1, 116, 14, 0, -1};
+    const float ip[] = {40, 14, 0, -1, 0, 0, 0, -1};
+    for (size_t i = 0; i < LEN(names); i++) {
+        const struct tm_kernels *k = tm_kernels_by_name(names[i]);
+        if (k == NULL)
+            continue;
+        float out[9];
+        for (size_t t = 0; t < LEN(out); t++)
+            out[t] = -1;
+        k->l2_f32_batch(q, 2, base, 3, 3, out, 4);
+        assert_memory_equal(out, l2, sizeof(l2));
+        assert_true(out[8] == -1.0f);
+        k->ip_f32_batch(q, 2, base, 3, 3, out, 4);
+        assert_memory_equal(out, ip, sizeof(ip));
+        k->l2_f32_batch(q, 0, base, 3, 3, NULL, 4); /* nothing to write */
+        k->ip_f32_batch(q, 2, base, 0, 3, out, 4);
+        assert_memory_equal(out, ip, sizeof(ip));
+    }
+}
+
+/* The scalar batch is the reference for the others, so it is held to the
+ * checks they are (shapes, gaps in out, distance 0 for an equal row, a pair
+ * alone equal to the pair in a batch), against its own pair kernels. */
+static void scalar_batch_compare(void **state)
+{
+    (void)state;
+    const struct tm_kernels *k = tm_kernels_by_name("scalar");
+    for (size_t c = 0; c < kc_check_count; c++) {
+        if (strcmp(kc_checks[c].name, "f32_batch") != 0)
+            continue;
+        struct kc_result res = {0, 0};
+        kc_checks[c].run(k, k, &res);
+        assert_true(res.compared > 0);
+        assert_int_equal(res.mismatched, 0);
+        return;
+    }
+    fail_msg("no f32_batch check in kc_checks");
+}
+
 static void scalar_int_known(void **state)
 {
     (void)state;
@@ -219,9 +268,10 @@ static const char *const simd_sets[] = {
 int main(int argc, char **argv)
 {
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(scalar_float_known), cmocka_unit_test(scalar_int_known),
-        cmocka_unit_test(half_known),         cmocka_unit_test(half_all_patterns),
-        cmocka_unit_test(norm_known),         cmocka_unit_test(dispatch_by_name),
+        cmocka_unit_test(scalar_float_known),   cmocka_unit_test(batch_known),
+        cmocka_unit_test(scalar_batch_compare), cmocka_unit_test(scalar_int_known),
+        cmocka_unit_test(half_known),           cmocka_unit_test(half_all_patterns),
+        cmocka_unit_test(norm_known),           cmocka_unit_test(dispatch_by_name),
         cmocka_unit_test(dispatch_best),
     };
     static struct set_check cases[MAX_COMPARE];
