@@ -18,6 +18,9 @@
 /* Rows scored per block: about 256 KiB of float data, so a block stays in
  * the L2 cache while every query is scored against it. */
 #define BLOCK_BYTES (256u * 1024u)
+/* Queries scored per batched kernel call (their scores for one block are
+ * kept: QUERY_CHUNK * block floats). */
+#define QUERY_CHUNK 32u
 
 int tm_metric_parse(const char *name)
 {
@@ -114,19 +117,31 @@ static float cosine(float ip, float qn, float xn)
     return qn > 0 && xn > 0 ? ip / (qn * xn) : 0.0f;
 }
 
-/* Scores of n consecutive rows against query qi into out. */
-static void score_float_block(struct tm_scan *sc, uint32_t qi, const float *x, uint32_t n,
-                              float *out)
+/* Scores of n consecutive rows against queries [q0, q0 + nq) into out,
+ * query j's at out + j * n. One batched kernel call for all of them, so each
+ * row is loaded once per group of queries (index/distance.h). */
+static void score_float_block(struct tm_scan *sc, uint32_t q0, uint32_t nq, const float *x,
+                              uint32_t n, float *out)
 {
-    const float *q = sc->qf + (size_t)qi * sc->dim;
-    if (sc->metric == TM_METRIC_L2) {
+    const float *q = sc->qf + (size_t)q0 * sc->dim;
+    /* A lone query reads each row once anyway; the batch would add a pass
+     * for the row norms. Chunks are the same in every block, so a query
+     * takes the same path everywhere. */
+    if (nq == 1 && sc->metric == TM_METRIC_L2)
         sc->k->l2_f32_many(q, x, n, sc->dim, out);
+    else if (nq == 1)
+        sc->k->ip_f32_many(q, x, n, sc->dim, out);
+    else if (sc->metric == TM_METRIC_L2)
+        sc->k->l2_f32_batch(q, nq, x, n, sc->dim, out, n);
+    else
+        sc->k->ip_f32_batch(q, nq, x, n, sc->dim, out, n);
+    if (sc->metric == TM_METRIC_L2)
         return;
-    }
-    sc->k->ip_f32_many(q, x, n, sc->dim, out);
     if (sc->metric == TM_METRIC_COSINE)
-        for (uint32_t r = 0; r < n; r++)
-            out[r] = cosine(out[r], sc->qnorm[qi], sc->xnorm[r]);
+        for (uint32_t j = 0; j < nq; j++)
+            for (uint32_t r = 0; r < n; r++)
+                out[(size_t)j * n + r] = cosine(out[(size_t)j * n + r], sc->qnorm[q0 + j],
+                                                sc->xnorm[r]);
 }
 
 static float score_int8(const struct tm_scan *sc, const int8_t *q, const int8_t *x)
@@ -224,13 +239,17 @@ static int scan_block(struct tm_scan *sc, uint32_t seg, const struct tm_col *col
     }
     int rc = 0;
     for (uint32_t qi = 0; qi < sc->sp->nq && !rc; qi++) {
-        if (dense_float)
-            score_float_block(sc, qi, x, n, sc->scores);
+        uint32_t j = qi % QUERY_CHUNK; /* the query's scores in the chunk */
+        if (dense_float && j == 0) {
+            uint32_t nq = sc->sp->nq - qi < QUERY_CHUNK ? sc->sp->nq - qi : QUERY_CHUNK;
+            score_float_block(sc, qi, nq, x, n, sc->scores);
+        }
+        const float *scores = sc->scores + (size_t)j * n;
         for (uint32_t r = 0; r < n && !rc; r++) {
             uint32_t row = from + r;
             if (!(bits[row / 64] >> (row % 64) & 1) || (col->nullable && tm_col_is_null(col, row)))
                 continue;
-            float d = dense_float ? sc->scores[r] : score_row(sc, qi, col, row);
+            float d = dense_float ? scores[r] : score_row(sc, qi, col, row);
             rc = offer(sc, qi, d, REF(seg, row));
         }
     }
@@ -278,7 +297,7 @@ static int scan_init(struct tm_scan *sc, struct tm_store *s, const struct tm_sea
     uint32_t row_bytes = sc->dim ? sc->dim * 4 : 4;
     sc->block = BLOCK_BYTES / row_bytes ? BLOCK_BYTES / row_bytes : 1;
     sc->scratch = malloc((size_t)sc->block * row_bytes);
-    sc->scores = malloc((size_t)sc->block * sizeof(float));
+    sc->scores = malloc((size_t)sc->block * QUERY_CHUNK * sizeof(float));
     sc->xnorm = malloc((size_t)sc->block * sizeof(float));
     sc->coll = calloc(sp->nq ? sp->nq : 1, sizeof *sc->coll);
     if (!sc->scratch || !sc->scores || !sc->xnorm || !sc->coll)
