@@ -43,6 +43,7 @@
 
 int tm_bench_main(int argc, char **argv);
 int tm_bench_search_main(int argc, char **argv);
+int tm_bench_flush_main(int argc, char **argv);
 
 enum bench_mode { MODE_INSERT, MODE_OVERRIDE, MODE_MERGE };
 
@@ -472,6 +473,7 @@ static const char g_bench_usage[] =
     "       tidemark bench upsert [--mode override|merge] [--existing 0.5] [--pool 20000]\n"
     "                             [common options]\n"
     "       tidemark bench search [options]   in process, no server (bench search --help)\n"
+    "       tidemark bench flush [options]    sealing to binlogs, in process (bench flush --help)\n"
     "common options: [--host 127.0.0.1] [--port 19530] [--dim 128] [--batch 1] [--clients 8]\n"
     "                [--seconds 10] [--requests 1000000] [--collection tm_bench]\n"
     "\n"
@@ -589,6 +591,8 @@ int tm_bench_main(int argc, char **argv)
                             10,          1000000, MODE_INSERT, 0.5, 20000};
     if (argc >= 2 && strcmp(argv[1], "search") == 0)
         return tm_bench_search_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "flush") == 0)
+        return tm_bench_flush_main(argc, argv);
     if (argc < 2 || (strcmp(argv[1], "insert") && strcmp(argv[1], "upsert"))) {
         bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                                   !strcmp(argv[1], "help"));

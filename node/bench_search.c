@@ -21,6 +21,7 @@
  * The kernel set is the one tm_kernels_best() picks; --kernel NAME sets
  * TIDEMARK_KERNEL before the first kernel call so sets can be compared.
  */
+#include "bench_util.h"
 #include "distance.h"
 #include "expr.h"
 #include "search.h"
@@ -66,19 +67,6 @@ struct sb_cfg {
 
 /* ---- data ---- */
 
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_float(uint64_t *s) /* uniform in [0, 1) */
-{
-    return (float)(rng_next(s) >> 40) / 16777216.0f;
-}
-
 /* Where row vectors come from: the rng, or an .fvecs file (records of an
  * int32 dimension then that many floats). */
 struct sb_source {
@@ -92,7 +80,7 @@ static int source_vec(struct sb_source *src, float *out, uint32_t dim)
     int32_t d;
     if (!src->f) {
         for (uint32_t i = 0; i < dim; i++)
-            out[i] = rng_float(&src->rng);
+            out[i] = tm_bench_rng_float(&src->rng);
         return 0;
     }
     if (fread(&d, sizeof d, 1, src->f) != 1)
@@ -117,31 +105,12 @@ static uint32_t fvecs_dim(const char *path)
 /* id Int64 pk, vec FloatVector(dim), tag Int64, price Double, name VarChar. */
 static int schema_build(struct tm_schema *sc, uint32_t dim)
 {
-    static const struct {
-        const char *name;
-        enum tm_dtype type;
-    } defs[NFIELDS] = {{"id", TM_T_INT64},
-                       {"vec", TM_T_FLOAT_VECTOR},
-                       {"tag", TM_T_INT64},
-                       {"price", TM_T_DOUBLE},
-                       {"name", TM_T_VARCHAR}};
-    struct tm_status st = {0};
-    memset(sc, 0, sizeof *sc);
-    sc->fields = calloc(NFIELDS, sizeof *sc->fields);
-    if (!sc->fields)
-        return TM_ENOMEM;
-    sc->nfields = NFIELDS;
-    for (int i = 0; i < NFIELDS; i++) {
-        snprintf(sc->fields[i].name, TM_NAME_MAX, "%s", defs[i].name);
-        sc->fields[i].type = defs[i].type;
-    }
-    sc->fields[0].primary = true;
-    sc->fields[1].dim = dim;
-    sc->fields[4].max_length = 64;
-    int rc = tm_schema_validate(sc, &st);
-    if (rc)
-        fprintf(stderr, "bench: schema: %s\n", st.msg);
-    return rc;
+    static const struct tm_bench_field defs[NFIELDS] = {{"id", TM_T_INT64},
+                                                        {"vec", TM_T_FLOAT_VECTOR},
+                                                        {"tag", TM_T_INT64},
+                                                        {"price", TM_T_DOUBLE},
+                                                        {"name", TM_T_VARCHAR}};
+    return tm_bench_schema(sc, defs, NFIELDS, dim, 64);
 }
 
 /* Appends row `id` to b: its vector from src, the scalars from *rng.
@@ -152,10 +121,11 @@ static int push_row(struct tm_batch *b, struct sb_source *src, uint64_t *rng, in
     int rc = source_vec(src, vec, dim);
     if (rc)
         return rc;
-    int64_t tag = (int64_t)(rng_next(rng) % 1000);
-    double price = (double)(rng_next(rng) % 1000000) / 10000.0;
+    int64_t tag = (int64_t)(tm_bench_rng_next(rng) % 1000);
+    double price = (double)(tm_bench_rng_next(rng) % 1000000) / 10000.0;
     char name[32];
-    int nlen = snprintf(name, sizeof name, "user_%u", (unsigned)(rng_next(rng) % NAME_KEYS));
+    int nlen =
+        snprintf(name, sizeof name, "user_%u", (unsigned)(tm_bench_rng_next(rng) % NAME_KEYS));
     if ((rc = tm_col_push(tm_batch_col(b, F_ID), &id, sizeof id)) ||
         (rc = tm_col_push(tm_batch_col(b, F_VEC), vec, (size_t)dim * sizeof *vec)) ||
         (rc = tm_col_push(tm_batch_col(b, F_TAG), &tag, sizeof tag)) ||
@@ -245,7 +215,7 @@ static float *queries_make(const struct sb_cfg *cfg, struct tm_store *s, uint32_
     for (uint32_t i = 0; q && i < nvec; i++) {
         if (!cfg->data) {
             for (uint32_t j = 0; j < dim; j++)
-                q[(size_t)i * dim + j] = rng_float(&rng);
+                q[(size_t)i * dim + j] = tm_bench_rng_float(&rng);
             continue;
         }
         uint32_t row = (uint32_t)(((uint64_t)i * 7919u) % nrows);
@@ -627,14 +597,6 @@ static int parse_list(const char *s, uint32_t *out, uint32_t lo, uint32_t hi)
     }
 }
 
-static bool parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    *out = (uint32_t)v;
-    return end != s && !*end && v >= lo && v <= hi;
-}
-
 static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
 {
     static const struct option opts[] = {{"rows", required_argument, 0, 'r'},
@@ -655,7 +617,7 @@ static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
     while (ok && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            ok = parse_u32(optarg, TOPK, 100000000, &cfg->rows);
+            ok = tm_bench_parse_u32(optarg, TOPK, 100000000, &cfg->rows);
             break;
         case 'd':
             ok = (cfg->ndims = parse_list(optarg, cfg->dims, 2, 32768)) > 0;
@@ -671,7 +633,7 @@ static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
             ok = end != optarg && !*end && cfg->seconds > 0 && cfg->seconds <= 600;
             break;
         case 'f':
-            ok = parse_u32(optarg, 0, 100000000, &cfg->filter_rows);
+            ok = tm_bench_parse_u32(optarg, 0, 100000000, &cfg->filter_rows);
             break;
         case 'S':
             cfg->seed = strtoull(optarg, &end, 10);
@@ -732,24 +694,7 @@ static int resolve_cfg(struct sb_cfg *cfg)
 
 static void print_header(int argc, char **argv, const struct sb_cfg *cfg)
 {
-    char model[256] = "unknown", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (f)
-        fclose(f);
-    double load[1] = {0};
-    if (getloadavg(load, 1) < 1)
-        load[0] = -1;
-    printf("command:");
-    for (int i = -1; i < argc; i++)
-        printf(" %s", i < 0 ? "tidemark" : argv[i]);
-    printf("\nmachine: nproc %ld, %s, loadavg %.2f\n", sysconf(_SC_NPROCESSORS_ONLN), model,
-           load[0]);
+    tm_bench_print_machine(argc, argv);
     const char *env = getenv("TIDEMARK_KERNEL");
     printf("kernel: %s (TIDEMARK_KERNEL=%s)\n", tm_kernels_best()->name, env ? env : "unset");
     printf("search: brute force, L2, k=%d, %u rows, %.1f s per cell\n\n", TOPK, cfg->rows,

@@ -177,6 +177,24 @@ static void parse_range(const json_t *sp, struct tm_sub_search *ss)
                            number_of(inner, "range_filter", &ss->range_filter);
 }
 
+/* Milvus merges flat search parameters into `params`; a key given in both
+ * with different values is refused rather than guessed. */
+static int check_ambiguous(struct tm_req *r, const json_t *sp)
+{
+    const json_t *inner = json_object_get(sp, "params"), *v;
+    const char *key;
+    json_object_foreach((json_t *)sp, key, v)
+    {
+        const json_t *other = json_object_get(inner, key);
+        if (strcmp(key, "params") != 0 && other && !json_equal(v, other))
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                                 "ambiguous parameter: %s is given in searchParams and in "
+                                 "searchParams.params with different values",
+                                 key);
+    }
+    return 0;
+}
+
 static int parse_window(struct tm_req *r, const json_t *obj, struct tm_sub_search *ss)
 {
     const json_t *l = json_object_get(obj, "limit"), *o = json_object_get(obj, "offset");
@@ -220,7 +238,9 @@ int tm_sub_search_parse(struct tm_req *r, const struct tm_collection *c, const j
                         const char *params_key, struct tm_sub_search *ss)
 {
     const json_t *sp = json_object_get(obj, params_key);
-    int rc = pick_field(r, c, json_object_get(obj, "annsField"), ss);
+    int rc = json_is_object(sp) ? check_ambiguous(r, sp) : 0;
+    if (!rc)
+        rc = pick_field(r, c, json_object_get(obj, "annsField"), ss);
     if (!rc)
         rc = pick_metric(r, c, json_object_get(sp, "metricType"), ss);
     const json_t *ids = json_object_get(obj, "ids"), *data = json_object_get(obj, "data");

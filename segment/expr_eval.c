@@ -16,15 +16,22 @@
 
 /* ---- typed kernels for fixed-width columns ---- */
 
-/* Gathers 64 bytes of 0 or 1 into a word, bit j from byte j: the multiply
- * moves byte i's low bit to bit 56 + i and the shift brings the byte down. */
+/* Eight bytes of 0 or 1 (x, little-endian) as eight bits, bit i from byte
+ * i: the multiply moves byte i's low bit to bit 56 + i, the shift brings
+ * that byte down. */
+static inline uint64_t pack8(uint64_t x)
+{
+    return (x * 0x0102040810204080ull) >> 56;
+}
+
+/* 64 bytes of 0 or 1 as a word, bit j from byte j. */
 static inline uint64_t pack64(const uint8_t *r)
 {
     uint64_t w = 0;
     for (unsigned k = 0; k < 64; k += 8) {
         uint64_t x;
         memcpy(&x, r + k, 8);
-        w |= ((x * 0x0102040810204080ull) >> 56) << k;
+        w |= pack8(x) << k;
     }
     return w;
 }
@@ -561,8 +568,8 @@ static void leaf_varchar(const struct ex_ctx *c, const struct ex_node *e, const 
 /* ---- the leaf dispatch ---- */
 
 /* Validity bytes [0, n) as bits: bit j of the result is set when byte j is
- * not zero, eight bytes at a time (the high bit of each byte flags a
- * non-zero byte; the multiply gathers the eight flags into the top byte). */
+ * not zero, eight bytes at a time (the add sets the high bit of each
+ * non-zero byte; shifted down, pack8 gathers the eight flags). */
 static void valid_bits(const uint8_t *v, uint32_t n, uint64_t *out)
 {
     const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
@@ -571,7 +578,7 @@ static void valid_bits(const uint8_t *v, uint32_t n, uint64_t *out)
         uint64_t x;
         memcpy(&x, v + k, 8);
         x = ((((x & lo7) + lo7) | x) & ~lo7) >> 7;
-        out[k >> 6] |= ((x * 0x0102040810204080ull) >> 56) << (k & 63);
+        out[k >> 6] |= pack8(x) << (k & 63);
     }
     for (; k < n; k++)
         out[k >> 6] |= (uint64_t)(v[k] != 0) << (k & 63);

@@ -376,6 +376,13 @@ class SearchFeaturesTest(SearchCase):
         self.assertIn("dim", r.get("message", "").lower(), r)
         r = self.search(fx.name, [wire], filter="g >", limit=5)
         self.assertErr(r, 1100, starts="failed to create query plan:")
+        # a parameter given flat and under params with different values
+        r = self.search(fx.name, [wire], limit=5,
+                        searchParams={"radius": 9.0, "params": {"radius": 8.0}})
+        self.assertErr(r, 1100, starts="ambiguous parameter")
+        r = self.search(fx.name, [wire], limit=5,
+                        searchParams={"nprobe": 8, "params": {"nprobe": 8}})
+        self.assertEqual(r.get("code"), 0, r)
 
 
 # ---- hybrid_search ----
