@@ -28,6 +28,8 @@ static const char g_usage[] =
     "  --shards N         WAL shards, each its own Raft group (default 1)\n"
     "  --max-body-mb N    largest request body accepted (default 64)\n"
     "  --http-workers N   threads running REST handlers (default 32)\n"
+    "  --seal-mb N        seal a shard's growing data into segments after N MiB\n"
+    "                     of entries (default 64)\n"
     "\n"
     "Stop the server with SIGINT (Ctrl-C) or SIGTERM; every acknowledged write is durable\n"
     "before it is acknowledged, so even kill -9 loses nothing that was acknowledged.\n";
@@ -51,9 +53,10 @@ static int serve(int argc, char **argv)
                                          {"shards", required_argument, 0, 's'},
                                          {"max-body-mb", required_argument, 0, 'm'},
                                          {"http-workers", required_argument, 0, 'w'},
+                                         {"seal-mb", required_argument, 0, 'S'},
                                          {"help", no_argument, 0, '?'},
                                          {0, 0, 0, 0}};
-    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 32};
+    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 32, 64};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -74,6 +77,9 @@ static int serve(int argc, char **argv)
             break;
         case 'w':
             cfg.http_workers = parse_int(optarg, 1, 256, "--http-workers");
+            break;
+        case 'S':
+            cfg.seal_mb = parse_int(optarg, 1, 65536, "--seal-mb");
             break;
         default:
             fputs(g_usage, c == '?' && optopt == 0 ? stdout : stderr);

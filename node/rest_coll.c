@@ -198,8 +198,10 @@ static int coll_load_state(struct tm_req *r)
     return 0;
 }
 
-/* Every acknowledged write is already durable in the WAL, so flush only
- * checks that the collection exists. */
+/* Seals the growing data: a seal entry on every shard, each acknowledged
+ * once its segments are durable (docs/segments-design.md), so flush returns
+ * with the data in sealed segments, as Milvus's master branch does (2.6
+ * returns as soon as the flush is triggered). */
 static int coll_flush(struct tm_req *r)
 {
     char name[TM_NAME_MAX];
@@ -209,8 +211,9 @@ static int coll_flush(struct tm_req *r)
         rc = tm_proxy_collection(r, name, &c);
     if (rc)
         return rc;
+    rc = tm_rest_seal(r, &c);
     tm_collection_free(&c);
-    return empty_data(r);
+    return rc ? rc : empty_data(r);
 }
 
 int tm_rest_coll(struct tm_req *r, const char *action)

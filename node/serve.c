@@ -7,6 +7,7 @@
 #include "http.h"
 #include "proxy.h"
 #include "query_role.h"
+#include "sealer.h"
 #include "tm_log.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 
 struct roles {
     struct tm_coord_role *coord;
+    struct tm_sealer *sealer;
     struct tm_data_role *data;
     struct tm_query_role *query;
     struct tm_proxy proxy;
@@ -59,6 +61,7 @@ static void roles_stop(struct roles *r)
         tm_proxy_close(&r->proxy);
     tm_query_role_stop(r->query);
     tm_data_role_stop(r->data);
+    tm_sealer_close(r->sealer); /* after the data role: it feeds the sealer */
     tm_coord_role_stop(r->coord);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
@@ -66,15 +69,22 @@ static void roles_stop(struct roles *r)
 
 static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
 {
-    char coord_dir[4096], wal_dir[4096];
+    char coord_dir[4096], wal_dir[4096], seg_dir[4096];
     snprintf(coord_dir, sizeof coord_dir, "%s/coord", cfg->data_dir);
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
-    struct tm_data_role_config dc = {wal_dir, DATA_URL, COORD_URL, cfg->shards};
+    snprintf(seg_dir, sizeof seg_dir, "%s/segments", cfg->data_dir);
+    struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards};
+    struct tm_data_role_config dc = {wal_dir, DATA_URL, COORD_URL, cfg->shards, NULL,
+                                     (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20};
     struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
     struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
     int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);
     if (!rc)
+        rc = tm_sealer_open(&r->sealer, &sc);
+    if (!rc) {
+        dc.sink = tm_sealer_sink(r->sealer);
         rc = tm_data_role_start(&r->data, &dc);
+    }
     if (!rc)
         rc = tm_query_role_start(&r->query, &qc);
     if (!rc && !(rc = tm_proxy_init(&r->proxy, &pc)))

@@ -11,6 +11,7 @@ struct tm_serve_config {
     int shards;
     size_t max_body;
     int http_workers;
+    int seal_mb; /* a shard seals after this many MiB of entries */
 };
 
 /* Runs until SIGINT or SIGTERM, then shuts down cleanly. Returns the exit code. */

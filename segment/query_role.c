@@ -6,6 +6,7 @@
  * guarantee timestamp.
  */
 #include "query_role_int.h"
+#include "seal_io.h"
 #include "catalog.h"
 #include "store.h"
 #include "tm_log.h"
@@ -22,42 +23,6 @@
 #define BOUNDED_STALENESS_MS 5000
 
 /* ---- collections ---- */
-
-/* Asks the coordinator for the collection and makes its store (with the
- * schema, which merges need). Returns 0 with *store_out NULL when the
- * collection does not exist (dropped), or an error when the coordinator
- * could not answer: the caller retries, since treating that as "dropped"
- * would hide rows. */
-static int make_store(struct tm_query_role *q, int64_t id, struct tm_store **store_out)
-{
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    struct tm_status st;
-    struct tm_collection coll;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, id);
-    int rc = tm_rpc_call(q->coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
-    tm_mpw_free(&w);
-    *store_out = NULL;
-    if (rc == TM_ESTATUS && st.code == TM_MV_COLL_NOT_FOUND)
-        return 0;
-    if (rc)
-        return rc;
-    rc = tm_collection_decode(&rep.body, &coll);
-    tm_rpc_reply_free(&rep);
-    if (rc)
-        return rc;
-    struct tm_store *store = tm_store_new(id);
-    rc = store ? tm_store_set_schema(store, &coll.schema) : TM_ENOMEM;
-    tm_collection_free(&coll);
-    if (rc) {
-        tm_store_free(store);
-        return rc;
-    }
-    *store_out = store;
-    return 0;
-}
 
 /* The collection's entry, created on first sight. NULL on ENOMEM or when the
  * coordinator could not be asked. The pointer stays valid: entries are
@@ -76,7 +41,7 @@ static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
     if (!create)
         return NULL;
     struct tm_store *store;
-    if (make_store(q, id, &store))
+    if (tm_store_from_catalog(q->coord, id, &store))
         return NULL;
     int64_t pk = store ? store->pk_field_id : 0;
     pthread_mutex_lock(&q->colls_mu);
@@ -102,31 +67,19 @@ static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
 static int apply_entry(struct tm_query_role *q, const uint8_t *p, size_t len)
 {
     struct tm_entry_hdr h;
-    struct tm_span rows_span, pks_span;
-    int rc = tm_entry_decode(p, len, &h, &rows_span, &pks_span);
-    if (rc)
-        return rc;
+    struct tm_span rows, pks;
+    int rc = tm_entry_decode(p, len, &h, &rows, &pks);
+    if (rc || h.kind == TM_ENTRY_SEAL)
+        return rc; /* the data role seals; the query role's rows stay as they are */
     struct qcoll *c = coll_get(q, h.coll_id, true);
     if (!c)
         return TM_EIO; /* retried by the tail loop */
     if (c->dead)
         return 0; /* dropped collection: its entries are dead */
-    struct tm_batch rows, pks;
-    struct tm_mpr r;
-    tm_batch_init(&rows);
-    tm_batch_init(&pks);
-    if (rows_span.p && (tm_mpr_init(&r, rows_span.p, rows_span.len), 1))
-        rc = tm_batch_decode(&r, &rows);
-    if (!rc && pks_span.p && (tm_mpr_init(&r, pks_span.p, pks_span.len), 1))
-        rc = tm_batch_decode(&r, &pks);
-    if (!rc) {
-        pthread_rwlock_wrlock(&c->store->lock);
-        if (!c->dead)
-            rc = tm_store_apply(c->store, &h, &rows, &pks, c->pk_field_id);
-        pthread_rwlock_unlock(&c->store->lock);
-    }
-    tm_batch_free(&rows);
-    tm_batch_free(&pks);
+    pthread_rwlock_wrlock(&c->store->lock);
+    if (!c->dead)
+        rc = tm_store_apply_entry(c->store, &h, rows, pks);
+    pthread_rwlock_unlock(&c->store->lock);
     return rc;
 }
 
@@ -418,6 +371,68 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
 }
 
+/* ---- sealed segments, loaded before tailing ---- */
+
+static int load_range(struct tm_query_role *q, int64_t coll, uint64_t index, const char *dir)
+{
+    struct qcoll *c = coll_get(q, coll, true);
+    if (!c)
+        return TM_EIO;
+    if (c->dead)
+        return 0; /* dropped: its range is garbage */
+    struct tm_seal_owned o;
+    char err[TM_BINLOG_ERRMSG] = "";
+    int rc = tm_seal_read(dir, index, &o, err);
+    if (!rc) {
+        pthread_rwlock_wrlock(&c->store->lock);
+        rc = tm_store_load_sealed(c->store, &o.seal);
+        pthread_rwlock_unlock(&c->store->lock);
+    }
+    tm_seal_owned_free(&o);
+    if (rc)
+        TM_ERROR("query", "cannot load a sealed range: %s", err[0] ? err : tm_strerror(rc));
+    return rc;
+}
+
+/* Loads every shard's sealed ranges (the data role's "sealed" list), all of
+ * them before any tail thread applies an entry: tm_store_load_sealed must
+ * see a range before the entries that follow it. */
+static int load_sealed(struct tm_query_role *q, int nshards)
+{
+    int rc = 0;
+    for (int sh = 0; sh < nshards && !rc; sh++) {
+        struct tm_mpw w;
+        struct tm_rpc_reply rep;
+        struct tm_status st;
+        uint32_t n, three, dlen;
+        tm_mpw_init(&w);
+        tm_mpw_map(&w, 1);
+        tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
+        rc = tm_rpc_call(q->data, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
+        tm_mpw_free(&w);
+        if (rc)
+            return rc;
+        struct tm_mpr *b = &rep.body;
+        rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : 0;
+        for (uint32_t i = 0; i < n && !rc; i++) {
+            int64_t coll;
+            uint64_t index;
+            const char *d;
+            char dir[4096];
+            if (tm_mpr_array(b, &three) || three != 3 || tm_mpr_int(b, &coll) ||
+                tm_mpr_uint(b, &index) || tm_mpr_str(b, &d, &dlen) || dlen >= sizeof dir) {
+                rc = TM_ECORRUPT;
+                break;
+            }
+            memcpy(dir, d, dlen);
+            dir[dlen] = '\0';
+            rc = load_range(q, coll, index, dir);
+        }
+        tm_rpc_reply_free(&rep);
+    }
+    return rc;
+}
+
 /* ---- lifecycle ---- */
 
 int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg)
@@ -436,6 +451,8 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
         rc = tm_rpc_client_open(&q->data, cfg->data_url);
     if (!rc)
         rc = tm_rpc_client_open(&q->coord, cfg->coord_url);
+    if (!rc)
+        rc = load_sealed(q, cfg->shards);
     for (int i = 0; !rc && i < cfg->shards; i++) {
         q->shards[i] = (struct qshard){.q = q, .id = i};
         rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;

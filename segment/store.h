@@ -89,6 +89,18 @@ void tm_store_free(struct tm_store *s);
  * required fields come from it). 0 or TM_ENOMEM. */
 int tm_store_set_schema(struct tm_store *s, const struct tm_schema *schema);
 
+struct tm_rpc_client;
+/* A new store for collection coll_id with its schema from the coordinator's
+ * catalog ("cat.coll"), or *out NULL (and 0) when the collection does not
+ * exist: it was dropped, and its entries are dead. An error when the
+ * coordinator could not answer: the caller retries, since "dropped" would
+ * hide rows (store_entry.c). */
+int tm_store_from_catalog(struct tm_rpc_client *coord, int64_t coll_id, struct tm_store **out);
+/* Decodes an entry's row and key batches and applies them (tm_store_apply).
+ * Caller holds the write lock. */
+int tm_store_apply_entry(struct tm_store *s, const struct tm_entry_hdr *h, struct tm_span rows,
+                         struct tm_span pks);
+
 /* Drops every row and delete; the store reads empty afterwards. Caller
  * holds the write lock. */
 void tm_store_clear(struct tm_store *s);

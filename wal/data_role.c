@@ -7,14 +7,9 @@
  * (complete_upto). At most MAX_INFLIGHT entries are in flight; requests
  * arriving meanwhile queue up and form the next batch.
  */
-#include "data_role.h"
-#include "dedupe.h"
-#include "entry.h"
-#include "raftgroup.h"
+#include "data_role_int.h"
 #include "tm_log.h"
-#include "tm_rpc.h"
 #include "tm_time.h"
-#include "tm_wait.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,61 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <uv.h>
-
-#define MAX_BATCH 64
-#define MAX_INFLIGHT 256 /* entries appended and not yet applied */
-#define TICK_MS 200
-#define TAIL_MAX_BYTES (8u << 20)
-#define LEASE_COUNT 4096
-#define LEASE_MS 100
-#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
-
-struct write_req {
-    struct shard *sh;
-    struct tm_entry_hdr hdr;
-    struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
-    struct tm_wait wait;
-    struct write_req *next;    /* in the shard's queue */
-    struct write_req *pending; /* appended, waiting for its entry to apply */
-};
-
-struct applied {
-    uint8_t *p;
-    size_t len;
-    uint64_t ts;
-};
-
-struct shard {
-    struct tm_data_role *role;
-    int id;
-    struct tm_raft_group *raft;
-    /* write queue, guarded by qmu */
-    pthread_mutex_t qmu;
-    struct write_req *qhead, *qtail;
-    bool drain_posted;
-    struct tm_raft_job drain_job;
-    int inflight; /* entries appended, not yet applied; loop thread only */
-    struct write_req *pending_head, *pending_tail; /* those requests, in log order */
-    /* applied entries, guarded by tmu */
-    pthread_mutex_t tmu;
-    pthread_cond_t tcond;
-    struct applied *log;
-    uint64_t nlog, caplog;
-    uint64_t last_ts, safe_ts;
-    struct tm_raft_job tick_job;
-    uv_timer_t tick;
-    bool tick_started;
-    struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
-    /* timestamp lease, loop thread only */
-    uint64_t lease_next, lease_end, lease_ms;
-};
-
-struct tm_data_role {
-    struct shard *shards;
-    int nshards;
-    struct tm_rpc_client *coord;
-    struct tm_rpc_server *rpc;
-};
 
 /* ---- timestamps ---- */
 
@@ -117,7 +57,7 @@ static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
 /* ---- apply (loop thread) ---- */
 
 /* Keeps an applied entry for the tails. */
-static int record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
+int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
 {
     uint8_t *copy = malloc(len);
     if (!copy)
@@ -148,6 +88,19 @@ static int record_entry(struct shard *sh, const struct tm_entry_hdr *h, const vo
 
 static void post_drain(struct shard *sh);
 
+/* Ends a request: wakes its waiter, or frees the shard's own request. */
+static void finish_req(struct write_req *req, int rc)
+{
+    if (!req->internal) {
+        tm_wait_signal(&req->wait, rc); /* the waiter owns req from here */
+        return;
+    }
+    if (rc)
+        TM_WARN("data", "shard %d: seal failed: %s", req->sh->id, tm_strerror(rc));
+    req->sh->seal_queued = false;
+    free(req);
+}
+
 /* Acknowledges the requests whose entries are applied now (all with ts <= ts:
  * the pending list is in log order). A write is acknowledged only here, once
  * its own entry is applied: libraft 0.15 calls a multi-entry request's
@@ -162,7 +115,7 @@ static void complete_upto(struct shard *sh, uint64_t ts)
             sh->pending_tail = NULL;
         sh->inflight--;
         any = true;
-        tm_wait_signal(&req->wait, 0); /* the waiter owns req from here */
+        finish_req(req, 0);
     }
     if (any)
         post_drain(sh);
@@ -181,7 +134,9 @@ static int shard_apply(void *arg, const void *buf, size_t len)
     pthread_mutex_lock(&sh->tmu);
     bool dup = h.client_id[0] && tm_dedupe_seen(&sh->applied_ids, h.client_id, h.seq);
     pthread_mutex_unlock(&sh->tmu);
-    if (!dup && (rc = record_entry(sh, &h, buf, len)))
+    if (!dup && (rc = tm_data_record_entry(sh, &h, buf, len)))
+        return rc;
+    if (!dup && (rc = tm_data_after_apply(sh, &h, buf, len)))
         return rc;
     complete_upto(sh, h.ts);
     return 0;
@@ -201,7 +156,7 @@ static void on_batch_done(void *arg, int rc)
         struct write_req *req = sh->pending_head;
         sh->pending_head = req->pending;
         sh->inflight--;
-        tm_wait_signal(&req->wait, rc);
+        finish_req(req, rc);
     }
     if (rc)
         sh->pending_tail = NULL;
@@ -277,7 +232,7 @@ static void drain(struct shard *sh)
             TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, n,
                     tm_strerror(rc));
             for (unsigned i = 0; i < n; i++)
-                tm_wait_signal(&reqs[i]->wait, rc);
+                finish_req(reqs[i], rc);
         }
     }
 }
@@ -296,7 +251,7 @@ static void drain_job(struct tm_raft_job *job, int stopping)
     }
     while ((n = take_batch(sh, reqs, MAX_BATCH)) > 0)
         for (unsigned i = 0; i < n; i++)
-            tm_wait_signal(&reqs[i]->wait, TM_ESHUTDOWN);
+            finish_req(reqs[i], TM_ESHUTDOWN);
 }
 
 /* Asks the loop to drain soon (never appends from inside an FSM apply). */
@@ -319,6 +274,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct shard *sh = t->data;
     uint64_t ts;
+    tm_data_maybe_seal(sh);
     if (sh->inflight || shard_ts(sh, 1, &ts))
         return;
     pthread_mutex_lock(&sh->tmu);
@@ -399,7 +355,7 @@ static int parse_write(struct tm_mpr *body, struct write_args *a)
             return rc;
     }
     enum tm_entry_kind kind = a->req.hdr.kind;
-    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_MERGE ? 0 : TM_EINVAL;
+    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_SEAL ? 0 : TM_EINVAL;
 }
 
 static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_status *st)
@@ -423,17 +379,7 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     if (!sh)
         return;
     tm_wait_init(&a.req.wait);
-    pthread_mutex_lock(&sh->qmu);
-    if (sh->qtail)
-        sh->qtail->next = &a.req;
-    else
-        sh->qhead = &a.req;
-    sh->qtail = &a.req;
-    bool post = !sh->drain_posted;
-    sh->drain_posted = true;
-    pthread_mutex_unlock(&sh->qmu);
-    if (post)
-        tm_raft_group_post(sh->raft, &sh->drain_job);
+    tm_data_enqueue(sh, &a.req);
     int rc = tm_wait_for(&a.req.wait);
     tm_wait_destroy(&a.req.wait);
     if (rc) {
@@ -442,6 +388,23 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     }
     tm_mpw_map(reply, 1);
     tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a.req.hdr.ts);
+}
+
+void tm_data_enqueue(struct shard *sh, struct write_req *req)
+{
+    req->sh = sh;
+    req->next = NULL;
+    pthread_mutex_lock(&sh->qmu);
+    if (sh->qtail)
+        sh->qtail->next = req;
+    else
+        sh->qhead = req;
+    sh->qtail = req;
+    bool post = !sh->drain_posted;
+    sh->drain_posted = true;
+    pthread_mutex_unlock(&sh->qmu);
+    if (post)
+        tm_raft_group_post(sh->raft, &sh->drain_job);
 }
 
 static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
@@ -535,6 +498,8 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         call_tail(d, body, reply, st);
     else if (strcmp(type, "last_ts") == 0)
         call_last_ts(d, body, reply, st);
+    else if (strcmp(type, "sealed") == 0)
+        tm_data_call_sealed(d, body, reply, st);
     else
         tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
 }
@@ -560,8 +525,11 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
         .address = "data-1",
         .apply = shard_apply,
         .arg = sh,
-        /* No snapshots until sealed segments exist: a WAL snapshot is the
-         * segment manifest, which the segments issue introduces. */
+        /* Snapshots only right behind a seal (tm_data_after_apply asks for
+         * one), never by count: a snapshot elsewhere would have to carry
+         * the growing rows. Without a sink, never. */
+        .snapshot = d->sink ? tm_data_snapshot : NULL,
+        .restore = d->sink ? tm_data_restore : NULL,
         .snapshot_threshold = 0,
     };
     rc = tm_raft_group_start(&sh->raft, &cfg);
@@ -596,6 +564,8 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     if (!d)
         return TM_ENOMEM;
     d->shards = calloc((size_t)cfg->shards, sizeof *d->shards);
+    d->sink = cfg->sink;
+    d->seal_bytes = cfg->seal_bytes ? cfg->seal_bytes : (64u << 20);
     int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg->dir);

@@ -15,6 +15,15 @@
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
  *             applied entry: every acknowledged write is at or below it.
+ *   "sealed"  {"shard"}             -> {"ranges": the sink's list}: what a
+ *             reader loads before tailing from position 0 (after a restart
+ *             the tail starts behind the last seal).
+ *
+ * Snapshots (with a sink): right after a seal the shard takes a Raft
+ * snapshot holding its last timestamp, the dedupe window, the sink's
+ * ranges and the raw entries applied since the seal (few: the snapshot
+ * follows the seal at once), so no row data is copied and the log is
+ * truncated behind the seal (docs/segments-design.md).
  *
  * Entries are stamped with timestamps from the coordinator's TSO at append
  * time, on the shard's loop thread, so timestamps rise along each log.
@@ -22,13 +31,42 @@
 #ifndef TM_DATA_ROLE_H
 #define TM_DATA_ROLE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct tm_data_role;
+struct tm_buf;
+struct tm_mpw;
+
+/* The sealer the shards feed (segment/sealer.h implements it; kept behind
+ * this table so wal/ does not depend on segment/). Every call but `list`
+ * runs on the shard's loop thread, in log order. A non-zero return from
+ * apply or restore stops the shard: a sealed segment that could not be
+ * written or read back must not be papered over. */
+struct tm_shard_sink {
+    void *arg;
+    /* An applied entry (duplicates of retried writes are not passed). A
+     * TM_ENTRY_SEAL entry makes the shard's growing data durable segments
+     * before it returns. */
+    int (*apply)(void *arg, int shard, const void *entry, size_t len);
+    /* The sink's part of a shard snapshot (its durable ranges), and back. */
+    int (*snapshot)(void *arg, int shard, struct tm_buf *out);
+    int (*restore)(void *arg, int shard, const void *p, size_t len);
+    /* The ranges a reader must load for the shard, as a msgpack value
+     * (the "sealed" call); any thread. */
+    void (*list)(void *arg, int shard, struct tm_mpw *w);
+};
 
 struct tm_data_role_config {
     const char *dir;       /* shard state lives in dir/shard-<n> */
     const char *url;       /* where to serve */
     const char *coord_url; /* the coordinator, for timestamps */
     int shards;            /* number of WAL shards (≥ 1) */
+    /* Optional: with a sink, a shard seals (appends a TM_ENTRY_SEAL) once
+     * seal_bytes of entries arrived since the last seal, and after each
+     * seal takes a Raft snapshot so the log behind it is truncated. */
+    const struct tm_shard_sink *sink;
+    uint64_t seal_bytes;
 };
 
 int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_config *cfg);

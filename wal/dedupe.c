@@ -1,6 +1,7 @@
 /* Applied-once window of (client id, sequence) pairs (rules in dedupe.h). */
 #include "dedupe.h"
 #include "tm_err.h"
+#include "tm_mp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,17 +65,9 @@ static void evict(struct tm_dedupe *d, uint32_t r)
     d->ring[r] = NULL;
 }
 
-bool tm_dedupe_contains(const struct tm_dedupe *d, const char *cid, uint64_t seq)
+/* Records key; true if it was in the window already (rules in dedupe.h). */
+static bool seen_key(struct tm_dedupe *d, const char *key)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%s#%llu", cid, (unsigned long long)seq);
-    return d->slots && d->slots[probe(d, key, hash_key(key))] != 0;
-}
-
-bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq)
-{
-    char key[128];
-    snprintf(key, sizeof key, "%s#%llu", cid, (unsigned long long)seq);
     uint64_t h = hash_key(key);
     uint32_t i = probe(d, key, h);
     if (d->slots[i])
@@ -91,4 +84,50 @@ bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq)
     d->hashes[i] = h;
     d->next = (r + 1) % TM_DEDUPE_WINDOW;
     return false;
+}
+
+bool tm_dedupe_contains(const struct tm_dedupe *d, const char *cid, uint64_t seq)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s#%llu", cid, (unsigned long long)seq);
+    return d->slots && d->slots[probe(d, key, hash_key(key))] != 0;
+}
+
+bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s#%llu", cid, (unsigned long long)seq);
+    return seen_key(d, key);
+}
+
+void tm_dedupe_encode(const struct tm_dedupe *d, struct tm_mpw *w)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < TM_DEDUPE_WINDOW; i++)
+        n += d->ring[i] != NULL;
+    tm_mpw_array(w, n);
+    for (uint32_t k = 0; k < TM_DEDUPE_WINDOW; k++) { /* oldest first */
+        const char *key = d->ring[(d->next + k) % TM_DEDUPE_WINDOW];
+        if (key)
+            tm_mpw_cstr(w, key);
+    }
+}
+
+int tm_dedupe_decode(struct tm_dedupe *d, struct tm_mpr *r)
+{
+    uint32_t n, len;
+    const char *s;
+    char key[128];
+    if (tm_mpr_array(r, &n) || n > TM_DEDUPE_WINDOW)
+        return r->err ? r->err : TM_ECORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        if (tm_mpr_str(r, &s, &len))
+            return r->err;
+        if (len >= sizeof key)
+            return TM_ECORRUPT;
+        memcpy(key, s, len);
+        key[len] = '\0';
+        seen_key(d, key);
+    }
+    return 0;
 }

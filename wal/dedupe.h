@@ -5,7 +5,8 @@
  * log's apply, in log order, and evicts the oldest pair when full, so every
  * replica (and every replay) decides "duplicate" the same way. A retry that
  * comes after TM_DEDUPE_WINDOW later requests with ids is applied again.
- * (A WAL snapshot must carry this set; snapshots come with sealed segments.)
+ * A WAL snapshot carries the set (tm_dedupe_encode), oldest first, so a
+ * restored window evicts in the same order as the one that was saved.
  */
 #ifndef TM_DEDUPE_H
 #define TM_DEDUPE_H
@@ -31,5 +32,13 @@ void tm_dedupe_free(struct tm_dedupe *d);
 bool tm_dedupe_seen(struct tm_dedupe *d, const char *cid, uint64_t seq);
 /* Whether (cid, seq) is in the window, changing nothing. */
 bool tm_dedupe_contains(const struct tm_dedupe *d, const char *cid, uint64_t seq);
+
+struct tm_mpw;
+struct tm_mpr;
+/* The window as a msgpack array of its keys, oldest first. */
+void tm_dedupe_encode(const struct tm_dedupe *d, struct tm_mpw *w);
+/* Adds the keys of tm_dedupe_encode's form to d (freshly initialised).
+ * 0, TM_ECORRUPT or a reader error. */
+int tm_dedupe_decode(struct tm_dedupe *d, struct tm_mpr *r);
 
 #endif

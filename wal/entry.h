@@ -41,6 +41,9 @@ enum tm_entry_kind {
     TM_ENTRY_DELETE = 2, /* pks */
     TM_ENTRY_UPSERT = 3, /* pks deleted and rows inserted at one ts */
     TM_ENTRY_MERGE = 4,  /* partial rows merged into the latest versions of pks */
+    /* No rows: every replica seals the shard's growing data of every
+     * collection at this point of the log (docs/segments-design.md). */
+    TM_ENTRY_SEAL = 5,
 };
 
 /* Per-field merge operations (milvus-rest-v2.md §4.4.2 fieldOps). */

@@ -73,6 +73,11 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return rc ? RAFT_INVALID : 0;
 }
 
+static unsigned threshold_of(const struct tm_raft_group *g)
+{
+    return g->cfg.snapshot_threshold ? g->cfg.snapshot_threshold : UINT32_MAX;
+}
+
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
     struct tm_raft_group *g = fsm->data;
@@ -95,7 +100,15 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     (*bufs)[0].len = out.len;
     *n = 1;
     tm_buf_free(&out);
+    /* A snapshot asked for by tm_raft_group_snapshot_soon is taken: back to
+     * the configured rhythm. */
+    raft_set_snapshot_threshold(&g->raft, threshold_of(g));
     return 0;
+}
+
+void tm_raft_group_snapshot_soon(struct tm_raft_group *g)
+{
+    raft_set_snapshot_threshold(&g->raft, 1);
 }
 
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
@@ -210,8 +223,7 @@ static int raft_setup(struct tm_raft_group *g)
     /* Election timeout ≥ 1 s on this hardware (wal-anchor.md §5). */
     raft_set_election_timeout(&g->raft, 1000);
     raft_set_heartbeat_timeout(&g->raft, 100);
-    unsigned threshold = g->cfg.snapshot_threshold ? g->cfg.snapshot_threshold : UINT32_MAX;
-    raft_set_snapshot_threshold(&g->raft, threshold);
+    raft_set_snapshot_threshold(&g->raft, threshold_of(g));
     raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing ? g->cfg.snapshot_trailing : 128);
     rv = raft_start(&g->raft);
     if (rv)

@@ -77,6 +77,11 @@ int tm_raft_group_append(struct tm_raft_group *g, const struct tm_raft_buf *bufs
 void *tm_raft_alloc(size_t n);
 void tm_raft_free(void *p);
 
+/* Loop thread only. Makes raft take a snapshot after the next apply (then
+ * the configured threshold holds again): libraft 0.15 has no call that
+ * snapshots now, only a threshold of entries since the last snapshot. */
+void tm_raft_group_snapshot_soon(struct tm_raft_group *g);
+
 /* The group's loop, for timers created on the loop thread. */
 struct uv_loop_s *tm_raft_group_loop(struct tm_raft_group *g);
 

@@ -1,0 +1,286 @@
+/* The sealer (sealer.h).
+ *
+ * Sink state in a shard snapshot (version 1): a msgpack map
+ *   {"v": 1, "next_seg": next segment id, "ranges": [[collection id, seal ts], ...]}
+ * listing, oldest first, the ranges written and made durable before the
+ * snapshot. Ranges of collections dropped since are left out when restored
+ * (their files are garbage a later clean-up removes).
+ */
+#include "sealer.h"
+#include "seal_io.h"
+#include "store.h"
+#include "tm_log.h"
+#include "tm_rpc.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SINK_VERSION 1
+
+struct scoll {
+    int64_t id;
+    struct tm_store *store; /* NULL: the collection was dropped */
+};
+
+struct srange {
+    int64_t coll;
+    uint64_t index; /* the seal entry's timestamp */
+};
+
+struct sshard {
+    struct scoll *colls;
+    size_t ncolls;
+    pthread_mutex_t mu; /* ranges, for list */
+    struct srange *ranges;
+    size_t nranges;
+    int64_t next_seg;
+};
+
+struct tm_sealer {
+    char dir[3072];
+    struct tm_rpc_client *coord;
+    struct sshard *shards;
+    int nshards;
+    struct tm_shard_sink sink;
+};
+
+static void coll_dir(const struct tm_sealer *s, int shard, int64_t coll, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/shard-%d/c%" PRId64, s->dir, shard, coll);
+}
+
+/* The shard's store of collection id, made on first sight; *out NULL for a
+ * dropped collection. */
+static int coll_get(struct tm_sealer *s, struct sshard *sh, int64_t id, struct tm_store **out)
+{
+    for (size_t i = 0; i < sh->ncolls; i++) {
+        if (sh->colls[i].id == id) {
+            *out = sh->colls[i].store;
+            return 0;
+        }
+    }
+    struct tm_store *store;
+    int rc = tm_store_from_catalog(s->coord, id, &store);
+    if (rc)
+        return rc;
+    struct scoll *grown = realloc(sh->colls, (sh->ncolls + 1) * sizeof *grown);
+    if (!grown) {
+        tm_store_free(store);
+        return TM_ENOMEM;
+    }
+    sh->colls = grown;
+    sh->colls[sh->ncolls++] = (struct scoll){id, store};
+    *out = store;
+    return 0;
+}
+
+static int add_range(struct sshard *sh, int64_t coll, uint64_t index)
+{
+    pthread_mutex_lock(&sh->mu);
+    struct srange *grown = realloc(sh->ranges, (sh->nranges + 1) * sizeof *grown);
+    if (grown) {
+        sh->ranges = grown;
+        sh->ranges[sh->nranges++] = (struct srange){coll, index};
+    }
+    pthread_mutex_unlock(&sh->mu);
+    return grown ? 0 : TM_ENOMEM;
+}
+
+/* Writes one collection's seal range; nothing when it holds nothing. */
+static int seal_coll(struct tm_sealer *s, int shard, struct tm_store *store, uint64_t ts)
+{
+    struct sshard *sh = &s->shards[shard];
+    struct tm_seal seal;
+    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    int rc = tm_store_seal(store, &seal);
+    if (rc || (seal.nparts == 0 && seal.ndels == 0)) {
+        tm_seal_free(&seal);
+        return rc;
+    }
+    struct tm_seg_meta range = {.seg_id = sh->next_seg, .coll_id = store->coll_id,
+                                .shard = (uint32_t)shard, .pk_field_id = store->pk_field_id,
+                                .log_index = ts, .last_ts = ts};
+    uint32_t nsegs = 0;
+    coll_dir(s, shard, store->coll_id, dir, sizeof dir);
+    rc = tm_seal_write(dir, &range, &seal, tm_schema_pk(store->schema)->type, NULL, &nsegs, err);
+    tm_seal_free(&seal);
+    if (rc) {
+        TM_ERROR("sealer", "shard %d: %s", shard, err);
+        return rc;
+    }
+    sh->next_seg += nsegs;
+    return add_range(sh, store->coll_id, ts);
+}
+
+static int seal_all(struct tm_sealer *s, int shard, uint64_t ts)
+{
+    struct sshard *sh = &s->shards[shard];
+    for (size_t i = 0; i < sh->ncolls; i++) {
+        int rc = sh->colls[i].store ? seal_coll(s, shard, sh->colls[i].store, ts) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int sink_apply(void *arg, int shard, const void *entry, size_t len)
+{
+    struct tm_sealer *s = arg;
+    struct tm_entry_hdr h;
+    struct tm_span rows, pks;
+    struct tm_store *store;
+    int rc = tm_entry_decode(entry, len, &h, &rows, &pks);
+    if (rc)
+        return rc;
+    if (h.kind == TM_ENTRY_SEAL)
+        return seal_all(s, shard, h.ts);
+    rc = coll_get(s, &s->shards[shard], h.coll_id, &store);
+    return rc || !store ? rc : tm_store_apply_entry(store, &h, rows, pks);
+}
+
+/* ---- snapshot, restore, list ---- */
+
+static int sink_snapshot(void *arg, int shard, struct tm_buf *out)
+{
+    struct tm_sealer *s = arg;
+    struct sshard *sh = &s->shards[shard];
+    struct tm_mpw w;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 3);
+    tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, SINK_VERSION);
+    tm_mpw_cstr(&w, "next_seg"), tm_mpw_int(&w, sh->next_seg);
+    pthread_mutex_lock(&sh->mu);
+    tm_mpw_cstr(&w, "ranges"), tm_mpw_array(&w, (uint32_t)sh->nranges);
+    for (size_t i = 0; i < sh->nranges; i++) {
+        tm_mpw_array(&w, 2);
+        tm_mpw_int(&w, sh->ranges[i].coll);
+        tm_mpw_uint(&w, sh->ranges[i].index);
+    }
+    pthread_mutex_unlock(&sh->mu);
+    int rc = tm_mpw_error(&w) ? TM_ENOMEM : tm_buf_append(out, w.buf.data, w.buf.len);
+    tm_mpw_free(&w);
+    return rc;
+}
+
+static void shard_clear(struct sshard *sh)
+{
+    for (size_t i = 0; i < sh->ncolls; i++)
+        tm_store_free(sh->colls[i].store);
+    free(sh->colls);
+    sh->colls = NULL;
+    sh->ncolls = 0;
+    pthread_mutex_lock(&sh->mu);
+    free(sh->ranges);
+    sh->ranges = NULL;
+    sh->nranges = 0;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* Loads one durable range into the shard's store of its collection. */
+static int load_range(struct tm_sealer *s, int shard, int64_t coll, uint64_t index)
+{
+    struct tm_store *store;
+    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    struct tm_seal_owned o;
+    int rc = coll_get(s, &s->shards[shard], coll, &store);
+    if (rc || !store)
+        return rc; /* dropped since: its range is garbage */
+    coll_dir(s, shard, coll, dir, sizeof dir);
+    rc = tm_seal_read(dir, index, &o, err);
+    if (!rc)
+        rc = tm_store_load_sealed(store, &o.seal);
+    tm_seal_owned_free(&o);
+    if (rc)
+        TM_ERROR("sealer", "shard %d: cannot load a sealed range: %s", shard,
+                 err[0] ? err : tm_strerror(rc));
+    return rc ? rc : add_range(&s->shards[shard], coll, index);
+}
+
+static int sink_restore(void *arg, int shard, const void *p, size_t len)
+{
+    struct tm_sealer *s = arg;
+    struct sshard *sh = &s->shards[shard];
+    struct tm_mpr r, m;
+    uint32_t n, two;
+    tm_mpr_init(&r, p, len);
+    shard_clear(sh);
+    sh->next_seg = tm_mpr_key_int(r, "next_seg", 0);
+    m = r;
+    if (tm_mpr_key_int(r, "v", 0) != SINK_VERSION || tm_mpr_find(&m, "ranges") ||
+        tm_mpr_array(&m, &n))
+        return TM_ECORRUPT;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t coll;
+        uint64_t index;
+        if (tm_mpr_array(&m, &two) || two != 2 || tm_mpr_int(&m, &coll) ||
+            tm_mpr_uint(&m, &index))
+            return TM_ECORRUPT;
+        int rc = load_range(s, shard, coll, index);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void sink_list(void *arg, int shard, struct tm_mpw *w)
+{
+    struct tm_sealer *s = arg;
+    struct sshard *sh = &s->shards[shard];
+    char dir[4096];
+    pthread_mutex_lock(&sh->mu);
+    tm_mpw_array(w, (uint32_t)sh->nranges);
+    for (size_t i = 0; i < sh->nranges; i++) {
+        coll_dir(s, shard, sh->ranges[i].coll, dir, sizeof dir);
+        tm_mpw_array(w, 3);
+        tm_mpw_int(w, sh->ranges[i].coll);
+        tm_mpw_uint(w, sh->ranges[i].index);
+        tm_mpw_cstr(w, dir);
+    }
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* ---- lifecycle ---- */
+
+int tm_sealer_open(struct tm_sealer **out, const struct tm_sealer_config *cfg)
+{
+    struct tm_sealer *s = calloc(1, sizeof *s);
+    if (!s)
+        return TM_ENOMEM;
+    snprintf(s->dir, sizeof s->dir, "%s", cfg->dir);
+    s->shards = calloc((size_t)cfg->shards, sizeof *s->shards);
+    int rc = s->shards ? tm_rpc_client_open(&s->coord, cfg->coord_url) : TM_ENOMEM;
+    for (int i = 0; s->shards && i < cfg->shards; i++, s->nshards++)
+        pthread_mutex_init(&s->shards[i].mu, NULL);
+    if (rc) {
+        tm_sealer_close(s);
+        return rc;
+    }
+    s->sink = (struct tm_shard_sink){.arg = s,
+                                     .apply = sink_apply,
+                                     .snapshot = sink_snapshot,
+                                     .restore = sink_restore,
+                                     .list = sink_list};
+    *out = s;
+    return 0;
+}
+
+void tm_sealer_close(struct tm_sealer *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nshards; i++) {
+        shard_clear(&s->shards[i]);
+        pthread_mutex_destroy(&s->shards[i].mu);
+    }
+    tm_rpc_client_close(s->coord);
+    free(s->shards);
+    free(s);
+}
+
+const struct tm_shard_sink *tm_sealer_sink(struct tm_sealer *s)
+{
+    return &s->sink;
+}

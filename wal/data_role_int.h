@@ -1,0 +1,93 @@
+/* Internals of the data role shared by data_role.c and data_snap.c. */
+#ifndef TM_DATA_ROLE_INT_H
+#define TM_DATA_ROLE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "data_role.h"
+#include "dedupe.h"
+#include "entry.h"
+#include "raftgroup.h"
+#include "tm_rpc.h"
+#include "tm_wait.h"
+
+#define MAX_BATCH 64
+#define MAX_INFLIGHT 256 /* entries appended and not yet applied */
+#define TICK_MS 200
+#define TAIL_MAX_BYTES (8u << 20)
+#define LEASE_COUNT 4096
+#define LEASE_MS 100
+#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
+
+struct write_req {
+    struct shard *sh;
+    bool internal; /* the shard's own (a seal): freed, not signalled, when done */
+    struct tm_entry_hdr hdr;
+    struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
+    struct tm_wait wait;
+    struct write_req *next;    /* in the shard's queue */
+    struct write_req *pending; /* appended, waiting for its entry to apply */
+};
+
+struct applied {
+    uint8_t *p;
+    size_t len;
+    uint64_t ts;
+};
+
+struct shard {
+    struct tm_data_role *role;
+    int id;
+    struct tm_raft_group *raft;
+    /* write queue, guarded by qmu */
+    pthread_mutex_t qmu;
+    struct write_req *qhead, *qtail;
+    bool drain_posted;
+    struct tm_raft_job drain_job;
+    int inflight; /* entries appended, not yet applied; loop thread only */
+    struct write_req *pending_head, *pending_tail; /* those requests, in log order */
+    /* applied entries, guarded by tmu */
+    pthread_mutex_t tmu;
+    pthread_cond_t tcond;
+    struct applied *log;
+    uint64_t nlog, caplog;
+    uint64_t last_ts, safe_ts;
+    struct tm_raft_job tick_job;
+    uv_timer_t tick;
+    bool tick_started;
+    struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
+    /* sealing, loop thread only: where the tail starts after the last seal,
+     * bytes applied since, whether a seal is queued */
+    uint64_t seal_pos, bytes_since_seal;
+    bool seal_queued;
+    /* timestamp lease, loop thread only */
+    uint64_t lease_next, lease_end, lease_ms;
+};
+
+struct tm_data_role {
+    struct shard *shards;
+    int nshards;
+    const struct tm_shard_sink *sink;
+    uint64_t seal_bytes;
+    struct tm_rpc_client *coord;
+    struct tm_rpc_server *rpc;
+};
+
+/* data_role.c */
+int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
+                         size_t len);
+void tm_data_enqueue(struct shard *sh, struct write_req *req);
+/* data_snap.c (loop thread) */
+int tm_data_snapshot(void *arg, struct tm_buf *out);
+int tm_data_restore(void *arg, const void *buf, size_t len);
+/* After an applied entry: tells the sink, and after a seal asks for a snapshot. */
+int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
+                        size_t len);
+/* From the tick: queues a seal once enough was written since the last. */
+void tm_data_maybe_seal(struct shard *sh);
+void tm_data_call_sealed(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                         struct tm_status *st);
+
+#endif
