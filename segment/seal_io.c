@@ -49,6 +49,27 @@ static void add_stats(struct tm_binlog_wstats *sum, const struct tm_binlog_wstat
     }
 }
 
+static int list_range(const char *dir, uint64_t log_index, char ***names_out, uint32_t *n_out);
+
+/* Removes what an earlier write of the same range left: a seal replayed
+ * after a crash that came before the snapshot behind it was durable writes
+ * its range again, with the same rows. */
+static int remove_range(const char *dir, uint64_t log_index, char *errmsg)
+{
+    char **names = NULL, path[4096];
+    uint32_t n = 0;
+    int rc = list_range(dir, log_index, &names, &n);
+    rc = rc == TM_ENOTFOUND ? 0 : rc;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!rc)
+            rc = tm_binlog_remove_segment(path, errmsg);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
 /* Writes one segment of the range: part i, or the deletes-only one (part NULL). */
 static int write_one(const char *dir, const struct tm_seg_meta *range, uint32_t i,
                      const struct tm_sealed_part *part, const struct tm_seg_deletes *dels,
@@ -82,6 +103,8 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
     if (rc)
         snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s",
                  range->log_index, tm_strerror(rc));
+    if (!rc)
+        rc = remove_range(dir, range->log_index, errmsg);
     uint32_t n = 0;
     const struct tm_seg_deletes *d = dels.n ? &dels : NULL;
     for (uint32_t i = 0; i < seal->nparts && !rc; i++, n++, d = NULL)

@@ -289,6 +289,9 @@ static void tick_start_job(struct tm_raft_job *job, int stopping)
     struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, tick_job));
     if (stopping)
         return;
+    if (sh->snapshot_wanted) /* a seal replayed on start */
+        tm_raft_group_snapshot_soon(sh->raft);
+    sh->snapshot_wanted = false;
     uv_timer_init(tm_raft_group_loop(sh->raft), &sh->tick);
     sh->tick.data = sh;
     uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);

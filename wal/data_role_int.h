@@ -61,7 +61,7 @@ struct shard {
     /* sealing, loop thread only: where the tail starts after the last seal,
      * bytes applied since, whether a seal is queued */
     uint64_t seal_pos, bytes_since_seal;
-    bool seal_queued;
+    bool seal_queued, snapshot_wanted;
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
 };

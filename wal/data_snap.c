@@ -43,7 +43,12 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const vo
     sh->seal_pos = sh->nlog; /* the seal itself is the last recorded entry */
     pthread_mutex_unlock(&sh->tmu);
     sh->bytes_since_seal = 0;
-    tm_raft_group_snapshot_soon(sh->raft);
+    /* While the log replays on start the group is not ours yet: the
+     * snapshot is asked for once it is (tick_start_job). */
+    if (sh->raft)
+        tm_raft_group_snapshot_soon(sh->raft);
+    else
+        sh->snapshot_wanted = true;
     return 0;
 }
 
