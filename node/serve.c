@@ -7,6 +7,7 @@
 #include "http.h"
 #include "proxy.h"
 #include "query_role.h"
+#include "binlog.h"
 #include "sealer.h"
 #include "tm_log.h"
 
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -54,6 +56,21 @@ static int lock_data_dir(const char *dir)
     return fd;
 }
 
+/* Test hook: TIDEMARK_TEST_CRASH_POINT="<point>:<nth>" makes the server
+ * _exit at a step of its nth segment write (enum tm_binlog_crash_point in
+ * segment/binlog.h), as kill -9 would there; the crash-matrix test uses it.
+ * Unset in normal use, where it does nothing. */
+static void arm_test_crash_point(void)
+{
+    const char *v = getenv("TIDEMARK_TEST_CRASH_POINT");
+    unsigned point, nth;
+    if (v && sscanf(v, "%u:%u", &point, &nth) == 2 && point > TM_BINLOG_CRASH_NONE &&
+        point <= TM_BINLOG_CRASH_BEFORE_FINAL_FSYNC) {
+        TM_WARN("serve", "test crash point %u armed for segment write %u", point, nth);
+        tm_binlog_set_crash_point((enum tm_binlog_crash_point)point, nth, TM_BINLOG_CRASH_EXIT);
+    }
+}
+
 static void roles_stop(struct roles *r)
 {
     tm_http_server_stop(r->http);
@@ -78,6 +95,7 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
                                      (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20};
     struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
     struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
+    arm_test_crash_point();
     int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);
     if (!rc)
         rc = tm_sealer_open(&r->sealer, &sc);
