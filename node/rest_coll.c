@@ -202,7 +202,7 @@ static int coll_load_state(struct tm_req *r)
  * once its segments are durable (docs/segments-design.md), so flush returns
  * with the data in sealed segments, as Milvus's master branch does (2.6
  * returns as soon as the flush is triggered). */
-static int coll_flush(struct tm_req *r)
+static int coll_flush(struct tm_req *r, bool compact)
 {
     char name[TM_NAME_MAX];
     struct tm_collection c;
@@ -211,9 +211,34 @@ static int coll_flush(struct tm_req *r)
         rc = tm_proxy_collection(r, name, &c);
     if (rc)
         return rc;
-    rc = tm_rest_seal(r, &c);
+    rc = tm_rest_seal(r, &c, compact);
     tm_collection_free(&c);
-    return rc ? rc : empty_data(r);
+    if (rc || !compact)
+        return rc ? rc : empty_data(r);
+    /* Compaction is done when the call returns; its id is the timestamp of
+     * the last shard's compaction entry. */
+    tm_jw_obj(&r->data);
+    tm_jw_key(&r->data, "compactionID"), tm_jw_int64(&r->data, (int64_t)r->write_ts, false);
+    tm_jw_obj_end(&r->data);
+    r->has_data = true;
+    return 0;
+}
+
+/* Every compaction has completed by the time `compact` answers. */
+static int coll_compaction_state(struct tm_req *r)
+{
+    int64_t id;
+    if (tm_req_int(r, "jobID", -1, &id) || (id < 0 && tm_req_int(r, "compactionID", 0, &id)))
+        return TM_ESTATUS;
+    tm_jw_obj(&r->data);
+    tm_jw_key(&r->data, "compactionID"), tm_jw_int64(&r->data, id, false);
+    tm_jw_key(&r->data, "state"), tm_jw_cstr(&r->data, "Completed");
+    tm_jw_key(&r->data, "executingPlanNumber"), tm_jw_int(&r->data, 0);
+    tm_jw_key(&r->data, "timeoutPlanNumber"), tm_jw_int(&r->data, 0);
+    tm_jw_key(&r->data, "completedPlanNumber"), tm_jw_int(&r->data, r->p->cfg.shards);
+    tm_jw_obj_end(&r->data);
+    r->has_data = true;
+    return 0;
 }
 
 int tm_rest_coll(struct tm_req *r, const char *action)
@@ -243,6 +268,10 @@ int tm_rest_coll(struct tm_req *r, const char *action)
     if (strcmp(action, "drop_properties") == 0)
         return coll_simple(r, TM_DDL_COLL_DROP_PROPS, false);
     if (strcmp(action, "flush") == 0)
-        return coll_flush(r);
+        return coll_flush(r, false);
+    if (strcmp(action, "compact") == 0)
+        return coll_flush(r, true);
+    if (strcmp(action, "get_compaction_state") == 0)
+        return coll_compaction_state(r);
     return 1;
 }

@@ -26,9 +26,10 @@ int tm_rest_keys_of_rows(struct tm_req *r, const struct tm_collection *c,
 int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
                       const int64_t part[2], const struct tm_batch *rows,
                       const struct tm_batch *pks);
-/* A seal entry on every shard (collections/flush); returns once each is
- * applied, that is, once the shard's growing data is in durable segments. */
-int tm_rest_seal(struct tm_req *r, const struct tm_collection *c);
+/* A seal entry on every shard (collections/flush), or with compact a
+ * compaction of c (collections/compact); returns once each is applied, that
+ * is, once the shard's growing data is in durable segments. */
+int tm_rest_seal(struct tm_req *r, const struct tm_collection *c, bool compact);
 /* Writes the pk column of b as a JSON array into the payload. */
 void tm_rest_write_ids(struct tm_req *r, const struct tm_schema *s, const struct tm_batch *b);
 /* Reads `fieldOps` into r->ops; a non-REPLACE op sets *partial (it implies

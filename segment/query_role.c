@@ -69,7 +69,7 @@ static int apply_entry(struct tm_query_role *q, const uint8_t *p, size_t len)
     struct tm_entry_hdr h;
     struct tm_span rows, pks;
     int rc = tm_entry_decode(p, len, &h, &rows, &pks);
-    if (rc || h.kind == TM_ENTRY_SEAL)
+    if (rc || h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
         return rc; /* the data role seals; the query role's rows stay as they are */
     struct qcoll *c = coll_get(q, h.coll_id, true);
     if (!c)

@@ -54,7 +54,7 @@ static int list_range(const char *dir, uint64_t log_index, char ***names_out, ui
 /* Removes what an earlier write of the same range left: a seal replayed
  * after a crash that came before the snapshot behind it was durable writes
  * its range again, with the same rows. */
-static int remove_range(const char *dir, uint64_t log_index, char *errmsg)
+int tm_seal_remove(const char *dir, uint64_t log_index, char errmsg[TM_BINLOG_ERRMSG])
 {
     char **names = NULL, path[4096];
     uint32_t n = 0;
@@ -104,7 +104,7 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
         snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s",
                  range->log_index, tm_strerror(rc));
     if (!rc)
-        rc = remove_range(dir, range->log_index, errmsg);
+        rc = tm_seal_remove(dir, range->log_index, errmsg);
     uint32_t n = 0;
     const struct tm_seg_deletes *d = dels.n ? &dels : NULL;
     for (uint32_t i = 0; i < seal->nparts && !rc; i++, n++, d = NULL)

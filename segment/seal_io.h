@@ -45,4 +45,15 @@ int tm_seal_read(const char *dir, uint64_t log_index, struct tm_seal_owned *out,
                  char errmsg[TM_BINLOG_ERRMSG]);
 void tm_seal_owned_free(struct tm_seal_owned *o);
 
+/* Removes the segments of the range sealed at log_index below dir (none is
+ * fine). 0 or -errno with errmsg set. */
+int tm_seal_remove(const char *dir, uint64_t log_index, char errmsg[TM_BINLOG_ERRMSG]);
+
+/* Compaction (store_compact.c): out gets one range holding what a read at
+ * or after retention_ts sees of s: per key every version written after it
+ * and the version visible at it, and the deletes written after it. Rows are
+ * copies; delete records borrow keys from s (valid while s is). Free with
+ * tm_seal_owned_free. 0, TM_ENOMEM or TM_EINVAL (a store without schema). */
+int tm_store_compact(const struct tm_store *s, uint64_t retention_ts, struct tm_seal_owned *out);
+
 #endif

@@ -14,11 +14,18 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SINK_VERSION 1
+/* A collection with this many ranges in a shard is compacted at its next
+ * seal (every replica decides the same from its log). */
+#define AUTO_COMPACT_RANGES 8
+/* Compaction keeps what reads at or after (seal ts - 5 s) see: the Bounded
+ * staleness, so no read a client can ask for loses a version. */
+#define RETENTION_TS (5000ULL << 18)
 
 struct scoll {
     int64_t id;
@@ -37,6 +44,12 @@ struct sshard {
     struct srange *ranges;
     size_t nranges;
     int64_t next_seg;
+    /* Ranges replaced by compaction: their files go once a snapshot that no
+     * longer lists them is durable (pending until the next snapshot starts,
+     * then previous until the one after: libraft starts a snapshot only
+     * when the one before has been written). */
+    struct srange *pending, *previous;
+    size_t npending, nprevious;
 };
 
 struct tm_sealer {
@@ -115,11 +128,83 @@ static int seal_coll(struct tm_sealer *s, int shard, struct tm_store *store, uin
     return add_range(sh, store->coll_id, ts);
 }
 
-static int seal_all(struct tm_sealer *s, int shard, uint64_t ts)
+static size_t ranges_of(struct sshard *sh, int64_t coll)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sh->nranges; i++)
+        n += sh->ranges[i].coll == coll;
+    return n;
+}
+
+/* Moves coll's ranges from the list to the garbage awaiting a snapshot. */
+static int retire_ranges(struct sshard *sh, int64_t coll)
+{
+    size_t kept = 0;
+    int rc = 0;
+    pthread_mutex_lock(&sh->mu);
+    struct srange *grown =
+        realloc(sh->pending, (sh->npending + sh->nranges + 1) * sizeof *grown);
+    if (!grown)
+        rc = TM_ENOMEM;
+    else
+        sh->pending = grown;
+    for (size_t i = 0; i < sh->nranges && !rc; i++) {
+        if (sh->ranges[i].coll == coll)
+            sh->pending[sh->npending++] = sh->ranges[i];
+        else
+            sh->ranges[kept++] = sh->ranges[i];
+    }
+    if (!rc)
+        sh->nranges = kept;
+    pthread_mutex_unlock(&sh->mu);
+    return rc;
+}
+
+/* Seals store and replaces all its ranges with one compacted range at ts. */
+static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, uint64_t ts)
+{
+    struct sshard *sh = &s->shards[shard];
+    struct tm_seal seal;
+    struct tm_seal_owned o;
+    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    int rc = tm_store_seal(store, &seal); /* growing rows are in the compaction */
+    tm_seal_free(&seal);
+    if (!rc)
+        rc = tm_store_compact(store, ts > RETENTION_TS ? ts - RETENTION_TS : 0, &o);
+    struct tm_seg_meta range = {.seg_id = sh->next_seg, .coll_id = store->coll_id,
+                                .shard = (uint32_t)shard, .pk_field_id = store->pk_field_id,
+                                .log_index = ts, .last_ts = ts};
+    uint32_t nsegs = 0;
+    coll_dir(s, shard, store->coll_id, dir, sizeof dir);
+    if (!rc && (o.seal.nparts || o.seal.ndels))
+        rc = tm_seal_write(dir, &range, &o.seal, tm_schema_pk(store->schema)->type, NULL, &nsegs,
+                           err);
+    tm_seal_owned_free(&o);
+    if (!rc)
+        rc = retire_ranges(sh, store->coll_id);
+    if (!rc && nsegs)
+        rc = add_range(sh, store->coll_id, ts);
+    sh->next_seg += nsegs;
+    if (rc)
+        TM_ERROR("sealer", "shard %d: compaction: %s", shard, err[0] ? err : tm_strerror(rc));
+    else
+        TM_INFO("sealer", "shard %d: collection %lld compacted into %u segments", shard,
+                (long long)store->coll_id, nsegs);
+    return rc;
+}
+
+/* Seals every store of the shard; compacts `compact` (or any collection with
+ * AUTO_COMPACT_RANGES ranges) instead of only sealing it. */
+static int seal_all(struct tm_sealer *s, int shard, uint64_t ts, int64_t compact)
 {
     struct sshard *sh = &s->shards[shard];
     for (size_t i = 0; i < sh->ncolls; i++) {
-        int rc = sh->colls[i].store ? seal_coll(s, shard, sh->colls[i].store, ts) : 0;
+        struct tm_store *store = sh->colls[i].store;
+        if (!store)
+            continue;
+        bool squash = store->coll_id == compact || ranges_of(sh, store->coll_id) >=
+                                                         AUTO_COMPACT_RANGES;
+        int rc = squash ? compact_coll(s, shard, store, ts) : seal_coll(s, shard, store, ts);
         if (rc)
             return rc;
     }
@@ -135,19 +220,40 @@ static int sink_apply(void *arg, int shard, const void *entry, size_t len)
     int rc = tm_entry_decode(entry, len, &h, &rows, &pks);
     if (rc)
         return rc;
-    if (h.kind == TM_ENTRY_SEAL)
-        return seal_all(s, shard, h.ts);
+    if (h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
+        return seal_all(s, shard, h.ts, h.kind == TM_ENTRY_COMPACT ? h.coll_id : -1);
     rc = coll_get(s, &s->shards[shard], h.coll_id, &store);
     return rc || !store ? rc : tm_store_apply_entry(store, &h, rows, pks);
 }
 
 /* ---- snapshot, restore, list ---- */
 
+/* The ranges retired before the previous snapshot are listed by no durable
+ * snapshot any more: their files can go. */
+static void collect_garbage(struct tm_sealer *s, int shard)
+{
+    struct sshard *sh = &s->shards[shard];
+    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    for (size_t i = 0; i < sh->nprevious; i++) {
+        coll_dir(s, shard, sh->previous[i].coll, dir, sizeof dir);
+        if (tm_seal_remove(dir, sh->previous[i].index, err))
+            TM_WARN("sealer", "shard %d: cannot remove a compacted range: %s", shard, err);
+    }
+    free(sh->previous);
+    pthread_mutex_lock(&sh->mu);
+    sh->previous = sh->pending;
+    sh->nprevious = sh->npending;
+    sh->pending = NULL;
+    sh->npending = 0;
+    pthread_mutex_unlock(&sh->mu);
+}
+
 static int sink_snapshot(void *arg, int shard, struct tm_buf *out)
 {
     struct tm_sealer *s = arg;
     struct sshard *sh = &s->shards[shard];
     struct tm_mpw w;
+    collect_garbage(s, shard);
     tm_mpw_init(&w);
     tm_mpw_map(&w, 3);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, SINK_VERSION);
@@ -174,8 +280,10 @@ static void shard_clear(struct sshard *sh)
     sh->ncolls = 0;
     pthread_mutex_lock(&sh->mu);
     free(sh->ranges);
-    sh->ranges = NULL;
-    sh->nranges = 0;
+    free(sh->pending);
+    free(sh->previous);
+    sh->ranges = sh->pending = sh->previous = NULL;
+    sh->nranges = sh->npending = sh->nprevious = 0;
     pthread_mutex_unlock(&sh->mu);
 }
 

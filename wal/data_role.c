@@ -358,7 +358,7 @@ static int parse_write(struct tm_mpr *body, struct write_args *a)
             return rc;
     }
     enum tm_entry_kind kind = a->req.hdr.kind;
-    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_SEAL ? 0 : TM_EINVAL;
+    return kind >= TM_ENTRY_INSERT && kind <= TM_ENTRY_COMPACT ? 0 : TM_EINVAL;
 }
 
 static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_status *st)
@@ -534,6 +534,10 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
         .snapshot = d->sink ? tm_data_snapshot : NULL,
         .restore = d->sink ? tm_data_restore : NULL,
         .snapshot_threshold = 0,
+        /* Entries kept behind a snapshot: the entries it follows are in
+         * segments already, so a few suffice (a lagging replica of a later
+         * cluster installs the snapshot instead). */
+        .snapshot_trailing = 8,
     };
     rc = tm_raft_group_start(&sh->raft, &cfg);
     if (rc)

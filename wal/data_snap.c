@@ -35,7 +35,7 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const vo
     int rc = sink->apply(sink->arg, sh->id, buf, len);
     if (rc)
         return rc;
-    if (h->kind != TM_ENTRY_SEAL) {
+    if (h->kind != TM_ENTRY_SEAL && h->kind != TM_ENTRY_COMPACT) {
         sh->bytes_since_seal += len;
         return 0;
     }

@@ -86,7 +86,7 @@ static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entr
     if (KEY_IS(k, kn, "v"))
         return tm_mpr_uint(r, &u) ? r->err : (h->version = (uint32_t)u, u > UINT32_MAX);
     if (KEY_IS(k, kn, "k")) /* range-checked here: the cast would wrap 2^32 + 1 to 1 */
-        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_SEAL);
+        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_COMPACT);
     if (KEY_IS(k, kn, "ts"))
         return tm_mpr_uint(r, &h->ts);
     if (KEY_IS(k, kn, "coll"))
@@ -139,7 +139,7 @@ int tm_entry_decode(const void *buf, size_t len, struct tm_entry_hdr *h, struct 
             return TM_ECORRUPT;
     if (h->version != TM_ENTRY_VERSION)
         return TM_EVERSION;
-    if (h->kind < TM_ENTRY_INSERT || h->kind > TM_ENTRY_SEAL)
+    if (h->kind < TM_ENTRY_INSERT || h->kind > TM_ENTRY_COMPACT)
         return TM_ECORRUPT;
     return 0;
 }

@@ -44,6 +44,10 @@ enum tm_entry_kind {
     /* No rows: every replica seals the shard's growing data of every
      * collection at this point of the log (docs/segments-design.md). */
     TM_ENTRY_SEAL = 5,
+    /* A seal that also compacts collection `coll` in the shard: its sealed
+     * ranges become one, without what no read after the retention point
+     * can see (segment/store_compact.c). */
+    TM_ENTRY_COMPACT = 6,
 };
 
 /* Per-field merge operations (milvus-rest-v2.md §4.4.2 fieldOps). */

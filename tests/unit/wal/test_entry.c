@@ -486,9 +486,9 @@ static void test_kinds(void **state)
 {
     (void)state;
     /* 2^32 + 1 must not wrap to a valid kind */
-    static const uint64_t bad[] = {0, 6, 255, (1ULL << 32) + 1, (1ULL << 32) + 3, UINT64_MAX};
+    static const uint64_t bad[] = {0, 7, 255, (1ULL << 32) + 1, (1ULL << 32) + 3, UINT64_MAX};
     struct tm_mpw w;
-    for (uint64_t k = TM_ENTRY_INSERT; k <= TM_ENTRY_SEAL; k++) {
+    for (uint64_t k = TM_ENTRY_INSERT; k <= TM_ENTRY_COMPACT; k++) {
         tm_mpw_init(&w);
         craft(&w, true, 1, k, NULL, NULL);
         assert_int_equal(decode_buf(&w), 0);
