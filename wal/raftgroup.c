@@ -25,6 +25,7 @@ struct tm_raft_group {
     struct raft_fsm fsm;
     struct raft raft;
     struct raft_barrier barrier;
+    int stage; /* of raft_setup: 1 raft_uv initialised, 2 raft too */
     pthread_mutex_t mu;
     pthread_cond_t cond;
     struct tm_raft_job *jobs, *jobs_tail;
@@ -199,11 +200,21 @@ static void on_ready_timer(uv_timer_t *t)
     }
 }
 
+/* After a failed start: raft's close callback releases raft_uv, then the
+ * wake handle goes and the loop ends with nothing left allocated. */
+static void on_failed_close(struct raft *r)
+{
+    struct tm_raft_group *g = r->data;
+    raft_uv_close(&g->io);
+    uv_close((uv_handle_t *)&g->wake, NULL);
+}
+
 static int raft_setup(struct tm_raft_group *g)
 {
     int rv = raft_uv_init(&g->io, &g->loop, g->dir, &g->transport);
     if (rv)
         return TM_ERROR("raft", "%s: raft_uv_init: %s", g->dir, g->io.errmsg), TM_EIO;
+    g->stage = 1;
     g->fsm = (struct raft_fsm){.version = 1,
                                .data = g,
                                .apply = fsm_apply,
@@ -212,6 +223,8 @@ static int raft_setup(struct tm_raft_group *g)
     rv = raft_init(&g->raft, &g->io, &g->fsm, g->cfg.id, g->cfg.address);
     if (rv)
         return TM_ERROR("raft", "%s: raft_init: %s", g->dir, raft_strerror(rv)), TM_EIO;
+    g->raft.data = g;
+    g->stage = 2;
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     rv = raft_configuration_add(&conf, g->cfg.id, g->cfg.address, RAFT_VOTER);
@@ -240,7 +253,13 @@ static void *loop_main(void *arg)
     int rc = raft_setup(g);
     if (rc) {
         start_done(g, rc);
-        uv_close((uv_handle_t *)&g->wake, NULL);
+        if (g->stage == 2) {
+            raft_close(&g->raft, on_failed_close);
+        } else {
+            if (g->stage == 1)
+                raft_uv_close(&g->io);
+            uv_close((uv_handle_t *)&g->wake, NULL);
+        }
     }
     uv_run(&g->loop, UV_RUN_DEFAULT);
     return NULL;
