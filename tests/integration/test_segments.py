@@ -144,23 +144,29 @@ class SegmentsTest(test_restart.RestartTest):
 
     def test_crash_matrix_of_a_seal(self):
         """The server dies (as kill -9) at each step of writing a segment
-        during a flush; after a restart every acknowledged write is there
-        exactly once, and the next flush completes."""
+        during a flush, and during a compaction; after a restart every
+        acknowledged write is there exactly once, and the next flush
+        completes."""
         self.create()
         self.insert(range(300))
-        for point, nth in ((1, 1), (2, 1), (3, 2), (4, 1), (5, 1), (6, 1), (7, 1)):
-            with self.subTest(point=point, nth=nth):
+        # The same steps of a compaction's write (its range replaces all).
+        steps = [(p, n, "flush") for p, n in ((1, 1), (2, 1), (3, 2), (4, 1), (5, 1), (6, 1),
+                                              (7, 1))]
+        steps += [(p, 1, "compact") for p in (2, 5, 6, 7)]
+        for point, nth, call in steps:
+            with self.subTest(point=point, nth=nth, call=call):
                 self.assertEqual(self.srv.stop(), 0)
                 os.environ["TIDEMARK_TEST_CRASH_POINT"] = "%d:%d" % (point, nth)
                 try:
                     self.srv.start()
                 finally:
                     del os.environ["TIDEMARK_TEST_CRASH_POINT"]
-                k = 1000 * point
+                k = 1000 * point + (500 if call == "compact" else 0)
                 self.insert(range(k, k + 50))
+                self.upsert_changed([k + 2])
                 self.delete([k + 1])
-                with self.assertRaises(Exception, msg="the flush survived its crash point"):
-                    self.srv.post("collections/flush", {"collectionName": COLL})
+                with self.assertRaises(Exception, msg="the %s survived its crash point" % call):
+                    self.srv.post("collections/" + call, {"collectionName": COLL})
                 self.assertEqual(self.srv.proc.wait(10), 77, "not the crash point's exit")
                 self.srv._drop_proc()
                 self.srv.start()
