@@ -205,6 +205,17 @@ static int read_one(const char *dir, const char *name, struct tm_seal_owned *o, 
     int rc = tm_binlog_read_segment(path, &meta, &o->rows[i], &o->ts[i], &dels, errmsg);
     if (rc)
         return rc;
+    /* Nothing reads the stats log yet, but a damaged one is reported now,
+     * not when a later reader trusts it. */
+    struct tm_seg_stats stats;
+    rc = tm_binlog_read_stats(path, &stats, errmsg);
+    tm_seg_stats_free(&stats);
+    if (rc && rc != TM_ENOTFOUND) {
+        tm_seg_deletes_free(&dels);
+        tm_batch_free(&o->rows[i]);
+        tm_buf_free(&o->ts[i]);
+        return rc;
+    }
     if (dels.n && o->dels.n) {
         tm_seg_deletes_free(&dels);
         return TM_ECORRUPT; /* a range has one set of deletes */

@@ -12,6 +12,7 @@
 #include "tm_log.h"
 #include "tm_rpc.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -307,6 +308,53 @@ static int load_range(struct tm_sealer *s, int shard, int64_t coll, uint64_t ind
     return rc ? rc : add_range(&s->shards[shard], coll, index);
 }
 
+static bool listed(const struct sshard *sh, int64_t coll, uint64_t index)
+{
+    for (size_t i = 0; i < sh->nranges; i++)
+        if (sh->ranges[i].coll == coll && sh->ranges[i].index == index)
+            return true;
+    return false;
+}
+
+/* Removes the ranges of a collection directory that the restored snapshot
+ * does not list: ranges a compaction replaced just before a crash, ranges of
+ * dropped collections, and seals the log replay is about to write again. */
+static void sweep_coll(struct tm_sealer *s, int shard, int64_t coll)
+{
+    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    uint64_t done[64];
+    size_t ndone = 0;
+    coll_dir(s, shard, coll, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL && ndone < 64;) {
+        uint64_t index;
+        if (sscanf(e->d_name, "r%20" SCNu64 "-", &index) == 1 &&
+            !listed(&s->shards[shard], coll, index))
+            done[ndone++] = index;
+    }
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < ndone; i++)
+        if (tm_seal_remove(dir, done[i], err))
+            TM_WARN("sealer", "shard %d: cannot remove an unlisted range: %s", shard, err);
+}
+
+static void sweep(struct tm_sealer *s, int shard)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/shard-%d", s->dir, shard);
+    DIR *d = opendir(dir);
+    int64_t colls[256];
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL && n < 256;)
+        if (sscanf(e->d_name, "c%" SCNd64, &colls[n]) == 1)
+            n++;
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < n; i++)
+        sweep_coll(s, shard, colls[i]);
+}
+
 static int sink_restore(void *arg, int shard, const void *p, size_t len)
 {
     struct tm_sealer *s = arg;
@@ -330,6 +378,7 @@ static int sink_restore(void *arg, int shard, const void *p, size_t len)
         if (rc)
             return rc;
     }
+    sweep(s, shard);
     return 0;
 }
 

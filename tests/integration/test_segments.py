@@ -15,6 +15,7 @@ import glob
 import os
 import re
 import sys
+import time
 import unittest
 import uuid
 
@@ -117,9 +118,37 @@ class SegmentsTest(test_restart.RestartTest):
         self.srv.ok("entities/insert", body, headers=rid)
         self.verify()
 
+    def ranges_on_disk(self):
+        return {os.path.basename(d).split("-")[0] for d in
+                glob.glob(os.path.join(self.srv.data_dir, "segments", "shard-*", "c*", "r*"))}
+
+    def test_replaced_ranges_swept_after_a_crash(self):
+        """Ranges a compaction replaced are deleted two snapshots later; a
+        crash before that leaves them, and the next start removes them."""
+        self.create()
+        for k in range(3):
+            self.insert(range(k * 100, k * 100 + 100))
+            self.flush()
+        self.assertEqual(len(self.ranges_on_disk()), 3)
+        metas = os.path.join(self.srv.data_dir, "wal", "shard-0", "snapshot-*.meta")
+        before = set(glob.glob(metas))
+        self.srv.ok("collections/compact", {"collectionName": COLL})
+        self.insert([1000])  # the snapshot behind the compaction
+        self.assertEqual(len(self.ranges_on_disk()), 4, "the replaced ranges went too early")
+        # raft_uv writes the snapshot in the background: wait until it is on
+        # disk (a new snapshot file), then a little for its fsyncs.
+        harness.wait_until(lambda: set(glob.glob(metas)) - before, timeout_s=10,
+                           what="the snapshot behind the compaction")
+        time.sleep(0.3)
+        self.srv.kill9()
+        self.srv.restart()
+        self.assertEqual(len(self.ranges_on_disk()), 1, "replaced ranges left after a start")
+        self.verify()
+
     def test_corrupt_segment_is_not_served(self):
-        """A flipped byte in a column binlog, the deltalog or the manifest of
-        a sealed range: the server refuses to serve and names the file."""
+        """A flipped byte in a column binlog, the timestamps, the deltalog,
+        the stats log or the manifest of a sealed range: the server refuses
+        to serve and names the file."""
         self.create()
         self.insert(range(500))
         self.delete(range(0, 500, 50))
@@ -127,7 +156,7 @@ class SegmentsTest(test_restart.RestartTest):
         self.insert([600])  # the snapshot behind the seal needs an apply
         self.assertEqual(self.srv.stop(), 0)
         seg = os.path.join(self.srv.data_dir, "segments", "shard-*", "c*", "*")
-        for pattern in ("10*.col", "0.col", "delta.log", "MANIFEST"):
+        for pattern in ("10*.col", "0.col", "delta.log", "stats.log", "MANIFEST"):
             with self.subTest(file=pattern):
                 files = sorted(glob.glob(os.path.join(seg, pattern)))
                 self.assertTrue(files, "no %s to damage" % pattern)
