@@ -154,8 +154,8 @@ static void render_meta(struct tm_jw *w, const struct tm_col *meta, uint32_t i,
     json_decref(obj);
 }
 
-void tm_render_row(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b,
-                   uint32_t i, const struct tm_out_sel *sel, const float *distance)
+void tm_render_row(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b, uint32_t i,
+                   const struct tm_out_sel *sel, const float *distance)
 {
     const struct tm_col *meta = tm_batch_col(b, TM_META_FIELD_ID);
     tm_jw_obj(w);

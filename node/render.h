@@ -25,8 +25,8 @@ void tm_render_rows(struct tm_jw *w, const struct tm_schema *s, const struct tm_
                     const struct tm_out_sel *sel);
 /* Writes row i as one object; with distance, a "distance" key follows the
  * first selected field (the primary key). */
-void tm_render_row(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b,
-                   uint32_t i, const struct tm_out_sel *sel, const float *distance);
+void tm_render_row(struct tm_jw *w, const struct tm_schema *s, const struct tm_batch *b, uint32_t i,
+                   const struct tm_out_sel *sel, const float *distance);
 /* Writes one value of column c at row i (used for ids lists too). */
 void tm_render_value(struct tm_jw *w, const struct tm_field *f, const struct tm_col *c, uint32_t i,
                      bool int64_as_string);

@@ -109,8 +109,7 @@ int tm_rest_seal(struct tm_req *r, const struct tm_collection *c, bool compact)
     const int64_t part[2] = {-1, -1};
     int rc = 0;
     for (int s = 0; s < r->p->cfg.shards && !rc; s++)
-        rc = write_shard(r, s, compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id, part, NULL,
-                         NULL);
+        rc = write_shard(r, s, compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id, part, NULL, NULL);
     return rc;
 }
 

@@ -179,8 +179,8 @@ void tm_rest_plan_encode(struct tm_mpw *w, const struct tm_collection *c,
 }
 
 /* The query role's count of the rows the plan selects. */
-static int count_call(struct tm_req *r, const struct tm_collection *c,
-                      const struct tm_read_plan *p, uint64_t *n)
+static int count_call(struct tm_req *r, const struct tm_collection *c, const struct tm_read_plan *p,
+                      uint64_t *n)
 {
     struct tm_mpw w;
     struct tm_status st;

@@ -64,8 +64,8 @@ static int parse_rerank(struct tm_req *r, const json_t *rr, size_t nsubs, struct
         return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
                              "unsupported rerank strategy %s (rrf or weighted)", strategy);
     out->strategy = WEIGHTED;
-    const json_t *w = json_object_get(params, "weights"), *norm = json_object_get(params,
-                                                                                 "norm_score");
+    const json_t *w = json_object_get(params, "weights"),
+                 *norm = json_object_get(params, "norm_score");
     out->norm = json_is_true(norm);
     if (json_array_size(w) != nsubs)
         return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
@@ -146,10 +146,10 @@ static uint32_t gather(const struct tm_sub_result *res, size_t nsubs,
         for (uint32_t q = 0; q < qi; q++)
             from += res[s].topks[q];
         for (uint32_t h = 0; h < res[s].topks[qi]; h++) {
-            double score = rr->strategy == RRF
-                               ? 1.0 / (rr->k + h + 1)
-                               : rr->weights[s] * normalised(subs[s].metric, rr,
-                                                             res[s].scores[from + h]);
+            double score =
+                rr->strategy == RRF
+                    ? 1.0 / (rr->k + h + 1)
+                    : rr->weights[s] * normalised(subs[s].metric, rr, res[s].scores[from + h]);
             out[n++] = (struct cand){(uint32_t)s, from + h, score};
         }
     }
@@ -276,8 +276,7 @@ int tm_rest_hybrid(struct tm_req *r)
     rc = tm_search_common(r, &c, &top);
     if (!rc && (n == 0 || n > HYBRID_MAX_SUBS))
         rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
-                           "hybrid search needs 1 to %d sub-searches in `search`",
-                           HYBRID_MAX_SUBS);
+                           "hybrid search needs 1 to %d sub-searches in `search`", HYBRID_MAX_SUBS);
     if (!rc)
         rc = parse_top_window(r, &top);
     if (!rc)

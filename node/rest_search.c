@@ -79,12 +79,13 @@ static int parse_vectors(struct tm_req *r, const json_t *data, struct tm_sub_sea
                              "missing required parameters, error: data must hold 1 to %d "
                              "query vectors",
                              SEARCH_WINDOW_MAX);
-    struct tm_col *col = tm_batch_add_col(&ss->vecs, ss->f->id, ss->f->type,
-                                          tm_field_width(ss->f), false);
+    struct tm_col *col =
+        tm_batch_add_col(&ss->vecs, ss->f->id, ss->f->type, tm_field_width(ss->f), false);
     static const char insert_prefix[] = "fail to deal the insert data, error: ";
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(data, i);
-        size_t want = ss->f->type == TM_T_BINARY_VECTOR ? (size_t)ss->f->dim / 8 : (size_t)ss->f->dim;
+        size_t want =
+            ss->f->type == TM_T_BINARY_VECTOR ? (size_t)ss->f->dim / 8 : (size_t)ss->f->dim;
         if (json_is_array(v) && ss->f->type != TM_T_SPARSE_VECTOR && json_array_size(v) != want)
             return tm_status_set(&r->st, TM_MV_BAD_JSON,
                                  "can only accept json format request, error: vector dimension "
@@ -137,9 +138,9 @@ static int vectors_of_ids(struct tm_req *r, const struct tm_collection *c, const
     int rc = tm_pks_from_json(tm_schema_pk(&c->schema), ids, &pks, &r->st);
     if (!rc)
         rc = tm_rest_read_batch(r, c, &p, &pks, &rows);
-    struct tm_col *out = rc ? NULL
-                            : tm_batch_add_col(&ss->vecs, ss->f->id, ss->f->type,
-                                               tm_field_width(ss->f), false);
+    struct tm_col *out =
+        rc ? NULL
+           : tm_batch_add_col(&ss->vecs, ss->f->id, ss->f->type, tm_field_width(ss->f), false);
     for (uint32_t i = 0; out && i < pks.nrows && !rc; i++) {
         uint32_t j = 0;
         while (j < rows.nrows && !same_pk(&pks.cols[0], i, pk_col(&rows, c), j))
@@ -172,7 +173,8 @@ static bool number_of(const json_t *params, const char *key, double *out)
 static void parse_range(const json_t *sp, struct tm_sub_search *ss)
 {
     const json_t *inner = json_object_get(sp, "params");
-    ss->has_radius = number_of(sp, "radius", &ss->radius) || number_of(inner, "radius", &ss->radius);
+    ss->has_radius =
+        number_of(sp, "radius", &ss->radius) || number_of(inner, "radius", &ss->radius);
     ss->has_range_filter = number_of(sp, "range_filter", &ss->range_filter) ||
                            number_of(inner, "range_filter", &ss->range_filter);
 }
@@ -245,8 +247,8 @@ int tm_sub_search_parse(struct tm_req *r, const struct tm_collection *c, const j
         rc = pick_metric(r, c, json_object_get(sp, "metricType"), ss);
     const json_t *ids = json_object_get(obj, "ids"), *data = json_object_get(obj, "data");
     if (!rc && ids && data)
-        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
-                           "search takes either data or ids, not both");
+        rc =
+            tm_status_set(&r->st, TM_MV_INVALID_PARAM, "search takes either data or ids, not both");
     if (!rc)
         rc = ids ? vectors_of_ids(r, c, ids, ss) : parse_vectors(r, data, ss);
     if (!rc)
@@ -384,8 +386,8 @@ int tm_search_common(struct tm_req *r, const struct tm_collection *c, struct tm_
 
 /* The hits as Milvus prints them: a flat list, and topks when any query
  * found something. */
-void tm_search_write(struct tm_req *r, const struct tm_collection *c,
-                     const struct tm_read_plan *p, const struct tm_sub_result *res)
+void tm_search_write(struct tm_req *r, const struct tm_collection *c, const struct tm_read_plan *p,
+                     const struct tm_sub_result *res)
 {
     tm_jw_arr(&r->data);
     for (uint32_t i = 0; i < res->n; i++)

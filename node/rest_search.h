@@ -41,8 +41,8 @@ int tm_sub_search_run(struct tm_req *r, const struct tm_collection *c,
                       const struct tm_sub_search *ss, struct tm_sub_result *res);
 void tm_sub_result_free(struct tm_sub_result *res);
 /* Writes res as the response: data (a flat list of hits) and topks. */
-void tm_search_write(struct tm_req *r, const struct tm_collection *c,
-                     const struct tm_read_plan *p, const struct tm_sub_result *res);
+void tm_search_write(struct tm_req *r, const struct tm_collection *c, const struct tm_read_plan *p,
+                     const struct tm_sub_result *res);
 
 /* hybrid_search (rest_rerank.c). */
 int tm_rest_hybrid(struct tm_req *r);

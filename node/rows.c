@@ -433,8 +433,8 @@ static int push_value(struct cell *c)
     }
 }
 
-int tm_rows_value_to_col(const struct tm_field *f, const json_t *v, size_t row,
-                         struct tm_col *col, struct tm_status *st)
+int tm_rows_value_to_col(const struct tm_field *f, const json_t *v, size_t row, struct tm_col *col,
+                         struct tm_status *st)
 {
     struct cell c = {.f = f, .v = v, .row = row, .col = col, .st = st};
     return push_value(&c);

@@ -30,8 +30,8 @@ int tm_rows_partial_from_json(const struct tm_schema *s, const json_t *data, con
 /* One value of field f, in any form a row may give it, appended to col
  * (which has f's layout); `row` only numbers error messages. Returns 0 or
  * TM_ESTATUS (st filled as for rows). Search uses it for query vectors. */
-int tm_rows_value_to_col(const struct tm_field *f, const json_t *v, size_t row,
-                         struct tm_col *col, struct tm_status *st);
+int tm_rows_value_to_col(const struct tm_field *f, const json_t *v, size_t row, struct tm_col *col,
+                         struct tm_status *st);
 
 /* Number of rows in `data` (array length, 1 for an object, 0 otherwise). */
 size_t tm_rows_count(const json_t *data);

@@ -91,8 +91,9 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     snprintf(seg_dir, sizeof seg_dir, "%s/segments", cfg->data_dir);
     struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards};
-    struct tm_data_role_config dc = {wal_dir, DATA_URL, COORD_URL, cfg->shards, NULL,
-                                     (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20};
+    struct tm_data_role_config dc = {
+        wal_dir,     DATA_URL, COORD_URL,
+        cfg->shards, NULL,     (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20};
     struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
     struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
     arm_test_crash_point();

@@ -349,6 +349,6 @@ struct ex_pres *ex_b_call(struct ex_parser *p, const char *name, struct ex_pres 
     if (id >= 0)
         return b_contains(p, (enum ex_contains)id, args, nargs);
     /* text_match, phrase_match, random_sample, st_*, element_filter,
-     * match_*, and scalar functions: not implemented here. */
+     * match_*, and scalar functions are refused (docs/decisions.md). */
     return ex_fail(p, "function %s is not supported yet", name);
 }

@@ -235,8 +235,7 @@ static int parse_filter(const struct qcoll *c, const struct read_args *a, struct
 }
 
 struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *a,
-                               uint64_t *read_ts, struct tm_expr **filter_out,
-                               struct tm_status *st)
+                               uint64_t *read_ts, struct tm_expr **filter_out, struct tm_status *st)
 {
     uint64_t g[64];
     *filter_out = NULL;
@@ -260,6 +259,20 @@ struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *
     return rc ? NULL : c;
 }
 
+struct tm_store_read tm_query_store_read(const struct tm_query_role *q, const struct read_args *a,
+                                         const uint64_t *read_ts, const struct tm_expr *filter)
+{
+    return (struct tm_store_read){.shard_ts = read_ts,
+                                  .nshards = (uint32_t)q->nshards,
+                                  .parts = a->all_parts ? NULL : a->parts,
+                                  .nparts = a->nparts,
+                                  .fields = a->fields,
+                                  .nfields = a->nfields,
+                                  .offset = a->offset,
+                                  .limit = a->limit,
+                                  .filter = filter};
+}
+
 static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
                       struct tm_status *st)
 {
@@ -280,15 +293,7 @@ static void call_read(struct tm_query_role *q, struct tm_mpr *body, struct tm_mp
     struct tm_expr *filter;
     struct qcoll *c = tm_query_prepare(q, &a, read_ts, &filter, st);
     if (c && !st->code) {
-        struct tm_store_read rq = {.shard_ts = read_ts,
-                                   .nshards = (uint32_t)q->nshards,
-                                   .parts = a.all_parts ? NULL : a.parts,
-                                   .nparts = a.nparts,
-                                   .fields = a.fields,
-                                   .nfields = a.nfields,
-                                   .offset = a.offset,
-                                   .limit = a.limit,
-                                   .filter = filter};
+        struct tm_store_read rq = tm_query_store_read(q, &a, read_ts, filter);
         pthread_rwlock_rdlock(&c->store->lock);
         int rc = c->dead ? 0 : tm_store_read(c->store, a.pks.p ? &pks : NULL, &rq, &out);
         pthread_rwlock_unlock(&c->store->lock);
@@ -319,11 +324,7 @@ static void call_count(struct tm_query_role *q, struct tm_mpr *body, struct tm_m
         return;
     uint64_t n = 0;
     if (c) {
-        struct tm_store_read rq = {.shard_ts = read_ts,
-                                   .nshards = (uint32_t)q->nshards,
-                                   .parts = a.all_parts ? NULL : a.parts,
-                                   .nparts = a.nparts,
-                                   .filter = filter};
+        struct tm_store_read rq = tm_query_store_read(q, &a, read_ts, filter);
         pthread_rwlock_rdlock(&c->store->lock);
         int rc = c->dead ? 0 : tm_store_count(c->store, &rq, &n);
         pthread_rwlock_unlock(&c->store->lock);

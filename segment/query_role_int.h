@@ -75,6 +75,10 @@ int tm_query_parse(struct tm_mpr *body, struct read_args *a, struct search_args 
 struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *a,
                                uint64_t *read_ts, struct tm_expr **filter_out,
                                struct tm_status *st);
+/* What a read selects in a store: the shards' read timestamps, the
+ * request's partitions, fields, window and filter (borrowed). */
+struct tm_store_read tm_query_store_read(const struct tm_query_role *q, const struct read_args *a,
+                                         const uint64_t *read_ts, const struct tm_expr *filter);
 /* The "search" call (query_search.c). */
 void tm_query_search(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw *reply,
                      struct tm_status *st);

@@ -89,13 +89,8 @@ static void run(struct tm_query_role *q, struct qcoll *c, const struct read_args
     struct tm_batch rows;
     /* the sparse offsets, copied out of the message to be aligned */
     uint64_t *ends_buf = sa->ends ? malloc(sa->ends_len) : NULL;
-    struct tm_store_read rq = {.shard_ts = read_ts,
-                               .nshards = (uint32_t)q->nshards,
-                               .parts = a->all_parts ? NULL : a->parts,
-                               .nparts = a->nparts,
-                               .fields = a->fields,
-                               .nfields = a->nfields,
-                               .filter = filter};
+    /* the read's offset and limit are unused: sp.k and sp.offset window a search */
+    struct tm_store_read rq = tm_query_store_read(q, a, read_ts, filter);
     tm_search_hits_init(&hits);
     tm_batch_init(&rows);
     if (sa->ends && !ends_buf) {

@@ -41,8 +41,8 @@ static void add_stats(struct tm_binlog_wstats *sum, const struct tm_binlog_wstat
         if (j == sum->nfiles && sum->nfiles == TM_BINLOG_MAX_FILES)
             continue;
         if (j == sum->nfiles)
-            sum->files[sum->nfiles++] = (struct tm_binlog_file_stat){.field_id = one->files[i].field_id,
-                                                                     .type = one->files[i].type};
+            sum->files[sum->nfiles++] = (struct tm_binlog_file_stat){
+                .field_id = one->files[i].field_id, .type = one->files[i].type};
         memcpy(sum->files[j].name, one->files[i].name, TM_BINLOG_NAME_MAX);
         sum->files[j].raw_bytes += one->files[i].raw_bytes;
         sum->files[j].stored_bytes += one->files[i].stored_bytes;
@@ -101,8 +101,8 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
     struct tm_seg_deletes dels;
     int rc = deletes_of(seal, pk_type, &dels);
     if (rc)
-        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s",
-                 range->log_index, tm_strerror(rc));
+        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s", range->log_index,
+                 tm_strerror(rc));
     if (!rc)
         rc = tm_seal_remove(dir, range->log_index, errmsg);
     uint32_t n = 0;
@@ -183,8 +183,11 @@ static int make_records(struct tm_seal_owned *o)
     const int64_t *part = (const int64_t *)o->dels.part.data;
     for (uint64_t i = 0; i < o->dels.n; i++) {
         struct tm_pk pk = tm_store_pk_at(&o->dels.pk, (uint32_t)i);
-        o->recs[i] = (struct tm_store_del){.ts = ts[i], .part_id = part[i], .prev = TM_NO_REF,
-                                           .ikey = pk.i, .skey = pk.is_str ? pk.s : NULL,
+        o->recs[i] = (struct tm_store_del){.ts = ts[i],
+                                           .part_id = part[i],
+                                           .prev = TM_NO_REF,
+                                           .ikey = pk.i,
+                                           .skey = pk.is_str ? pk.s : NULL,
                                            .slen = pk.len};
     }
     o->seal.dels = o->recs;

@@ -114,9 +114,12 @@ static int seal_coll(struct tm_sealer *s, int shard, struct tm_store *store, uin
         tm_seal_free(&seal);
         return rc;
     }
-    struct tm_seg_meta range = {.seg_id = sh->next_seg, .coll_id = store->coll_id,
-                                .shard = (uint32_t)shard, .pk_field_id = store->pk_field_id,
-                                .log_index = ts, .last_ts = ts};
+    struct tm_seg_meta range = {.seg_id = sh->next_seg,
+                                .coll_id = store->coll_id,
+                                .shard = (uint32_t)shard,
+                                .pk_field_id = store->pk_field_id,
+                                .log_index = ts,
+                                .last_ts = ts};
     uint32_t nsegs = 0;
     coll_dir(s, shard, store->coll_id, dir, sizeof dir);
     rc = tm_seal_write(dir, &range, &seal, tm_schema_pk(store->schema)->type, NULL, &nsegs, err);
@@ -143,8 +146,7 @@ static int retire_ranges(struct sshard *sh, int64_t coll)
     size_t kept = 0;
     int rc = 0;
     pthread_mutex_lock(&sh->mu);
-    struct srange *grown =
-        realloc(sh->pending, (sh->npending + sh->nranges + 1) * sizeof *grown);
+    struct srange *grown = realloc(sh->pending, (sh->npending + sh->nranges + 1) * sizeof *grown);
     if (!grown)
         rc = TM_ENOMEM;
     else
@@ -172,9 +174,12 @@ static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, 
     tm_seal_free(&seal);
     if (!rc)
         rc = tm_store_compact(store, ts > RETENTION_TS ? ts - RETENTION_TS : 0, &o);
-    struct tm_seg_meta range = {.seg_id = sh->next_seg, .coll_id = store->coll_id,
-                                .shard = (uint32_t)shard, .pk_field_id = store->pk_field_id,
-                                .log_index = ts, .last_ts = ts};
+    struct tm_seg_meta range = {.seg_id = sh->next_seg,
+                                .coll_id = store->coll_id,
+                                .shard = (uint32_t)shard,
+                                .pk_field_id = store->pk_field_id,
+                                .log_index = ts,
+                                .last_ts = ts};
     uint32_t nsegs = 0;
     coll_dir(s, shard, store->coll_id, dir, sizeof dir);
     if (!rc && (o.seal.nparts || o.seal.ndels))
@@ -203,8 +208,8 @@ static int seal_all(struct tm_sealer *s, int shard, uint64_t ts, int64_t compact
         struct tm_store *store = sh->colls[i].store;
         if (!store)
             continue;
-        bool squash = store->coll_id == compact || ranges_of(sh, store->coll_id) >=
-                                                         AUTO_COMPACT_RANGES;
+        bool squash =
+            store->coll_id == compact || ranges_of(sh, store->coll_id) >= AUTO_COMPACT_RANGES;
         int rc = squash ? compact_coll(s, shard, store, ts) : seal_coll(s, shard, store, ts);
         if (rc)
             return rc;
@@ -371,8 +376,7 @@ static int sink_restore(void *arg, int shard, const void *p, size_t len)
     for (uint32_t i = 0; i < n; i++) {
         int64_t coll;
         uint64_t index;
-        if (tm_mpr_array(&m, &two) || two != 2 || tm_mpr_int(&m, &coll) ||
-            tm_mpr_uint(&m, &index))
+        if (tm_mpr_array(&m, &two) || two != 2 || tm_mpr_int(&m, &coll) || tm_mpr_uint(&m, &index))
             return TM_ECORRUPT;
         int rc = load_range(s, shard, coll, index);
         if (rc)

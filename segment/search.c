@@ -140,8 +140,8 @@ static void score_float_block(struct tm_scan *sc, uint32_t q0, uint32_t nq, cons
     if (sc->metric == TM_METRIC_COSINE)
         for (uint32_t j = 0; j < nq; j++)
             for (uint32_t r = 0; r < n; r++)
-                out[(size_t)j * n + r] = cosine(out[(size_t)j * n + r], sc->qnorm[q0 + j],
-                                                sc->xnorm[r]);
+                out[(size_t)j * n + r] =
+                    cosine(out[(size_t)j * n + r], sc->qnorm[q0 + j], sc->xnorm[r]);
 }
 
 static float score_int8(const struct tm_scan *sc, const int8_t *q, const int8_t *x)
@@ -209,8 +209,7 @@ static bool in_range(const struct tm_scan *sc, float d)
     if (sc->asc)
         return (!sp->has_radius || d < sp->radius) &&
                (!sp->has_range_filter || d >= sp->range_filter);
-    return (!sp->has_radius || d > sp->radius) &&
-           (!sp->has_range_filter || d <= sp->range_filter);
+    return (!sp->has_radius || d > sp->radius) && (!sp->has_range_filter || d <= sp->range_filter);
 }
 
 static int offer(struct tm_scan *sc, uint32_t qi, float score, int64_t ref)

@@ -25,7 +25,13 @@
 
 #include "store.h"
 
-enum tm_metric { TM_METRIC_L2, TM_METRIC_IP, TM_METRIC_COSINE, TM_METRIC_HAMMING, TM_METRIC_JACCARD };
+enum tm_metric {
+    TM_METRIC_L2,
+    TM_METRIC_IP,
+    TM_METRIC_COSINE,
+    TM_METRIC_HAMMING,
+    TM_METRIC_JACCARD
+};
 
 /* The metric named as Milvus spells it ("L2"); -1 if unknown. */
 int tm_metric_parse(const char *name);

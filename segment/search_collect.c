@@ -102,9 +102,9 @@ int tm_collector_offer(struct tm_collector *c, float key, int64_t ref)
 /* ---- grouping ---- */
 
 struct group_table {
-    int64_t *first;   /* per slot: a ref holding the group's value; -1 = empty */
-    uint32_t *index;  /* per slot: the group's rank (order of first appearance) */
-    uint32_t *size;   /* per group rank: hits kept */
+    int64_t *first;  /* per slot: a ref holding the group's value; -1 = empty */
+    uint32_t *index; /* per slot: the group's rank (order of first appearance) */
+    uint32_t *size;  /* per group rank: hits kept */
     uint64_t mask;
     uint32_t ngroups;
 };
@@ -120,8 +120,7 @@ static uint64_t value_hash(const uint8_t *p, size_t len, bool null)
 static const uint8_t *group_value(const struct tm_collector *c, int64_t ref, size_t *len,
                                   bool *null)
 {
-    const struct tm_col *col =
-        tm_batch_col(&c->s->segs[REF_SEG(ref)].rows, c->sp->group_field_id);
+    const struct tm_col *col = tm_batch_col(&c->s->segs[REF_SEG(ref)].rows, c->sp->group_field_id);
     *null = !col || tm_col_is_null(col, REF_ROW(ref));
     if (*null) {
         *len = 0;
@@ -219,8 +218,7 @@ static int cut_groups(struct tm_collector *c)
     return 0;
 }
 
-int tm_collectors_finish(struct tm_collector *c, uint32_t nq, bool asc,
-                         struct tm_search_hits *out)
+int tm_collectors_finish(struct tm_collector *c, uint32_t nq, bool asc, struct tm_search_hits *out)
 {
     uint64_t total = 0;
     for (uint32_t i = 0; i < nq; i++) {

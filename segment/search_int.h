@@ -28,8 +28,7 @@ void tm_collector_free(struct tm_collector *c);
 int tm_collector_offer(struct tm_collector *c, float key, int64_t ref);
 /* Ranks every query's hits and fills out (scores back in the metric's own
  * sign: negated again when descending). 0 or TM_ENOMEM. */
-int tm_collectors_finish(struct tm_collector *c, uint32_t nq, bool asc,
-                         struct tm_search_hits *out);
+int tm_collectors_finish(struct tm_collector *c, uint32_t nq, bool asc, struct tm_search_hits *out);
 
 /* One search in progress (search.c). */
 struct tm_scan {
@@ -40,9 +39,9 @@ struct tm_scan {
     enum tm_metric metric;
     bool asc;
     uint32_t dim, width, block;
-    float *qf, *qnorm;            /* float family: queries as floats, and norms */
+    float *qf, *qnorm;               /* float family: queries as floats, and norms */
     float *scratch, *scores, *xnorm; /* one block's converted rows, scores, norms */
-    struct tm_collector *coll;    /* one per query */
+    struct tm_collector *coll;       /* one per query */
 };
 
 /* The output layout of a read: the pk column, then q->fields (store.c). */

@@ -78,7 +78,7 @@ struct tm_store_read {
     uint32_t nparts;
     const int64_t *fields; /* field ids to return (the pk is always returned) */
     uint32_t nfields;
-    uint64_t offset, limit; /* limit 0 = none */
+    uint64_t offset, limit;       /* limit 0 = none */
     const struct tm_expr *filter; /* rows must match it; NULL = every row */
 };
 

@@ -91,8 +91,7 @@ static int link_row(struct tm_store *s, uint32_t seg, uint32_t row)
 }
 
 /* The part whose next unlinked row is oldest, or -1 when all are linked. */
-static int next_part(const struct tm_store *s, const uint32_t *segs, const uint32_t *at,
-                     uint32_t n)
+static int next_part(const struct tm_store *s, const uint32_t *segs, const uint32_t *at, uint32_t n)
 {
     int best = -1;
     uint64_t best_ts = 0;

@@ -57,7 +57,8 @@ static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
 /* ---- apply (loop thread) ---- */
 
 /* Keeps an applied entry for the tails. */
-int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
+int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
+                         size_t len)
 {
     uint8_t *copy = malloc(len);
     if (!copy)

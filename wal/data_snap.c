@@ -26,8 +26,7 @@
 
 #define SNAP_VERSION 1
 
-int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
-                        size_t len)
+int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
 {
     const struct tm_shard_sink *sink = sh->role->sink;
     if (!sink)

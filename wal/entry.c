@@ -86,7 +86,8 @@ static int read_key(struct tm_mpr *r, const char *k, uint32_t kn, struct tm_entr
     if (KEY_IS(k, kn, "v"))
         return tm_mpr_uint(r, &u) ? r->err : (h->version = (uint32_t)u, u > UINT32_MAX);
     if (KEY_IS(k, kn, "k")) /* range-checked here: the cast would wrap 2^32 + 1 to 1 */
-        return tm_mpr_uint(r, &u) ? r->err : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_COMPACT);
+        return tm_mpr_uint(r, &u) ? r->err
+                                  : (h->kind = (enum tm_entry_kind)u, u > TM_ENTRY_COMPACT);
     if (KEY_IS(k, kn, "ts"))
         return tm_mpr_uint(r, &h->ts);
     if (KEY_IS(k, kn, "coll"))

@@ -103,7 +103,8 @@ static void random_row(struct row *r)
         r->f[i] = rndf();
     for (int i = 0; i < HDIM; i++) {
         r->h[i] = half_of(0);
-        r->bh[i] = (uint16_t)((rnd() & 0x8000) | (uint16_t)((124 + rnd() % 4) << 7) | (rnd() & 0x7f));
+        r->bh[i] =
+            (uint16_t)((rnd() & 0x8000) | (uint16_t)((124 + rnd() % 4) << 7) | (rnd() & 0x7f));
     }
     for (int i = 0; i < BDIM / 8; i++)
         r->bin[i] = (uint8_t)rnd();
@@ -152,8 +153,8 @@ static void apply(struct tm_store *s, enum tm_entry_kind kind, uint64_t ts, int6
             pks.nrows++;
         }
     }
-    struct tm_entry_hdr h = {.version = TM_ENTRY_VERSION, .kind = kind, .ts = ts, .coll_id = 1,
-                             .part_id = part};
+    struct tm_entry_hdr h = {
+        .version = TM_ENTRY_VERSION, .kind = kind, .ts = ts, .coll_id = 1, .part_id = part};
     assert_int_equal(tm_store_apply(s, &h, kind == TM_ENTRY_DELETE ? NULL : &rows,
                                     kind == TM_ENTRY_INSERT ? NULL : &pks, F_PK),
                      0);
@@ -254,15 +255,15 @@ struct query_set {
 
 static size_t vec_bytes(const struct row *r, int f, uint8_t *out)
 {
-    const void *src = f == F_FLOAT ? (const void *)r->f
-                      : f == F_F16 ? (const void *)r->h
+    const void *src = f == F_FLOAT  ? (const void *)r->f
+                      : f == F_F16  ? (const void *)r->h
                       : f == F_BF16 ? (const void *)r->bh
-                      : f == F_BIN ? (const void *)r->bin
-                                   : (const void *)r->i8;
-    size_t n = f == F_FLOAT ? sizeof r->f
+                      : f == F_BIN  ? (const void *)r->bin
+                                    : (const void *)r->i8;
+    size_t n = f == F_FLOAT                ? sizeof r->f
                : f == F_F16 || f == F_BF16 ? sizeof r->h
-               : f == F_BIN ? sizeof r->bin
-                            : sizeof r->i8;
+               : f == F_BIN                ? sizeof r->bin
+                                           : sizeof r->i8;
     if (f == F_SPARSE) {
         for (uint32_t i = 0; i < r->ns; i++) {
             memcpy(out + i * 8, &r->sidx[i], 4);
@@ -315,7 +316,7 @@ static void check_query(const struct tm_search_hits *h, uint64_t from, uint32_t 
             sorted[j - 1] = t;
         }
     uint32_t want = (uint32_t)nref - sp->offset < sp->k - sp->offset ? (uint32_t)nref - sp->offset
-                                                                    : sp->k - sp->offset;
+                                                                     : sp->k - sp->offset;
     if ((uint32_t)nref < sp->offset)
         want = 0;
     assert_int_equal(h->topks[qi], want);
@@ -333,8 +334,8 @@ static void check_query(const struct tm_search_hits *h, uint64_t from, uint32_t 
 
 /* The ids of the hits must be live keys whose own reference score is the
  * returned score. */
-static void check_ids(struct tm_store *s, const struct tm_search_hits *h, const struct query_set *qs,
-                      int f, enum tm_metric m)
+static void check_ids(struct tm_store *s, const struct tm_search_hits *h,
+                      const struct query_set *qs, int f, enum tm_metric m)
 {
     uint64_t at = 0;
     struct tm_store_read rq = {.ts = UINT64_MAX};
@@ -382,10 +383,10 @@ static const struct {
     int f;
     enum tm_metric m;
 } g_cases[] = {
-    {F_FLOAT, TM_METRIC_L2},   {F_FLOAT, TM_METRIC_IP},       {F_FLOAT, TM_METRIC_COSINE},
-    {F_F16, TM_METRIC_L2},     {F_F16, TM_METRIC_IP},         {F_F16, TM_METRIC_COSINE},
-    {F_BF16, TM_METRIC_L2},    {F_BF16, TM_METRIC_IP},        {F_I8, TM_METRIC_L2},
-    {F_I8, TM_METRIC_IP},      {F_I8, TM_METRIC_COSINE},      {F_BIN, TM_METRIC_HAMMING},
+    {F_FLOAT, TM_METRIC_L2},    {F_FLOAT, TM_METRIC_IP},  {F_FLOAT, TM_METRIC_COSINE},
+    {F_F16, TM_METRIC_L2},      {F_F16, TM_METRIC_IP},    {F_F16, TM_METRIC_COSINE},
+    {F_BF16, TM_METRIC_L2},     {F_BF16, TM_METRIC_IP},   {F_I8, TM_METRIC_L2},
+    {F_I8, TM_METRIC_IP},       {F_I8, TM_METRIC_COSINE}, {F_BIN, TM_METRIC_HAMMING},
     {F_BIN, TM_METRIC_JACCARD}, {F_SPARSE, TM_METRIC_IP},
 };
 
@@ -424,11 +425,11 @@ static void test_filtered(void **state)
 static void test_range(void **state)
 {
     struct tm_store *s = *state;
-    struct tm_search_spec l2 = {.k = 50, .has_radius = true, .radius = 2.0,
-                                .has_range_filter = true, .range_filter = 0.5};
+    struct tm_search_spec l2 = {
+        .k = 50, .has_radius = true, .radius = 2.0, .has_range_filter = true, .range_filter = 0.5};
     run_case(s, F_FLOAT, TM_METRIC_L2, &l2, NULL, NULL);
-    struct tm_search_spec ip = {.k = 50, .has_radius = true, .radius = 0.1,
-                                .has_range_filter = true, .range_filter = 0.9};
+    struct tm_search_spec ip = {
+        .k = 50, .has_radius = true, .radius = 0.1, .has_range_filter = true, .range_filter = 0.9};
     run_case(s, F_FLOAT, TM_METRIC_IP, &ip, NULL, NULL);
     struct tm_search_spec ham = {.k = 50, .has_radius = true, .radius = 7};
     run_case(s, F_BIN, TM_METRIC_HAMMING, &ham, NULL, NULL);
@@ -441,8 +442,12 @@ static void test_grouping(void **state)
     struct tm_store *s = *state;
     struct query_set qs;
     make_queries(&qs, F_FLOAT);
-    struct tm_search_spec sp = {.field_id = F_FLOAT, .metric = TM_METRIC_L2, .nq = 1,
-                                .vecs = qs.vecs, .k = 3, .group_field_id = F_GROUP,
+    struct tm_search_spec sp = {.field_id = F_FLOAT,
+                                .metric = TM_METRIC_L2,
+                                .nq = 1,
+                                .vecs = qs.vecs,
+                                .k = 3,
+                                .group_field_id = F_GROUP,
                                 .group_size = 2};
     struct tm_store_read q = {.ts = UINT64_MAX, .fields = (const int64_t[]){F_GROUP}, .nfields = 1};
     struct tm_search_hits h;
@@ -487,10 +492,10 @@ static void test_bad_spec(void **state)
     struct tm_search_hits h;
     uint8_t v[64] = {0};
     struct tm_store_read q = {.ts = UINT64_MAX};
-    struct tm_search_spec wrong_metric = {.field_id = F_BIN, .metric = TM_METRIC_L2, .nq = 1,
-                                          .vecs = v, .k = 1};
-    struct tm_search_spec not_vector = {.field_id = F_GROUP, .metric = TM_METRIC_L2, .nq = 1,
-                                        .vecs = v, .k = 1};
+    struct tm_search_spec wrong_metric = {
+        .field_id = F_BIN, .metric = TM_METRIC_L2, .nq = 1, .vecs = v, .k = 1};
+    struct tm_search_spec not_vector = {
+        .field_id = F_GROUP, .metric = TM_METRIC_L2, .nq = 1, .vecs = v, .k = 1};
     tm_search_hits_init(&h);
     assert_int_equal(tm_store_search(s, &q, &wrong_metric, &h), TM_EINVAL);
     tm_search_hits_free(&h);

@@ -44,8 +44,8 @@ static uint32_t rnd(void)
 static void make_schema(enum tm_dtype pk_type)
 {
     memset(g_fields, 0, sizeof g_fields);
-    g_fields[0] = (struct tm_field){.id = PK, .name = "pk", .type = pk_type, .primary = true,
-                                    .max_length = 16};
+    g_fields[0] = (struct tm_field){
+        .id = PK, .name = "pk", .type = pk_type, .primary = true, .max_length = 16};
     g_fields[1] = (struct tm_field){.id = VAL, .name = "val", .type = TM_T_INT32};
 }
 
@@ -75,8 +75,8 @@ static void apply1(struct tm_store *s, enum tm_entry_kind kind, uint64_t ts, int
     tm_batch_init(&rows);
     tm_batch_init(&pks);
     assert_int_equal(tm_batch_layout_from_schema(&rows, &g_schema), 0);
-    struct tm_col *pkc = tm_batch_add_col(&pks, PK, g_fields[0].type, tm_field_width(&g_fields[0]),
-                                          false);
+    struct tm_col *pkc =
+        tm_batch_add_col(&pks, PK, g_fields[0].type, tm_field_width(&g_fields[0]), false);
     if (kind != TM_ENTRY_DELETE) {
         push_key(tm_batch_col(&rows, PK), id);
         assert_int_equal(tm_col_push(tm_batch_col(&rows, VAL), &val, 4), 0);
@@ -86,8 +86,8 @@ static void apply1(struct tm_store *s, enum tm_entry_kind kind, uint64_t ts, int
         push_key(pkc, id);
         pks.nrows = 1;
     }
-    struct tm_entry_hdr h = {.version = TM_ENTRY_VERSION, .kind = kind, .ts = ts, .coll_id = 1,
-                             .part_id = part};
+    struct tm_entry_hdr h = {
+        .version = TM_ENTRY_VERSION, .kind = kind, .ts = ts, .coll_id = 1, .part_id = part};
     pthread_rwlock_wrlock(&s->lock);
     assert_int_equal(tm_store_apply(s, &h, kind == TM_ENTRY_DELETE ? NULL : &rows,
                                     kind == TM_ENTRY_INSERT ? NULL : &pks, PK),
@@ -101,8 +101,11 @@ static void apply1(struct tm_store *s, enum tm_entry_kind kind, uint64_t ts, int
 static void load_via_disk(struct tm_store *b, const struct tm_seal *seal)
 {
     char err[TM_BINLOG_ERRMSG] = "";
-    struct tm_seg_meta range = {.seg_id = (int64_t)g_log_index * 100, .coll_id = 1, .shard = 0,
-                                .pk_field_id = PK, .log_index = ++g_log_index};
+    struct tm_seg_meta range = {.seg_id = (int64_t)g_log_index * 100,
+                                .coll_id = 1,
+                                .shard = 0,
+                                .pk_field_id = PK,
+                                .log_index = ++g_log_index};
     uint32_t nsegs;
     if (tm_seal_write(g_dir, &range, seal, g_fields[0].type, NULL, &nsegs, err))
         fail_msg("seal write: %s", err);
@@ -143,8 +146,8 @@ static void compare_at(struct tm_store *a, struct tm_store *b, uint64_t ts, cons
                        uint32_t nparts)
 {
     static const int64_t fields[] = {VAL};
-    struct tm_store_read q = {.ts = ts, .parts = parts, .nparts = nparts, .fields = fields,
-                              .nfields = 1};
+    struct tm_store_read q = {
+        .ts = ts, .parts = parts, .nparts = nparts, .fields = fields, .nfields = 1};
     struct tm_batch ra, rb;
     struct tm_mpw wa, wb;
     tm_batch_init(&ra);
