@@ -30,6 +30,8 @@ static const char g_usage[] =
     "  --http-workers N   threads running REST handlers (default 32)\n"
     "  --seal-mb N        seal a shard's growing data into segments after N MiB\n"
     "                     of entries (default 64)\n"
+    "  --seal-rows N      ... or after N rows inserted, upserted or merged, whichever\n"
+    "                     comes first (default 1000000)\n"
     "\n"
     "Stop the server with SIGINT (Ctrl-C) or SIGTERM; every acknowledged write is durable\n"
     "before it is acknowledged, so even kill -9 loses nothing that was acknowledged.\n";
@@ -54,9 +56,11 @@ static int serve(int argc, char **argv)
                                          {"max-body-mb", required_argument, 0, 'm'},
                                          {"http-workers", required_argument, 0, 'w'},
                                          {"seal-mb", required_argument, 0, 'S'},
+                                         {"seal-rows", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, '?'},
                                          {0, 0, 0, 0}};
-    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 32, 64};
+    /* seal_rows 0: the data role's default (TM_DATA_SEAL_ROWS_DEFAULT). */
+    struct tm_serve_config cfg = {"127.0.0.1", 19530, "./tidemark-data", 1, 64u << 20, 32, 64, 0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -80,6 +84,9 @@ static int serve(int argc, char **argv)
             break;
         case 'S':
             cfg.seal_mb = parse_int(optarg, 1, 65536, "--seal-mb");
+            break;
+        case 'R':
+            cfg.seal_rows = parse_int(optarg, 1, 1000000000, "--seal-rows");
             break;
         default:
             fputs(g_usage, c == '?' && optopt == 0 ? stdout : stderr);

@@ -92,8 +92,13 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
     snprintf(seg_dir, sizeof seg_dir, "%s/segments", cfg->data_dir);
     struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards};
     struct tm_data_role_config dc = {
-        wal_dir,     DATA_URL, COORD_URL,
-        cfg->shards, NULL,     (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20};
+        .dir = wal_dir,
+        .url = DATA_URL,
+        .coord_url = COORD_URL,
+        .shards = cfg->shards,
+        .seal_bytes = (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20,
+        .seal_rows = (uint64_t)(cfg->seal_rows > 0 ? cfg->seal_rows : 0),
+    };
     struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
     struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
     arm_test_crash_point();

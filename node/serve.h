@@ -11,7 +11,8 @@ struct tm_serve_config {
     int shards;
     size_t max_body;
     int http_workers;
-    int seal_mb; /* a shard seals after this many MiB of entries */
+    int seal_mb;   /* a shard seals after this many MiB of entries */
+    int seal_rows; /* ... or after this many rows (0: the data role's default) */
 };
 
 /* Runs until SIGINT or SIGTERM, then shuts down cleanly. Returns the exit code. */

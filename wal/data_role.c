@@ -137,7 +137,7 @@ static int shard_apply(void *arg, const void *buf, size_t len)
     pthread_mutex_unlock(&sh->tmu);
     if (!dup && (rc = tm_data_record_entry(sh, &h, buf, len)))
         return rc;
-    if (!dup && (rc = tm_data_after_apply(sh, &h, buf, len)))
+    if (!dup && (rc = tm_data_after_apply(sh, &h, rows, buf, len)))
         return rc;
     complete_upto(sh, h.ts);
     return 0;
@@ -574,6 +574,7 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     d->shards = calloc((size_t)cfg->shards, sizeof *d->shards);
     d->sink = cfg->sink;
     d->seal_bytes = cfg->seal_bytes ? cfg->seal_bytes : (64u << 20);
+    d->seal_rows = cfg->seal_rows ? cfg->seal_rows : TM_DATA_SEAL_ROWS_DEFAULT;
     int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg->dir);

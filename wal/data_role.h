@@ -63,11 +63,21 @@ struct tm_data_role_config {
     const char *coord_url; /* the coordinator, for timestamps */
     int shards;            /* number of WAL shards (≥ 1) */
     /* Optional: with a sink, a shard seals (appends a TM_ENTRY_SEAL) once
-     * seal_bytes of entries arrived since the last seal, and after each
-     * seal takes a Raft snapshot so the log behind it is truncated. */
+     * seal_bytes of entries, or seal_rows rows, arrived since the last
+     * seal, whichever comes first, and after each seal takes a Raft
+     * snapshot so the log behind it is truncated. Rows are those of
+     * inserts, upserts and merges (a delete adds none). 0 takes the
+     * default: 64 MiB, TM_DATA_SEAL_ROWS_DEFAULT rows. */
     const struct tm_shard_sink *sink;
     uint64_t seal_bytes;
+    uint64_t seal_rows;
 };
+
+/* The row limit of a growing segment when none is configured: the order of
+ * magnitude of a Milvus segment (1 GiB of 128-dim float rows is about two
+ * million), and a bound on the per-row memory of narrow rows, of which 64
+ * MiB of entries would hold many millions (docs/decisions.md). */
+#define TM_DATA_SEAL_ROWS_DEFAULT 1000000u
 
 int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_config *cfg);
 void tm_data_role_stop(struct tm_data_role *d);

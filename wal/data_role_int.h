@@ -59,8 +59,8 @@ struct shard {
     bool tick_started;
     struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
     /* sealing, loop thread only: where the tail starts after the last seal,
-     * bytes applied since, whether a seal is queued */
-    uint64_t seal_pos, bytes_since_seal;
+     * bytes and rows applied since, whether a seal is queued */
+    uint64_t seal_pos, bytes_since_seal, rows_since_seal;
     bool seal_queued, snapshot_wanted;
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
@@ -70,7 +70,7 @@ struct tm_data_role {
     struct shard *shards;
     int nshards;
     const struct tm_shard_sink *sink;
-    uint64_t seal_bytes;
+    uint64_t seal_bytes, seal_rows;
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
 };
@@ -82,10 +82,13 @@ void tm_data_enqueue(struct shard *sh, struct write_req *req);
 /* data_snap.c (loop thread) */
 int tm_data_snapshot(void *arg, struct tm_buf *out);
 int tm_data_restore(void *arg, const void *buf, size_t len);
-/* After an applied entry: tells the sink, and after a seal asks for a snapshot. */
-int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
-                        size_t len);
-/* From the tick: queues a seal once enough was written since the last. */
+/* After an applied entry (rows: its decoded `rows` span): tells the sink,
+ * counts its bytes and rows towards the next seal, and after a seal asks
+ * for a snapshot. */
+int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, struct tm_span rows,
+                        const void *buf, size_t len);
+/* From the tick: queues a seal once enough bytes or rows were written since
+ * the last. */
 void tm_data_maybe_seal(struct shard *sh);
 void tm_data_call_sealed(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                          struct tm_status *st);

@@ -26,7 +26,36 @@
 
 #define SNAP_VERSION 1
 
-int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const void *buf, size_t len)
+/* Rows an entry adds to the growing data: the count of its `rows` batch
+ * ({"n": nrows, ...}, segment/batch.h) for an insert, upsert or merge, none
+ * for a delete or a seal. An unreadable count adds none: the trigger is a
+ * heuristic, and the sink's apply, which decodes the whole batch, has
+ * accepted the entry already. */
+static uint64_t entry_rows(const struct tm_entry_hdr *h, struct tm_span rows)
+{
+    if (h->kind != TM_ENTRY_INSERT && h->kind != TM_ENTRY_UPSERT && h->kind != TM_ENTRY_MERGE)
+        return 0;
+    if (!rows.p)
+        return 0;
+    struct tm_mpr r;
+    tm_mpr_init(&r, rows.p, rows.len);
+    int64_t n = tm_mpr_key_int(r, "n", 0);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+/* Counts an applied entry towards the next seal. The counts are not in the
+ * snapshot: they cover exactly the entries after the last seal, which a
+ * start applies again (the snapshot's tail, then the log after it), so
+ * they come back by counting those the same way. */
+static void count_since_seal(struct shard *sh, const struct tm_entry_hdr *h, struct tm_span rows,
+                             size_t len)
+{
+    sh->bytes_since_seal += len;
+    sh->rows_since_seal += entry_rows(h, rows);
+}
+
+int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, struct tm_span rows,
+                        const void *buf, size_t len)
 {
     const struct tm_shard_sink *sink = sh->role->sink;
     if (!sink)
@@ -35,13 +64,13 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const vo
     if (rc)
         return rc;
     if (h->kind != TM_ENTRY_SEAL && h->kind != TM_ENTRY_COMPACT) {
-        sh->bytes_since_seal += len;
+        count_since_seal(sh, h, rows, len);
         return 0;
     }
     pthread_mutex_lock(&sh->tmu);
     sh->seal_pos = sh->nlog; /* the seal itself is the last recorded entry */
     pthread_mutex_unlock(&sh->tmu);
-    sh->bytes_since_seal = 0;
+    sh->bytes_since_seal = sh->rows_since_seal = 0;
     /* While the log replays on start the group is not ours yet: the
      * snapshot is asked for once it is (tick_start_job). */
     if (sh->raft)
@@ -53,7 +82,10 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, const vo
 
 void tm_data_maybe_seal(struct shard *sh)
 {
-    if (!sh->role->sink || sh->seal_queued || sh->bytes_since_seal < sh->role->seal_bytes)
+    const struct tm_data_role *d = sh->role;
+    if (!d->sink || sh->seal_queued)
+        return;
+    if (sh->bytes_since_seal < d->seal_bytes && sh->rows_since_seal < d->seal_rows)
         return;
     struct write_req *req = calloc(1, sizeof *req);
     if (!req)
@@ -63,8 +95,8 @@ void tm_data_maybe_seal(struct shard *sh)
     req->hdr.kind = TM_ENTRY_SEAL;
     req->hdr.part_id = -1;
     sh->seal_queued = true;
-    TM_INFO("data", "shard %d: sealing after %llu bytes", sh->id,
-            (unsigned long long)sh->bytes_since_seal);
+    TM_INFO("data", "shard %d: sealing after %llu bytes, %llu rows", sh->id,
+            (unsigned long long)sh->bytes_since_seal, (unsigned long long)sh->rows_since_seal);
     tm_data_enqueue(sh, req);
 }
 
@@ -110,6 +142,8 @@ static void reset_log(struct shard *sh)
         free(sh->log[i].p);
     sh->nlog = sh->seal_pos = 0;
     sh->last_ts = 0;
+    /* The restored tail is counted again (restore_tail). */
+    sh->bytes_since_seal = sh->rows_since_seal = 0;
 }
 
 static int restore_tail(struct shard *sh, struct tm_mpr *r)
@@ -131,7 +165,7 @@ static int restore_tail(struct shard *sh, struct tm_mpr *r)
             rc = sink->apply(sink->arg, sh->id, p, len);
         if (rc)
             return rc;
-        sh->bytes_since_seal += len;
+        count_since_seal(sh, &h, rows, len);
     }
     return 0;
 }
