@@ -107,6 +107,22 @@ struct tm_kernels {
     /* n bfloat16 values to float: the bits shifted into the upper half,
      * so exact for every pattern (NaNs unchanged). */
     void (*bf16_to_f32)(const uint16_t *in, float *out, size_t n);
+    /* 4-bit fast scan (ivf.h, IVF_PQ4). codes holds nblocks blocks of 32
+     * vectors, each m * 16 bytes (m even, <= 256): in sub-space s's 16
+     * bytes, byte i holds vector i's 4-bit code in its low nibble and vector
+     * i + 16's in its high nibble. lut holds m tables of 16 bytes. For
+     * every block b and vector v < 32, out[b * 32 + v] = the sum over s of
+     * lut[s * 16 + code(v, s)], exact (at most 256 * 255 < 65536), the same
+     * in every set. */
+    void (*pq4_accumulate)(const uint8_t *codes, size_t nblocks, const uint8_t *lut, size_t m,
+                           uint16_t *out);
+    /* One int8 query q, every value in [-64, 64], against n byte vectors
+     * (vector i at base + i*d): out[i] = the sum over t of q[t] * base[i*d + t],
+     * exact in int32 for d <= 65536. The first pass of the IVF coarse
+     * search (ivf_search.c), on centroids stored as bytes so that 4,096 of
+     * them stay in L2. The bound on q is what lets x86 use VPMADDUBSW, whose
+     * 16-bit pair sums would otherwise saturate. */
+    void (*dot_s8u8_many)(const int8_t *q, const uint8_t *base, size_t n, size_t d, int32_t *out);
 };
 
 /* The set chosen for this process (see Dispatch above). Decided on the first

@@ -242,4 +242,94 @@ static void avx2_bf16_to_f32(const uint16_t *in, float *out, size_t n)
     dist_bf16_tail(in, out, i, n);
 }
 
+/* Fast scan (distance.h, pq4_accumulate). One 32-byte load holds the codes
+ * of sub-spaces s and s + 1 (one per 128-bit lane) and one 32-byte load
+ * their two tables, so VPSHUFB looks up 16 vectors in each lane at once:
+ * the low nibbles give vectors 0..15, the high nibbles 16..31. The byte
+ * results are summed in 16-bit lanes without unpacking, as FAISS does: a
+ * 16-bit add of the raw result adds each even byte plus 256 times its odd
+ * neighbour, a second accumulator adds the odd bytes alone (>> 8), and the
+ * even sums are recovered at the end as acc - (odd << 8), exact modulo
+ * 2^16 since the true sums stay below it. */
+static inline void avx2_pq4_store(__m256i acc, __m256i odd, uint16_t *out)
+{
+    __m256i even = _mm256_sub_epi16(acc, _mm256_slli_epi16(odd, 8));
+    __m128i e = _mm_add_epi16(_mm256_castsi256_si128(even), _mm256_extracti128_si256(even, 1));
+    __m128i o = _mm_add_epi16(_mm256_castsi256_si128(odd), _mm256_extracti128_si256(odd, 1));
+    _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi16(e, o));
+    _mm_storeu_si128((__m128i *)(out + 8), _mm_unpackhi_epi16(e, o));
+}
+
+static void avx2_pq4_accumulate(const uint8_t *codes, size_t nblocks, const uint8_t *lut, size_t m,
+                                uint16_t *out)
+{
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    size_t m2 = m & ~(size_t)1;
+    for (size_t b = 0; b < nblocks; b++) {
+        const uint8_t *blk = codes + b * m * 16;
+        __m256i acc_lo = _mm256_setzero_si256(), odd_lo = acc_lo, acc_hi = acc_lo, odd_hi = acc_lo;
+        for (size_t s = 0; s < m2; s += 2) {
+            __m256i c = _mm256_loadu_si256((const __m256i *)(blk + s * 16));
+            __m256i t = _mm256_loadu_si256((const __m256i *)(lut + s * 16));
+            __m256i rl = _mm256_shuffle_epi8(t, _mm256_and_si256(c, low));
+            __m256i rh = _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(c, 4), low));
+            acc_lo = _mm256_add_epi16(acc_lo, rl);
+            odd_lo = _mm256_add_epi16(odd_lo, _mm256_srli_epi16(rl, 8));
+            acc_hi = _mm256_add_epi16(acc_hi, rh);
+            odd_hi = _mm256_add_epi16(odd_hi, _mm256_srli_epi16(rh, 8));
+        }
+        avx2_pq4_store(acc_lo, odd_lo, out + b * 32);
+        avx2_pq4_store(acc_hi, odd_hi, out + b * 32 + 16);
+        dist_pq4_block_tail(blk, lut, m2, m, out + b * 32);
+    }
+}
+
+/* dot_s8u8_many (distance.h): VPMADDUBSW multiplies the row's unsigned
+ * bytes by the query's signed ones and adds neighbouring pairs into 16
+ * bits (exact: |q| <= 64 keeps 2 * 255 * 64 below 32768), VPMADDWD by ones
+ * widens to 32 bits. Four rows per pass share each query load. */
+static inline __m256i avx2_dot_s8u8_step(__m256i acc, __m256i row, __m256i q)
+{
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(row, q), _mm256_set1_epi16(1)));
+}
+
+static inline int32_t avx2_hsum_epi32(__m256i v)
+{
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+static void avx2_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
+                               int32_t *out)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const uint8_t *r = base + i * d;
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        size_t t = 0;
+        for (; t + 32 <= d; t += 32) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(q + t));
+            s0 = avx2_dot_s8u8_step(s0, _mm256_loadu_si256((const __m256i *)(r + t)), x);
+            s1 = avx2_dot_s8u8_step(s1, _mm256_loadu_si256((const __m256i *)(r + d + t)), x);
+            s2 = avx2_dot_s8u8_step(s2, _mm256_loadu_si256((const __m256i *)(r + 2 * d + t)), x);
+            s3 = avx2_dot_s8u8_step(s3, _mm256_loadu_si256((const __m256i *)(r + 3 * d + t)), x);
+        }
+        out[i] = dist_dot_s8u8_tail(q, r, t, d, avx2_hsum_epi32(s0));
+        out[i + 1] = dist_dot_s8u8_tail(q, r + d, t, d, avx2_hsum_epi32(s1));
+        out[i + 2] = dist_dot_s8u8_tail(q, r + 2 * d, t, d, avx2_hsum_epi32(s2));
+        out[i + 3] = dist_dot_s8u8_tail(q, r + 3 * d, t, d, avx2_hsum_epi32(s3));
+    }
+    for (; i < n; i++) {
+        __m256i s0 = _mm256_setzero_si256();
+        size_t t = 0;
+        for (; t + 32 <= d; t += 32)
+            s0 = avx2_dot_s8u8_step(s0, _mm256_loadu_si256((const __m256i *)(base + i * d + t)),
+                                    _mm256_loadu_si256((const __m256i *)(q + t)));
+        out[i] = dist_dot_s8u8_tail(q, base + i * d, t, d, avx2_hsum_epi32(s0));
+    }
+}
+
 DIST_KERNELS_DEFINE(avx2);

@@ -214,4 +214,79 @@ static void avx512_bf16_to_f32(const uint16_t *in, float *out, size_t n)
     }
 }
 
+/* Fast scan (distance.h, pq4_accumulate), as the AVX2 kernel with four
+ * sub-spaces per 64-byte load: VPSHUFB works within 128-bit lanes, so
+ * lane j looks up sub-space s + j. The four lanes' sums are added at the
+ * end; a last pair of sub-spaces (m % 4 == 2) goes through the scalar tail. */
+static inline void avx512_pq4_store(__m512i acc, __m512i odd, uint16_t *out)
+{
+    __m512i even = _mm512_sub_epi16(acc, _mm512_slli_epi16(odd, 8));
+    __m256i e2 = _mm256_add_epi16(_mm512_castsi512_si256(even), _mm512_extracti64x4_epi64(even, 1));
+    __m256i o2 = _mm256_add_epi16(_mm512_castsi512_si256(odd), _mm512_extracti64x4_epi64(odd, 1));
+    __m128i e = _mm_add_epi16(_mm256_castsi256_si128(e2), _mm256_extracti128_si256(e2, 1));
+    __m128i o = _mm_add_epi16(_mm256_castsi256_si128(o2), _mm256_extracti128_si256(o2, 1));
+    _mm_storeu_si128((__m128i *)out, _mm_unpacklo_epi16(e, o));
+    _mm_storeu_si128((__m128i *)(out + 8), _mm_unpackhi_epi16(e, o));
+}
+
+static void avx512_pq4_accumulate(const uint8_t *codes, size_t nblocks, const uint8_t *lut,
+                                  size_t m, uint16_t *out)
+{
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    size_t m4 = m & ~(size_t)3;
+    for (size_t b = 0; b < nblocks; b++) {
+        const uint8_t *blk = codes + b * m * 16;
+        __m512i acc_lo = _mm512_setzero_si512(), odd_lo = acc_lo, acc_hi = acc_lo, odd_hi = acc_lo;
+        for (size_t s = 0; s < m4; s += 4) {
+            __m512i c = _mm512_loadu_si512((const void *)(blk + s * 16));
+            __m512i t = _mm512_loadu_si512((const void *)(lut + s * 16));
+            __m512i rl = _mm512_shuffle_epi8(t, _mm512_and_si512(c, low));
+            __m512i rh = _mm512_shuffle_epi8(t, _mm512_and_si512(_mm512_srli_epi16(c, 4), low));
+            acc_lo = _mm512_add_epi16(acc_lo, rl);
+            odd_lo = _mm512_add_epi16(odd_lo, _mm512_srli_epi16(rl, 8));
+            acc_hi = _mm512_add_epi16(acc_hi, rh);
+            odd_hi = _mm512_add_epi16(odd_hi, _mm512_srli_epi16(rh, 8));
+        }
+        avx512_pq4_store(acc_lo, odd_lo, out + b * 32);
+        avx512_pq4_store(acc_hi, odd_hi, out + b * 32 + 16);
+        dist_pq4_block_tail(blk, lut, m4, m, out + b * 32);
+    }
+}
+
+/* dot_s8u8_many (distance.h), as the AVX2 kernel with 64 bytes per load
+ * and masked tails. */
+static inline __m512i avx512_dot_s8u8_step(__m512i acc, __m512i row, __m512i q)
+{
+    return _mm512_add_epi32(acc,
+                            _mm512_madd_epi16(_mm512_maddubs_epi16(row, q), _mm512_set1_epi16(1)));
+}
+
+static void avx512_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
+                                 int32_t *out)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const uint8_t *r = base + i * d;
+        __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+        for (size_t t = 0; t < d; t += 64) {
+            __mmask64 m = avx512_mask64(d - t);
+            __m512i x = _mm512_maskz_loadu_epi8(m, q + t);
+            for (size_t k = 0; k < 4; k++)
+                s[k] = avx512_dot_s8u8_step(s[k], _mm512_maskz_loadu_epi8(m, r + k * d + t), x);
+        }
+        for (size_t k = 0; k < 4; k++)
+            out[i + k] = _mm512_reduce_add_epi32(s[k]);
+    }
+    for (; i < n; i++) {
+        __m512i s0 = _mm512_setzero_si512();
+        for (size_t t = 0; t < d; t += 64) {
+            __mmask64 m = avx512_mask64(d - t);
+            s0 = avx512_dot_s8u8_step(s0, _mm512_maskz_loadu_epi8(m, base + i * d + t),
+                                      _mm512_maskz_loadu_epi8(m, q + t));
+        }
+        out[i] = _mm512_reduce_add_epi32(s0);
+    }
+}
+
 DIST_KERNELS_DEFINE(avx512);

@@ -43,6 +43,8 @@ extern const struct tm_kernels tm_kernels_neon;
         .and_or_count = isa##_and_or_count,                                                        \
         .f16_to_f32 = isa##_f16_to_f32,                                                            \
         .bf16_to_f32 = isa##_bf16_to_f32,                                                          \
+        .pq4_accumulate = isa##_pq4_accumulate,                                                    \
+        .dot_s8u8_many = isa##_dot_s8u8_many,                                                      \
     }
 
 /* The float and int8 entry points, the same for every SIMD file, built from
@@ -268,6 +270,30 @@ static inline void dist_and_or_tail(const uint8_t *a, const uint8_t *b, size_t i
         *and_io += (uint32_t)__builtin_popcount((unsigned)(a[i] & b[i]));
         *or_io += (uint32_t)__builtin_popcount((unsigned)(a[i] | b[i]));
     }
+}
+
+/* The fast-scan sums of one block (distance.h, pq4_accumulate), sub-spaces
+ * [s0, m) added to out[0..32): the scalar reference, and the SIMD sets' tail
+ * when m is not a multiple of their stride. */
+static inline void dist_pq4_block_tail(const uint8_t *block, const uint8_t *lut, size_t s0,
+                                       size_t m, uint16_t *out)
+{
+    for (size_t s = s0; s < m; s++) {
+        const uint8_t *c = block + s * 16, *t = lut + s * 16;
+        for (size_t i = 0; i < 16; i++) {
+            out[i] = (uint16_t)(out[i] + t[c[i] & 15]);
+            out[i + 16] = (uint16_t)(out[i + 16] + t[c[i] >> 4]);
+        }
+    }
+}
+
+/* Sum of q[t] * v[t] for t in [i, d), added to s (dot_s8u8_many). */
+static inline int32_t dist_dot_s8u8_tail(const int8_t *q, const uint8_t *v, size_t i, size_t d,
+                                         int32_t s)
+{
+    for (; i < d; i++)
+        s += (int32_t)q[i] * (int32_t)v[i];
+    return s;
 }
 
 static inline void dist_f16_tail(const uint16_t *in, float *out, size_t i, size_t n)

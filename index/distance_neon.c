@@ -200,4 +200,56 @@ static void neon_bf16_to_f32(const uint16_t *in, float *out, size_t n)
     dist_bf16_tail(in, out, i, n);
 }
 
+/* Fast scan (distance.h, pq4_accumulate): TBL looks up the 16 low nibbles
+ * and the 16 high nibbles of a sub-space in its 16-byte table, and the
+ * byte results are widened into four 8-lane 16-bit accumulators. */
+static void neon_pq4_accumulate(const uint8_t *codes, size_t nblocks, const uint8_t *lut, size_t m,
+                                uint16_t *out)
+{
+    const uint8x16_t low = vdupq_n_u8(0x0f);
+    for (size_t b = 0; b < nblocks; b++) {
+        const uint8_t *blk = codes + b * m * 16;
+        uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t s = 0; s < m; s++) {
+            uint8x16_t c = vld1q_u8(blk + s * 16), t = vld1q_u8(lut + s * 16);
+            uint8x16_t rl = vqtbl1q_u8(t, vandq_u8(c, low));
+            uint8x16_t rh = vqtbl1q_u8(t, vshrq_n_u8(c, 4));
+            a0 = vaddw_u8(a0, vget_low_u8(rl));
+            a1 = vaddw_high_u8(a1, rl);
+            a2 = vaddw_u8(a2, vget_low_u8(rh));
+            a3 = vaddw_high_u8(a3, rh);
+        }
+        vst1q_u16(out + b * 32, a0);
+        vst1q_u16(out + b * 32 + 8, a1);
+        vst1q_u16(out + b * 32 + 16, a2);
+        vst1q_u16(out + b * 32 + 24, a3);
+    }
+}
+
+/* dot_s8u8_many (distance.h): bytes widened to 16 bits (a row byte fits a
+ * signed 16-bit lane) and multiplied into 32-bit lanes, 16 per step. */
+static inline int32x4_t neon_dot_s8u8_step(int32x4_t acc, const int8_t *q, const uint8_t *r)
+{
+    int16x8_t q0 = vmovl_s8(vld1_s8(q)), q1 = vmovl_s8(vld1_s8(q + 8));
+    int16x8_t r0 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(r)));
+    int16x8_t r1 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(r + 8)));
+    acc = vmlal_s16(acc, vget_low_s16(q0), vget_low_s16(r0));
+    acc = vmlal_high_s16(acc, q0, r0);
+    acc = vmlal_s16(acc, vget_low_s16(q1), vget_low_s16(r1));
+    return vmlal_high_s16(acc, q1, r1);
+}
+
+static void neon_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
+                               int32_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = base + i * d;
+        int32x4_t acc = vdupq_n_s32(0);
+        size_t t = 0;
+        for (; t + 16 <= d; t += 16)
+            acc = neon_dot_s8u8_step(acc, q + t, r + t);
+        out[i] = dist_dot_s8u8_tail(q, r, t, d, vaddvq_s32(acc));
+    }
+}
+
 DIST_KERNELS_DEFINE(neon);

@@ -122,4 +122,20 @@ static void scalar_bf16_to_f32(const uint16_t *in, float *out, size_t n)
     dist_bf16_tail(in, out, 0, n);
 }
 
+static void scalar_pq4_accumulate(const uint8_t *codes, size_t nblocks, const uint8_t *lut,
+                                  size_t m, uint16_t *out)
+{
+    for (size_t b = 0; b < nblocks; b++) {
+        memset(out + b * 32, 0, 32 * sizeof(uint16_t));
+        dist_pq4_block_tail(codes + b * m * 16, lut, 0, m, out + b * 32);
+    }
+}
+
+static void scalar_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
+                                 int32_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = dist_dot_s8u8_tail(q, base + i * d, 0, d, 0);
+}
+
 DIST_KERNELS_DEFINE(scalar);

@@ -111,6 +111,7 @@
 #include "batch.h"
 #include "pkindex.h"
 #include "tm_buf.h"
+#include "tm_crc32c.h"
 
 #define TM_BINLOG_VERSION 1
 #define TM_BINLOG_ERRMSG 256
@@ -289,12 +290,6 @@ int tm_binlog_scan(const char *root, tm_binlog_scan_fn cb, void *arg,
  * moment the segment does not exist, and a crash leaves files the scan
  * removes), then its files and the directory. 0 or -errno. */
 int tm_binlog_remove_segment(const char *dir, char errmsg[TM_BINLOG_ERRMSG]);
-
-/* ---- checksums ---- */
-
-/* CRC32C (Castagnoli, reflected 0x82F63B78) of p, continuing from crc (0 to
- * start): SSE4.2 when the CPU has it, else slice-by-8 tables. */
-uint32_t tm_crc32c(uint32_t crc, const void *p, size_t n);
 
 /* ---- fault injection (tests) ---- */
 

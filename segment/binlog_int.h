@@ -159,9 +159,6 @@ int bl_crash(enum tm_binlog_crash_point p, char *errmsg);
 bool bl_crash_failed(void);
 void bl_crash_reset_failed(void);
 
-/* The table-driven CRC32C, also on machines with SSE4.2 (tests compare). */
-uint32_t bl_crc32c_sw(uint32_t crc, const void *p, size_t n);
-
 /* Little-endian codecs. */
 void bl_put32(uint8_t *p, uint32_t v);
 void bl_put64(uint8_t *p, uint64_t v);

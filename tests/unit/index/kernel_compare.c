@@ -7,6 +7,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,9 +464,71 @@ static void kc_run_bf16(const struct tm_kernels *k, const struct tm_kernels *ref
     kc_run_convert("bf16_to_f32", k->bf16_to_f32, ref->bf16_to_f32, res);
 }
 
+/* Fast scan: random codes and tables (extreme bytes included, so the
+ * 16-bit sums reach their maximum) for every even m up to 70 and m = 256,
+ * 1 to 5 blocks, at an unaligned start; every sum must equal scalar's. */
+static void kc_pq4_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
+                        size_t m, size_t nblocks, struct kc_result *res)
+{
+    uint8_t *cmem, *lmem;
+    uint8_t *codes = kc_bytes(s, &cmem, nblocks * m * 16), *lut = kc_bytes(s, &lmem, m * 16);
+    uint16_t *got = kc_alloc(nblocks * 32 * sizeof(uint16_t) + 1);
+    uint16_t *want = kc_alloc(nblocks * 32 * sizeof(uint16_t) + 1);
+    bool saturate = kc_below(s, 4) == 0;
+    for (size_t i = 0; i < nblocks * m * 16; i++)
+        codes[i] = (uint8_t)kc_next(s);
+    for (size_t i = 0; i < m * 16; i++)
+        lut[i] = saturate ? 255 : (uint8_t)kc_next(s);
+    k->pq4_accumulate(codes, nblocks, lut, m, got);
+    ref->pq4_accumulate(codes, nblocks, lut, m, want);
+    for (size_t i = 0; i < nblocks * 32; i++)
+        kc_expect_eq(res, "pq4_accumulate", m, got[i], want[i]);
+    free(cmem), free(lmem), free(got), free(want);
+}
+
+static void kc_run_pq4(const struct tm_kernels *k, const struct tm_kernels *ref,
+                       struct kc_result *res)
+{
+    uint64_t seed = 0x5eed4;
+    for (size_t m = 2; m <= 70; m += 2)
+        for (size_t nb = 1; nb <= 5; nb += 2)
+            kc_pq4_case(k, ref, &seed, m, nb, res);
+    for (int rep = 0; rep < 8; rep++)
+        kc_pq4_case(k, ref, &seed, 256, 2, res);
+}
+
+/* dot_s8u8_many: queries in [-64, 64] (the extremes included, so the x86
+ * pair sums reach their bound) against random byte rows, every d to 130
+ * and a few large ones, n = 0..9 rows, unaligned. */
+static void kc_dot_s8u8_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
+                             size_t d, struct kc_result *res)
+{
+    size_t n = kc_below(s, 10);
+    uint8_t *qmem, *bmem;
+    int8_t *q = (int8_t *)kc_bytes(s, &qmem, d);
+    uint8_t *base = kc_bytes(s, &bmem, n * d);
+    int32_t *got = kc_alloc(n * sizeof(int32_t) + 1), *want = kc_alloc(n * sizeof(int32_t) + 1);
+    bool extreme = kc_below(s, 3) == 0;
+    for (size_t t = 0; t < d; t++)
+        q[t] = (int8_t)(extreme ? (t % 2 ? 64 : -64) : (int)kc_below(s, 129) - 64);
+    for (size_t i = 0; i < n * d; i++)
+        base[i] = extreme ? 255 : (uint8_t)kc_next(s);
+    k->dot_s8u8_many(q, base, n, d, got);
+    ref->dot_s8u8_many(q, base, n, d, want);
+    for (size_t i = 0; i < n; i++)
+        kc_expect_eq(res, "dot_s8u8_many", d, got[i], want[i]);
+    free(qmem), free(bmem), free(got), free(want);
+}
+
+static void kc_run_dot_s8u8(const struct tm_kernels *k, const struct tm_kernels *ref,
+                            struct kc_result *res)
+{
+    kc_sweep(kc_dot_s8u8_case, 3, 0xd07, k, ref, res);
+}
+
 const struct kc_check kc_checks[] = {
     {"f32", kc_run_f32},   {"f32_many", kc_run_f32_many}, {"f32_batch", kc_run_f32_batch},
     {"i8", kc_run_i8},     {"binary", kc_run_binary},     {"f16", kc_run_f16},
-    {"bf16", kc_run_bf16},
+    {"bf16", kc_run_bf16}, {"pq4", kc_run_pq4},           {"dot_s8u8", kc_run_dot_s8u8},
 };
 const size_t kc_check_count = sizeof(kc_checks) / sizeof(kc_checks[0]);

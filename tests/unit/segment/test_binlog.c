@@ -787,7 +787,7 @@ static void test_crc32c(void **state)
 {
     (void)state;
     assert_int_equal(tm_crc32c(0, "123456789", 9), 0xE3069283u);
-    assert_int_equal(bl_crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(tm_crc32c_sw(0, "123456789", 9), 0xE3069283u);
     assert_int_equal(tm_crc32c(0, "", 0), 0);
     static uint8_t buf[4096];
     rng_state = 5;
@@ -796,7 +796,7 @@ static void test_crc32c(void **state)
     for (size_t off = 0; off < 9; off++)
         for (size_t n = 0; n < 300; n += 1 + n / 16) {
             uint32_t hw = tm_crc32c(0, buf + off, n);
-            assert_int_equal(hw, bl_crc32c_sw(0, buf + off, n));
+            assert_int_equal(hw, tm_crc32c_sw(0, buf + off, n));
             /* continuing a CRC equals one pass */
             assert_int_equal(
                 tm_crc32c(tm_crc32c(0, buf + off, n / 2), buf + off + n / 2, n - n / 2), hw);

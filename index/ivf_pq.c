@@ -1,0 +1,121 @@
+/* Product quantization of IVF residuals (ivf_int.h): codebook training,
+ * encoding, per-query lookup tables and the 4-bit block packing. */
+#include "ivf_int.h"
+#include "kmeans.h"
+#include "tm_err.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Residuals the codebooks are trained on: 256 per sub-centroid at 8 bits,
+ * as FAISS does, and never fewer than 16,384. */
+#define PQ_TRAIN_MIN 16384u
+#define PQ_ITERS 15u
+
+static float sq_dist(const float *a, const float *b, uint32_t d)
+{
+    float s = 0;
+    for (uint32_t t = 0; t < d; t++) {
+        float u = a[t] - b[t];
+        s += u * u;
+    }
+    return s;
+}
+
+static float dot(const float *a, const float *b, uint32_t d)
+{
+    float s = 0;
+    for (uint32_t t = 0; t < d; t++)
+        s += a[t] * b[t];
+    return s;
+}
+
+/* The residuals of an evenly spaced sample of rows, sub-space by
+ * sub-space: sub-space s's vectors at out + s * count * dsub. */
+static float *sample_residuals(const struct tm_ivf *ix, const float *x, const uint32_t *assign,
+                               uint64_t n, uint64_t count)
+{
+    uint32_t d = ix->p.dim, ds = ix->dsub;
+    float *out = malloc(count * d * sizeof(float));
+    if (!out)
+        return NULL;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t row = i * n / count;
+        const float *v = x + row * d, *c = ix->centroids + (size_t)assign[row] * d;
+        for (uint32_t s = 0; s < ix->p.m; s++)
+            for (uint32_t t = 0; t < ds; t++)
+                out[((uint64_t)s * count + i) * ds + t] = v[s * ds + t] - c[s * ds + t];
+    }
+    return out;
+}
+
+int ivf_pq_train(struct tm_ivf *ix, const float *x, const uint32_t *assign, uint64_t n)
+{
+    uint64_t want =
+        (uint64_t)ix->ksub * 256 > PQ_TRAIN_MIN ? (uint64_t)ix->ksub * 256 : PQ_TRAIN_MIN;
+    uint64_t count = n < want ? n : want;
+    size_t book = (size_t)ix->ksub * ix->dsub;
+    ix->codebooks = calloc((size_t)ix->p.m * book, sizeof(float));
+    float *res = sample_residuals(ix, x, assign, n, count);
+    int rc = ix->codebooks && res ? 0 : TM_ENOMEM;
+    for (uint32_t s = 0; !rc && s < ix->p.m; s++) {
+        struct tm_kmeans_opts o = {
+            .iters = PQ_ITERS, .seed = ix->p.seed + 1 + s, .threads = ix->p.threads};
+        rc = tm_kmeans_train(res + (uint64_t)s * count * ix->dsub, count, ix->dsub, ix->ksub, &o,
+                             ix->codebooks + s * book);
+    }
+    free(res);
+    return rc;
+}
+
+void ivf_pq_encode(const struct tm_ivf *ix, const float *r, uint8_t *code_out)
+{
+    uint32_t ds = ix->dsub;
+    for (uint32_t s = 0; s < ix->p.m; s++) {
+        const float *book = ix->codebooks + (size_t)s * ix->ksub * ds;
+        float best = FLT_MAX;
+        uint32_t arg = 0;
+        for (uint32_t j = 0; j < ix->ksub; j++) {
+            float dj = sq_dist(r + s * ds, book + (size_t)j * ds, ds);
+            if (dj < best)
+                best = dj, arg = j;
+        }
+        code_out[s] = (uint8_t)arg;
+    }
+}
+
+void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resid, float *lut_out,
+                float *bias_out)
+{
+    uint32_t d = ix->p.dim, ds = ix->dsub, ks = ix->ksub;
+    const float *c = ix->centroids + (size_t)l * d;
+    int l2 = ix->p.metric == TM_IVF_L2 || ix->p.metric == TM_IVF_COSINE;
+    /* COSINE: unit query and unit rows, so |q - x|^2 = 2 - 2 cos ranks as
+     * the cosine does; the key is turned back into -cos by the caller. */
+    if (l2)
+        for (uint32_t t = 0; t < d; t++)
+            resid[t] = q[t] - c[t];
+    *bias_out = l2 ? 0.0f : -dot(q, c, d);
+    for (uint32_t s = 0; s < ix->p.m; s++) {
+        const float *book = ix->codebooks + (size_t)s * ks * ds;
+        float *out = lut_out + (size_t)s * ks;
+        for (uint32_t j = 0; j < ks; j++)
+            out[j] = l2 ? sq_dist(resid + s * ds, book + (size_t)j * ds, ds)
+                        : -dot(q + s * ds, book + (size_t)j * ds, ds);
+    }
+}
+
+void ivf_pq4_pack(const struct tm_ivf *ix, const uint8_t *codes8, uint64_t count, uint8_t *out)
+{
+    uint32_t m = ix->p.m, mp = ix->mpad;
+    for (uint64_t b = 0; b * 32 < count; b++) {
+        uint8_t *blk = out + b * mp * 16;
+        memset(blk, 0, (size_t)mp * 16);
+        for (uint32_t i = 0; i < 32 && b * 32 + i < count; i++) {
+            const uint8_t *code = codes8 + (b * 32 + i) * m;
+            for (uint32_t s = 0; s < m; s++)
+                blk[s * 16 + i % 16] |= (uint8_t)(i < 16 ? code[s] : code[s] << 4);
+        }
+    }
+}

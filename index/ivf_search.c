@@ -1,0 +1,510 @@
+/* Searching IVF indexes (ivf.h).
+ *
+ * Per query: score the coarse centroids (one kernel call for a single
+ * query; the batched kernel over chunks of queries otherwise, so the
+ * centroids stream from memory once per chunk), keep the nprobe best lists,
+ * then score the lists' entries into a bounded heap of candidates:
+ *   IVF_FLAT  exact distances from the distance kernels;
+ *   IVF_PQ    float lookup tables, one byte code per sub-space;
+ *   IVF_PQ4   the probes' float tables quantized to bytes with one scale
+ *             per query (an entry's key is the probe's bias plus its 16-bit
+ *             sum divided by the scale), summed 32 entries at a time by
+ *             tm_kernels.pq4_accumulate; only sums under the heap's current
+ *             threshold are looked at further.
+ * PQ candidates are then re-ranked by their exact distance to the raw
+ * vectors when asked. Every buffer a query needs is carved from one
+ * allocation per call.
+ */
+#include "ivf_int.h"
+#include "distance.h"
+#include "tm_err.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COARSE_CHUNK 64u
+
+struct hit {
+    float key;
+    uint32_t id;
+};
+
+/* A bounded max-heap: the worst kept hit on top. */
+struct heap {
+    struct hit *h;
+    uint32_t n, cap;
+};
+
+static int worse(struct hit a, struct hit b)
+{
+    return a.key > b.key || (a.key == b.key && a.id > b.id);
+}
+
+static void heap_down(struct heap *hp, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < hp->n && worse(hp->h[l], hp->h[w]))
+            w = l;
+        if (r < hp->n && worse(hp->h[r], hp->h[w]))
+            w = r;
+        if (w == i)
+            return;
+        struct hit t = hp->h[i];
+        hp->h[i] = hp->h[w], hp->h[w] = t;
+        i = w;
+    }
+}
+
+static void heap_offer(struct heap *hp, float key, uint32_t id)
+{
+    struct hit x = {key, id};
+    if (hp->n < hp->cap) {
+        uint32_t i = hp->n++;
+        while (i > 0 && worse(x, hp->h[(i - 1) / 2])) {
+            hp->h[i] = hp->h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        hp->h[i] = x;
+    } else if (worse(hp->h[0], x)) {
+        hp->h[0] = x;
+        heap_down(hp, 0);
+    }
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    struct hit x = *(const struct hit *)a, y = *(const struct hit *)b;
+    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+/* Sorts n hits best first: insertion for the short arrays of the hot path
+ * (probes, the final k), qsort beyond. */
+static void sort_hits(struct hit *h, uint32_t n)
+{
+    if (n > 32) {
+        qsort(h, n, sizeof(struct hit), hit_cmp);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        struct hit x = h[i];
+        uint32_t j = i;
+        for (; j > 0 && worse(h[j - 1], x); j--)
+            h[j] = h[j - 1];
+        h[j] = x;
+    }
+}
+
+/* Rearranges h so that h[0..k) are its k best (in no order), 0 < k <= n:
+ * Hoare's quickselect under the total order of worse(). */
+static void select_best(struct hit *h, uint32_t n, uint32_t k)
+{
+    int64_t lo = 0, hi = (int64_t)n - 1, want = (int64_t)k - 1;
+    while (lo < hi) {
+        struct hit pivot = h[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (worse(pivot, h[i]))
+                i++;
+            while (worse(h[j], pivot))
+                j--;
+            if (i <= j) {
+                struct hit t = h[i];
+                h[i++] = h[j], h[j--] = t;
+            }
+        }
+        /* now [lo, j] <= pivot <= [i, hi], and j < i */
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+/* The candidates of one query: an unordered pool of up to 2 * cap hits
+ * with keys at most limit. When it fills, the best cap are kept and limit
+ * drops to the worst of them: appends are cheap where a heap would pay a
+ * sift per candidate, and the threshold tightens as the scan goes. */
+struct pool {
+    struct hit *h;
+    uint32_t n, cap;
+    float limit;
+};
+
+static void pool_shrink(struct pool *p)
+{
+    if (p->n <= p->cap)
+        return;
+    select_best(p->h, p->n, p->cap);
+    p->n = p->cap;
+    float worst = p->h[0].key;
+    for (uint32_t i = 1; i < p->n; i++)
+        worst = p->h[i].key > worst ? p->h[i].key : worst;
+    p->limit = worst;
+}
+
+static void pool_add(struct pool *p, float key, uint32_t id)
+{
+    if (key > p->limit)
+        return;
+    p->h[p->n++] = (struct hit){key, id};
+    if (p->n == 2 * p->cap)
+        pool_shrink(p);
+}
+
+static int allowed(const uint64_t *allow, uint32_t id)
+{
+    return !allow || (allow[id >> 6] >> (id & 63) & 1);
+}
+
+/* ---- one search call ---- */
+
+struct ctx {
+    const struct tm_ivf *ix;
+    const struct tm_ivf_search_params *sp;
+    const struct tm_kernels *k;
+    uint32_t nq, nprobe, ncand;
+    /* scratch, carved from one allocation */
+    struct hit *probes, *cands, *best, *shortlist; /* nprobe, ncand, k, short list */
+    float *qbuf;                                   /* COARSE_CHUNK queries, normalised for COSINE */
+    float *coarse;                                 /* nlist exact coarse scores (small nlist) */
+    int32_t *idot;                                 /* nlist byte-pass dot products */
+    int8_t *q8;                                    /* dim: the query as bytes */
+    float *resid, *lut;                            /* dim; nprobe * mpad * ksub */
+    float *bias;                                   /* nprobe */
+    uint8_t *lut8;                                 /* IVF_PQ4: nprobe * mpad * 16 */
+    float *scores;                                 /* IVF_FLAT: one list's distances */
+    uint16_t *acc;                                 /* IVF_PQ4: max_list rounded up to 32 */
+};
+
+/* Lists short-listed by the byte pass for the exact one: a margin over
+ * nprobe that the bytes' rounding (about 1/255 of each dimension's range)
+ * cannot reorder past, checked by recall in bench ann. */
+static uint32_t shortlist_size(uint32_t nprobe, uint32_t nlist)
+{
+    uint32_t r = nprobe * 2 > nprobe + 16 ? nprobe * 2 : nprobe + 16;
+    return r > nlist ? nlist : r;
+}
+
+static size_t lut_floats(const struct tm_ivf *ix, uint32_t nprobe)
+{
+    return ix->p.kind == TM_IVF_FLAT ? 0 : (size_t)nprobe * ix->mpad * ix->ksub;
+}
+
+static void *carve(char **p, size_t bytes)
+{
+    void *r = *p;
+    *p += (bytes + 63) & ~(size_t)63;
+    return r;
+}
+
+static char *ctx_alloc(struct ctx *c)
+{
+    const struct tm_ivf *ix = c->ix;
+    size_t d = ix->p.dim, nl = ix->p.nlist, lists = ((size_t)ix->max_list + 31) & ~(size_t)31;
+    size_t lf = lut_floats(ix, c->nprobe), chunk = c->nq < COARSE_CHUNK ? c->nq : COARSE_CHUNK;
+    (void)chunk;
+    size_t sizes[] = {c->nprobe * sizeof(struct hit),
+                      2 * (size_t)c->ncand * sizeof(struct hit),
+                      chunk * d * sizeof(float),
+                      d * sizeof(float),
+                      lf * sizeof(float),
+                      c->nprobe * sizeof(float),
+                      lf,
+                      lists * sizeof(float),
+                      lists * sizeof(uint16_t),
+                      nl * sizeof(float),
+                      c->sp->k * sizeof(struct hit),
+                      shortlist_size(c->nprobe, ix->p.nlist) * sizeof(struct hit),
+                      nl * sizeof(int32_t),
+                      d};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        total += (sizes[i] + 63) & ~(size_t)63;
+    char *mem = malloc(total + 64), *p = mem;
+    if (!mem)
+        return NULL;
+    p += (64 - ((uintptr_t)p & 63)) & 63;
+    c->probes = carve(&p, sizes[0]), c->cands = carve(&p, sizes[1]);
+    c->qbuf = carve(&p, sizes[2]), c->resid = carve(&p, sizes[3]), c->lut = carve(&p, sizes[4]);
+    c->bias = carve(&p, sizes[5]), c->lut8 = carve(&p, sizes[6]);
+    c->scores = carve(&p, sizes[7]), c->acc = carve(&p, sizes[8]);
+    c->coarse = carve(&p, sizes[9]), c->best = carve(&p, sizes[10]);
+    c->shortlist = carve(&p, sizes[11]), c->idot = carve(&p, sizes[12]);
+    c->q8 = carve(&p, sizes[13]);
+    return mem;
+}
+
+/* The query in the byte centroids' space: w[t] = q[t] * step[t] as int8
+ * in [-64, 64] with one scale, and the constant sum q[t] * lo[t], so that
+ * q.c ~ *base_out + *scale_out * dot(w8, c_u8). */
+static void query_to_bytes(const struct tm_ivf *ix, const float *q, int8_t *w8, float *scale_out,
+                           float *base_out)
+{
+    uint32_t d = ix->p.dim;
+    float mx = 0, base = 0;
+    for (uint32_t t = 0; t < d; t++) {
+        float w = q[t] * ix->c_step[t];
+        mx = fabsf(w) > mx ? fabsf(w) : mx;
+        base += q[t] * ix->c_lo[t];
+    }
+    float inv = mx > 0 ? 64.0f / mx : 0.0f;
+    for (uint32_t t = 0; t < d; t++)
+        w8[t] = (int8_t)lrintf(q[t] * ix->c_step[t] * inv);
+    *scale_out = mx > 0 ? mx / 64.0f : 0.0f;
+    *base_out = base;
+}
+
+static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
+{
+    return ivf_coarse_ip(ix) ? -ip : ix->cnorm[l] - 2.0f * ip;
+}
+
+/* The nprobe best lists for query q, best first, into c->probes. The
+ * centroids are scored twice: all of them approximately, from bytes that
+ * stay in L2 (a quarter of the float bytes, which at 4,096 x 128 come from
+ * L3 or memory on every query), then the short list exactly. */
+static uint32_t select_probes(struct ctx *c, const float *q)
+{
+    const struct tm_ivf *ix = c->ix;
+    uint32_t nl = ix->p.nlist, d = ix->p.dim, nr = shortlist_size(c->nprobe, nl);
+    struct heap hp = {c->probes, 0, c->nprobe};
+    if (nr == nl) {
+        c->k->ip_f32_many(q, ix->centroids, nl, d, c->coarse);
+        for (uint32_t l = 0; l < nl; l++)
+            heap_offer(&hp, coarse_key(ix, l, c->coarse[l]), l);
+    } else {
+        float scale, base;
+        struct heap sh = {c->shortlist, 0, nr};
+        query_to_bytes(ix, q, c->q8, &scale, &base);
+        c->k->dot_s8u8_many(c->q8, ix->c_u8, nl, d, c->idot);
+        for (uint32_t l = 0; l < nl; l++) {
+            float key = coarse_key(ix, l, base + scale * (float)c->idot[l]);
+            if (sh.n < sh.cap || key < sh.h[0].key)
+                heap_offer(&sh, key, l);
+        }
+        for (uint32_t i = 0; i < sh.n; i++) {
+            uint32_t l = sh.h[i].id;
+            heap_offer(&hp, coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d)),
+                       l);
+        }
+    }
+    sort_hits(hp.h, hp.n);
+    return hp.n;
+}
+
+static void scan_flat(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
+{
+    const struct tm_ivf *ix = c->ix;
+    size_t d = ix->p.dim;
+    int ip = ix->p.metric != TM_IVF_L2;
+    for (uint32_t p = 0; p < np; p++) {
+        uint32_t l = c->probes[p].id;
+        uint64_t first = ix->list_off[l], cnt = ix->list_off[l + 1] - first;
+        (ip ? c->k->ip_f32_many : c->k->l2_f32_many)(q, ix->vecs + first * d, cnt, d, c->scores);
+        for (uint64_t e = 0; e < cnt; e++) {
+            uint32_t id = ix->ids[first + e];
+            if (allowed(c->sp->allow, id))
+                pool_add(hp, ip ? -c->scores[e] : c->scores[e], id);
+        }
+    }
+}
+
+static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
+{
+    const struct tm_ivf *ix = c->ix;
+    uint32_t m = ix->p.m, ks = ix->ksub;
+    for (uint32_t p = 0; p < np; p++) {
+        uint32_t l = c->probes[p].id;
+        float bias;
+        ivf_pq_lut(ix, q, l, c->resid, c->lut, &bias);
+        for (uint64_t e = ix->list_off[l]; e < ix->list_off[l + 1]; e++) {
+            const uint8_t *code = ix->codes + e * m;
+            float key = bias;
+            for (uint32_t s = 0; s < m; s++)
+                key += c->lut[s * ks + code[s]];
+            if (key <= hp->limit && allowed(c->sp->allow, ix->ids[e]))
+                pool_add(hp, key, ix->ids[e]);
+        }
+    }
+}
+
+/* The probes' float tables (c->lut, one per probe) as bytes with one scale
+ * for the query: *scale_out, and each probe's bias grows by its minima. */
+static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
+{
+    size_t per = (size_t)c->ix->mpad * 16;
+    float span = 0;
+    for (size_t t = 0; t < np * (size_t)c->ix->mpad; t++) {
+        float *v = c->lut + t * 16, mn = v[0], mx = v[0];
+        for (int j = 1; j < 16; j++)
+            mn = v[j] < mn ? v[j] : mn, mx = v[j] > mx ? v[j] : mx;
+        c->bias[t / c->ix->mpad] += mn;
+        for (int j = 0; j < 16; j++)
+            v[j] -= mn;
+        span = mx - mn > span ? mx - mn : span;
+    }
+    float scale = span > 0 ? 255.0f / span : 1.0f;
+    for (size_t i = 0; i < np * per; i++)
+        c->lut8[i] = (uint8_t)(c->lut[i] * scale + 0.5f); /* >= 0: truncation rounds */
+    *scale_out = scale;
+}
+
+/* The largest 16-bit sum whose key, bias + sum / scale, can still enter a
+ * heap whose worst key is limit (one more than the exact bound, so rounding
+ * never drops a candidate the float comparison in pool_add would take). */
+static uint32_t sum_limit(float limit, float bias, float scale)
+{
+    float v = (limit - bias) * scale + 1.0f;
+    return v >= 65535.0f ? 65535u : v < 0 ? 0u : (uint32_t)v;
+}
+
+static void scan_pq4_list(struct ctx *c, uint32_t p, float scale, struct pool *hp)
+{
+    const struct tm_ivf *ix = c->ix;
+    uint32_t l = c->probes[p].id;
+    uint64_t first = ix->list_off[l], cnt = ix->list_off[l + 1] - first;
+    size_t per = (size_t)ix->mpad * 16;
+    const uint8_t *codes = ix->codes + ix->list_blk[l] * per;
+    c->k->pq4_accumulate(codes, (cnt + 31) / 32, c->lut8 + p * per, ix->mpad, c->acc);
+    float bias = c->bias[p], inv = 1.0f / scale;
+    uint32_t lim = sum_limit(hp->limit, bias, scale);
+    for (uint64_t e = 0; e < cnt; e++) {
+        if (c->acc[e] > lim)
+            continue;
+        uint32_t id = ix->ids[first + e];
+        if (!allowed(c->sp->allow, id))
+            continue;
+        pool_add(hp, bias + (float)c->acc[e] * inv, id);
+        lim = sum_limit(hp->limit, bias, scale);
+    }
+}
+
+static void scan_pq4(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
+{
+    const struct tm_ivf *ix = c->ix;
+    size_t per = (size_t)ix->mpad * 16;
+    float scale;
+    for (uint32_t p = 0; p < np; p++) {
+        float *lut = c->lut + p * per;
+        ivf_pq_lut(ix, q, c->probes[p].id, c->resid, lut, &c->bias[p]);
+        if (ix->mpad != ix->p.m) /* the pad sub-space adds nothing */
+            memset(lut + (size_t)ix->p.m * 16, 0, 16 * sizeof(float));
+    }
+    quantize_luts(c, np, &scale);
+    for (uint32_t p = 0; p < np; p++)
+        scan_pq4_list(c, p, scale, hp);
+}
+
+/* The exact key of row id for query q (normalised for COSINE). */
+static float exact_key(const struct ctx *c, const float *q, uint32_t id)
+{
+    const struct tm_ivf *ix = c->ix;
+    const float *x = ix->raw + (uint64_t)id * ix->p.dim;
+    switch (ix->p.metric) {
+    case TM_IVF_L2:
+        return c->k->l2_f32(q, x, ix->p.dim);
+    case TM_IVF_IP:
+        return -c->k->ip_f32(q, x, ix->p.dim);
+    default:
+        return -c->k->ip_f32(q, x, ix->p.dim) * ix->inv_norm[id];
+    }
+}
+
+/* Re-ranks the candidates in place by their exact keys. */
+static void rerank(struct ctx *c, const float *q, struct pool *hp)
+{
+    /* The rows are scattered over the whole segment: ask for all of them
+     * first, so their cache misses overlap instead of queueing one by one. */
+    const struct tm_ivf *ix = c->ix;
+    for (uint32_t i = 0; i < hp->n; i++)
+        for (uint32_t o = 0; o < ix->p.dim; o += 16)
+            __builtin_prefetch(ix->raw + (uint64_t)hp->h[i].id * ix->p.dim + o);
+    for (uint32_t i = 0; i < hp->n; i++)
+        hp->h[i].key = exact_key(c, q, hp->h[i].id);
+}
+
+/* The final key of an approximate candidate: COSINE PQ keys are squared
+ * distances between unit vectors, 2 - 2 cos, reported as -cos. */
+static float approx_key(const struct tm_ivf *ix, float key)
+{
+    return ix->p.metric == TM_IVF_COSINE && ix->p.kind != TM_IVF_FLAT ? key * 0.5f - 1.0f : key;
+}
+
+/* The best k of the candidates, best first, into the outputs. */
+static void emit(const struct ctx *c, struct pool *hp, int64_t *ids, float *keys)
+{
+    uint32_t k = c->sp->k, n = hp->n < k ? hp->n : k;
+    if (n > 0)
+        select_best(hp->h, hp->n, n);
+    sort_hits(hp->h, n);
+    for (uint32_t r = 0; r < k; r++) {
+        ids[r] = r < n ? (int64_t)hp->h[r].id : -1;
+        keys[r] = r < n ? hp->h[r].key : INFINITY;
+    }
+}
+
+static void search_one(struct ctx *c, const float *q, int64_t *ids, float *keys)
+{
+    const struct tm_ivf *ix = c->ix;
+    uint32_t np = select_probes(c, q);
+    int exact = ix->p.kind == TM_IVF_FLAT || (c->sp->rerank > 0 && ix->raw);
+    struct pool hp = {c->cands, 0, ix->p.kind == TM_IVF_FLAT ? c->sp->k : c->ncand, INFINITY};
+    memset(c->bias, 0, np * sizeof(float));
+    if (ix->p.kind == TM_IVF_FLAT)
+        scan_flat(c, q, np, &hp);
+    else if (ix->p.kind == TM_IVF_PQ)
+        scan_pq8(c, q, np, &hp);
+    else
+        scan_pq4(c, q, np, &hp);
+    pool_shrink(&hp);
+    if (ix->p.kind != TM_IVF_FLAT && exact)
+        rerank(c, q, &hp);
+    else if (!exact)
+        for (uint32_t i = 0; i < hp.n; i++)
+            hp.h[i].key = approx_key(ix, hp.h[i].key);
+    emit(c, &hp, ids, keys);
+}
+
+/* Queries [j0, j0 + n) as the index compares them (unit vectors for
+ * COSINE): q itself, or their normalised copies in c->qbuf. */
+static const float *chunk_queries(struct ctx *c, const float *q, uint32_t n)
+{
+    if (c->ix->p.metric != TM_IVF_COSINE)
+        return q;
+    uint32_t d = c->ix->p.dim;
+    for (uint32_t j = 0; j < n; j++) {
+        const float *v = q + (size_t)j * d;
+        float nv = tm_norm_f32(c->k, v, d), inv = nv > 0 ? 1.0f / nv : 0.0f;
+        for (uint32_t t = 0; t < d; t++)
+            c->qbuf[(size_t)j * d + t] = v[t] * inv;
+    }
+    return c->qbuf;
+}
+
+int tm_ivf_search(const struct tm_ivf *ix, const float *q, uint32_t nq,
+                  const struct tm_ivf_search_params *sp, int64_t *ids_out, float *keys_out)
+{
+    uint32_t nl = ix->p.nlist, d = ix->p.dim, k = sp->k;
+    if (k == 0)
+        return TM_EINVAL;
+    struct ctx c = {.ix = ix, .sp = sp, .k = sp->kernels ? sp->kernels : tm_kernels_best()};
+    c.nq = nq ? nq : 1;
+    c.nprobe = sp->nprobe == 0 ? 1 : sp->nprobe > nl ? nl : sp->nprobe;
+    c.ncand = sp->rerank > k ? sp->rerank : k;
+    char *mem = ctx_alloc(&c);
+    if (!mem)
+        return TM_ENOMEM;
+    for (uint32_t j0 = 0; j0 < nq; j0 += COARSE_CHUNK) {
+        uint32_t n = nq - j0 < COARSE_CHUNK ? nq - j0 : COARSE_CHUNK;
+        const float *qs = chunk_queries(&c, q + (size_t)j0 * d, n);
+        for (uint32_t j = 0; j < n; j++)
+            search_one(&c, qs + (size_t)j * d, ids_out + (size_t)(j0 + j) * k,
+                       keys_out + (size_t)(j0 + j) * k);
+    }
+    free(mem);
+    return 0;
+}
