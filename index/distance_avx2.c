@@ -302,33 +302,38 @@ static inline int32_t avx2_hsum_epi32(__m256i v)
     return _mm_cvtsi128_si32(x);
 }
 
+/* The four 8-lane sums of s0..s3 as four int32 lanes, one shuffle tree. */
+static inline __m128i avx2_hsum4_epi32(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
+{
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
 static void avx2_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
                                int32_t *out)
 {
-    size_t i = 0;
+    size_t i = 0, dv = d & ~(size_t)31;
     for (; i + 4 <= n; i += 4) {
         const uint8_t *r = base + i * d;
         __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-        size_t t = 0;
-        for (; t + 32 <= d; t += 32) {
+        for (size_t t = 0; t < dv; t += 32) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(q + t));
             s0 = avx2_dot_s8u8_step(s0, _mm256_loadu_si256((const __m256i *)(r + t)), x);
             s1 = avx2_dot_s8u8_step(s1, _mm256_loadu_si256((const __m256i *)(r + d + t)), x);
             s2 = avx2_dot_s8u8_step(s2, _mm256_loadu_si256((const __m256i *)(r + 2 * d + t)), x);
             s3 = avx2_dot_s8u8_step(s3, _mm256_loadu_si256((const __m256i *)(r + 3 * d + t)), x);
         }
-        out[i] = dist_dot_s8u8_tail(q, r, t, d, avx2_hsum_epi32(s0));
-        out[i + 1] = dist_dot_s8u8_tail(q, r + d, t, d, avx2_hsum_epi32(s1));
-        out[i + 2] = dist_dot_s8u8_tail(q, r + 2 * d, t, d, avx2_hsum_epi32(s2));
-        out[i + 3] = dist_dot_s8u8_tail(q, r + 3 * d, t, d, avx2_hsum_epi32(s3));
+        _mm_storeu_si128((__m128i *)(out + i), avx2_hsum4_epi32(s0, s1, s2, s3));
+        if (dv < d)
+            for (size_t k = 0; k < 4; k++)
+                out[i + k] = dist_dot_s8u8_tail(q, r + k * d, dv, d, out[i + k]);
     }
     for (; i < n; i++) {
         __m256i s0 = _mm256_setzero_si256();
-        size_t t = 0;
-        for (; t + 32 <= d; t += 32)
+        for (size_t t = 0; t < dv; t += 32)
             s0 = avx2_dot_s8u8_step(s0, _mm256_loadu_si256((const __m256i *)(base + i * d + t)),
                                     _mm256_loadu_si256((const __m256i *)(q + t)));
-        out[i] = dist_dot_s8u8_tail(q, base + i * d, t, d, avx2_hsum_epi32(s0));
+        out[i] = dist_dot_s8u8_tail(q, base + i * d, dv, d, avx2_hsum_epi32(s0));
     }
 }
 

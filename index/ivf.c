@@ -145,6 +145,8 @@ static int fill_pq(struct tm_ivf *ix, const float *xs, const uint32_t *assign,
     ix->dsub = ix->p.dim / ix->p.m;
     ix->mpad = (ix->p.m + 1) & ~1u;
     int rc = ivf_pq_train(ix, xs, assign, ix->n);
+    if (!rc)
+        rc = ivf_pq_transpose(ix);
     if (rc)
         return rc;
     uint8_t *codes8 = encode_all(ix, xs, progress);
@@ -168,25 +170,6 @@ static void sq_norms(const float *v, uint32_t n, uint32_t d, float *out)
         out[j] = k->ip_f32(v + (size_t)j * d, v + (size_t)j * d, d);
 }
 
-/* Per dimension, the centroids' range in 255 steps (ivf_int.h, c_u8). */
-static void quantize_centroids(struct tm_ivf *ix)
-{
-    uint32_t nl = ix->p.nlist, d = ix->p.dim;
-    for (uint32_t t = 0; t < d; t++) {
-        float lo = ix->centroids[t], hi = lo;
-        for (uint32_t l = 1; l < nl; l++) {
-            float v = ix->centroids[(size_t)l * d + t];
-            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
-        }
-        float step = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-        ix->c_lo[t] = lo, ix->c_step[t] = step;
-        for (uint32_t l = 0; l < nl; l++) {
-            float u = (ix->centroids[(size_t)l * d + t] - lo) / step + 0.5f;
-            ix->c_u8[(size_t)l * d + t] = (uint8_t)(u > 255.0f ? 255.0f : u);
-        }
-    }
-}
-
 int ivf_derive(struct tm_ivf *ix)
 {
     uint32_t nl = ix->p.nlist, d = ix->p.dim;
@@ -197,7 +180,7 @@ int ivf_derive(struct tm_ivf *ix)
     if (!ix->cnorm || !ix->c_u8 || !ix->c_lo || !ix->c_step)
         return TM_ENOMEM;
     sq_norms(ix->centroids, nl, d, ix->cnorm);
-    quantize_centroids(ix);
+    tm_bytes_of_centroids(ix->centroids, nl, d, ix->c_u8, ix->c_lo, ix->c_step);
     return 0;
 }
 
@@ -265,8 +248,8 @@ void tm_ivf_free(struct tm_ivf *ix)
 {
     if (!ix)
         return;
-    free(ix->centroids), free(ix->cnorm), free(ix->c_u8), free(ix->c_lo), free(ix->c_step),
-        free(ix->list_off), free(ix->ids), free(ix->vecs);
+    free(ix->centroids), free(ix->cnorm), free(ix->c_u8), free(ix->c_lo), free(ix->books_t),
+        free(ix->c_step), free(ix->list_off), free(ix->ids), free(ix->vecs);
     free(ix->codebooks), free(ix->codes), free(ix->list_blk), free(ix->inv_norm);
     free(ix);
 }

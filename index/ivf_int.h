@@ -26,6 +26,8 @@ struct tm_ivf {
     /* PQ kinds */
     uint32_t dsub, ksub; /* dim / m, 2^nbits */
     float *codebooks;    /* m * ksub * dsub: sub-space s's centroid j at (s * ksub + j) * dsub */
+    float *books_t;      /* the same transposed per sub-space: dimension t of j at
+                          * (s * dsub + t) * ksub + j (derived, not stored) */
     uint8_t *codes;      /* IVF_PQ: m bytes per entry; IVF_PQ4: blocks (distance.h layout) */
     uint64_t *list_blk;  /* IVF_PQ4: nlist + 1 block offsets of each list */
     uint32_t mpad;       /* IVF_PQ4: m rounded up to even (the pad sub-space is all zero) */
@@ -57,6 +59,8 @@ void ivf_pq_encode(const struct tm_ivf *ix, const float *r, uint8_t *code_out);
  * scratch. */
 void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resid, float *lut_out,
                 float *bias_out);
+/* Fills ix->books_t from ix->codebooks. 0 or TM_ENOMEM. */
+int ivf_pq_transpose(struct tm_ivf *ix);
 /* Packs the codes of entries [first, first + count) (m bytes each, in
  * codes8) into 4-bit blocks at out (ceil(count / 32) blocks of mpad * 16
  * bytes). */

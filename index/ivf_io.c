@@ -343,6 +343,8 @@ int tm_ivf_read(const char *path, const float *x, uint64_t n, struct tm_ivf **ou
     fclose(r.f);
     if (!rc)
         rc = ivf_derive(ix);
+    if (!rc && ix->p.kind != TM_IVF_FLAT)
+        rc = ivf_pq_transpose(ix);
     if (rc) {
         tm_ivf_free(ix);
         return rc;

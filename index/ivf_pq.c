@@ -97,13 +97,39 @@ void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resi
         for (uint32_t t = 0; t < d; t++)
             resid[t] = q[t] - c[t];
     *bias_out = l2 ? 0.0f : -dot(q, c, d);
+    /* over the transposed codebooks (ivf_int.h, books_t), so that the
+     * inner loop runs along the sub-centroids and vectorizes */
     for (uint32_t s = 0; s < ix->p.m; s++) {
-        const float *book = ix->codebooks + (size_t)s * ks * ds;
+        const float *bt = ix->books_t + (size_t)s * ds * ks;
+        const float *v = (l2 ? resid : q) + s * ds;
         float *out = lut_out + (size_t)s * ks;
         for (uint32_t j = 0; j < ks; j++)
-            out[j] = l2 ? sq_dist(resid + s * ds, book + (size_t)j * ds, ds)
-                        : -dot(q + s * ds, book + (size_t)j * ds, ds);
+            out[j] = 0.0f;
+        for (uint32_t t = 0; t < ds; t++) {
+            const float *row = bt + (size_t)t * ks;
+            float vt = v[t];
+            if (l2)
+                for (uint32_t j = 0; j < ks; j++)
+                    out[j] += (vt - row[j]) * (vt - row[j]);
+            else
+                for (uint32_t j = 0; j < ks; j++)
+                    out[j] -= vt * row[j];
+        }
     }
+}
+
+int ivf_pq_transpose(struct tm_ivf *ix)
+{
+    uint32_t ds = ix->dsub, ks = ix->ksub;
+    ix->books_t = malloc((size_t)ix->p.m * ds * ks * sizeof(float) + 1);
+    if (!ix->books_t)
+        return TM_ENOMEM;
+    for (uint32_t s = 0; s < ix->p.m; s++)
+        for (uint32_t j = 0; j < ks; j++)
+            for (uint32_t t = 0; t < ds; t++)
+                ix->books_t[((size_t)s * ds + t) * ks + j] =
+                    ix->codebooks[((size_t)s * ks + j) * ds + t];
+    return 0;
 }
 
 void ivf_pq4_pack(const struct tm_ivf *ix, const uint8_t *codes8, uint64_t count, uint8_t *out)

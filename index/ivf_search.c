@@ -17,6 +17,7 @@
  */
 #include "ivf_int.h"
 #include "distance.h"
+#include "kmeans.h"
 #include "tm_err.h"
 
 #include <math.h>
@@ -238,26 +239,6 @@ static char *ctx_alloc(struct ctx *c)
     return mem;
 }
 
-/* The query in the byte centroids' space: w[t] = q[t] * step[t] as int8
- * in [-64, 64] with one scale, and the constant sum q[t] * lo[t], so that
- * q.c ~ *base_out + *scale_out * dot(w8, c_u8). */
-static void query_to_bytes(const struct tm_ivf *ix, const float *q, int8_t *w8, float *scale_out,
-                           float *base_out)
-{
-    uint32_t d = ix->p.dim;
-    float mx = 0, base = 0;
-    for (uint32_t t = 0; t < d; t++) {
-        float w = q[t] * ix->c_step[t];
-        mx = fabsf(w) > mx ? fabsf(w) : mx;
-        base += q[t] * ix->c_lo[t];
-    }
-    float inv = mx > 0 ? 64.0f / mx : 0.0f;
-    for (uint32_t t = 0; t < d; t++)
-        w8[t] = (int8_t)lrintf(q[t] * ix->c_step[t] * inv);
-    *scale_out = mx > 0 ? mx / 64.0f : 0.0f;
-    *base_out = base;
-}
-
 static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
 {
     return ivf_coarse_ip(ix) ? -ip : ix->cnorm[l] - 2.0f * ip;
@@ -279,13 +260,17 @@ static uint32_t select_probes(struct ctx *c, const float *q)
     } else {
         float scale, base;
         struct heap sh = {c->shortlist, 0, nr};
-        query_to_bytes(ix, q, c->q8, &scale, &base);
+        tm_bytes_of_query(q, d, ix->c_lo, ix->c_step, c->q8, &scale, &base);
         c->k->dot_s8u8_many(c->q8, ix->c_u8, nl, d, c->idot);
-        for (uint32_t l = 0; l < nl; l++) {
-            float key = coarse_key(ix, l, base + scale * (float)c->idot[l]);
-            if (sh.n < sh.cap || key < sh.h[0].key)
-                heap_offer(&sh, key, l);
-        }
+        /* keys first, in a loop the compiler vectorizes; then the heap */
+        float *keys = c->coarse, m2 = ivf_coarse_ip(ix) ? 0.0f : 1.0f;
+        float mul = ivf_coarse_ip(ix) ? -scale : -2.0f * scale;
+        float add = ivf_coarse_ip(ix) ? -base : -2.0f * base;
+        for (uint32_t l = 0; l < nl; l++)
+            keys[l] = m2 * ix->cnorm[l] + add + mul * (float)c->idot[l];
+        for (uint32_t l = 0; l < nl; l++)
+            if (sh.n < sh.cap || keys[l] < sh.h[0].key)
+                heap_offer(&sh, keys[l], l);
         for (uint32_t i = 0; i < sh.n; i++) {
             uint32_t l = sh.h[i].id;
             heap_offer(&hp, coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d)),

@@ -4,6 +4,7 @@
 #include "tm_err.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,42 @@ uint64_t tm_kmeans_rand(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* ---- bytes ---- */
+
+void tm_bytes_of_centroids(const float *c, uint32_t k, uint32_t d, uint8_t *u8_out, float *lo_out,
+                           float *step_out)
+{
+    for (uint32_t t = 0; t < d; t++) {
+        float lo = c[t], hi = lo;
+        for (uint32_t j = 1; j < k; j++) {
+            float v = c[(size_t)j * d + t];
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        }
+        float step = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+        lo_out[t] = lo, step_out[t] = step;
+        for (uint32_t j = 0; j < k; j++) {
+            float u = (c[(size_t)j * d + t] - lo) / step + 0.5f;
+            u8_out[(size_t)j * d + t] = (uint8_t)(u > 255.0f ? 255.0f : u);
+        }
+    }
+}
+
+void tm_bytes_of_query(const float *q, uint32_t d, const float *lo, const float *step, int8_t *w8,
+                       float *scale_out, float *base_out)
+{
+    float mx = 0, base = 0;
+    for (uint32_t t = 0; t < d; t++) {
+        float w = fabsf(q[t] * step[t]);
+        mx = w > mx ? w : mx;
+        base += q[t] * lo[t];
+    }
+    float inv = mx > 0 ? 64.0f / mx : 0.0f;
+    for (uint32_t t = 0; t < d; t++)
+        w8[t] = (int8_t)lrintf(q[t] * step[t] * inv);
+    *scale_out = mx > 0 ? mx / 64.0f : 0.0f;
+    *base_out = base;
 }
 
 /* ---- assignment ---- */
