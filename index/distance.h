@@ -108,11 +108,12 @@ struct tm_kernels {
      * so exact for every pattern (NaNs unchanged). */
     void (*bf16_to_f32)(const uint16_t *in, float *out, size_t n);
     /* 4-bit fast scan (ivf.h, IVF_PQ4). codes holds nblocks blocks of 32
-     * vectors, each m * 16 bytes (m even, <= 256): in sub-space s's 16
+     * vectors, each m * 16 bytes (m even): in sub-space s's 16
      * bytes, byte i holds vector i's 4-bit code in its low nibble and vector
      * i + 16's in its high nibble. lut holds m tables of 16 bytes. For
      * every block b and vector v < 32, out[b * 32 + v] = the sum over s of
-     * lut[s * 16 + code(v, s)], exact (at most 256 * 255 < 65536), the same
+     * lut[s * 16 + code(v, s)], exact when every such sum is below 65536
+     * (the caller keeps m times its largest entry there), the same
      * in every set. */
     void (*pq4_accumulate)(const uint8_t *codes, size_t nblocks, const uint8_t *lut, size_t m,
                            uint16_t *out);

@@ -22,7 +22,7 @@ static int params_valid(const struct tm_ivf_params *p, uint64_t n)
     case TM_IVF_PQ:
         return p->m > 0 && p->dim % p->m == 0 && p->nbits == 8;
     case TM_IVF_PQ4:
-        return p->m > 0 && p->m <= 256 && p->dim % p->m == 0 && p->nbits == 4;
+        return p->m > 0 && p->m <= 65535 && p->dim % p->m == 0 && p->nbits == 4;
     }
     return 0;
 }

@@ -24,7 +24,8 @@
  * is returned. IVF_FLAT is always exact.
  *
  * Threads. A built index is immutable: any number of threads may search it
- * at once. Searches allocate scratch once per thread and reuse it.
+ * at once. A search makes one allocation for its scratch, per call (not per
+ * query).
  */
 #ifndef TM_IVF_H
 #define TM_IVF_H

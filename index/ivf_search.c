@@ -318,7 +318,9 @@ static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp
 }
 
 /* The probes' float tables (c->lut, one per probe) as bytes with one scale
- * for the query: *scale_out, and each probe's bias grows by its minima. */
+ * for the query: *scale_out, and each probe's bias grows by its minima.
+ * The largest byte is 255, or less when more than 257 sub-spaces would let
+ * a 16-bit sum overflow (distance.h, pq4_accumulate). */
 static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
 {
     size_t per = (size_t)c->ix->mpad * 16;
@@ -332,7 +334,8 @@ static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
             v[j] -= mn;
         span = mx - mn > span ? mx - mn : span;
     }
-    float scale = span > 0 ? 255.0f / span : 1.0f;
+    float top = c->ix->mpad > 257 ? (float)(65535u / c->ix->mpad) : 255.0f;
+    float scale = span > 0 ? top / span : 1.0f;
     for (size_t i = 0; i < np * per; i++)
         c->lut8[i] = (uint8_t)(c->lut[i] * scale + 0.5f); /* >= 0: truncation rounds */
     *scale_out = scale;

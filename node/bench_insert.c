@@ -44,6 +44,8 @@
 int tm_bench_main(int argc, char **argv);
 int tm_bench_search_main(int argc, char **argv);
 int tm_bench_flush_main(int argc, char **argv);
+int tm_bench_ann_main(int argc, char **argv);
+int tm_bench_http_search_main(int argc, char **argv);
 
 enum bench_mode { MODE_INSERT, MODE_OVERRIDE, MODE_MERGE };
 
@@ -474,6 +476,10 @@ static const char g_bench_usage[] =
     "                             [common options]\n"
     "       tidemark bench search [options]   in process, no server (bench search --help)\n"
     "       tidemark bench flush [options]    sealing to binlogs, in process (bench flush --help)\n"
+    "       tidemark bench ann [options]      IVF index recall and QPS on texmex files, in\n"
+    "                                         process (bench ann --help)\n"
+    "       tidemark bench http-search [options]  indexed search over HTTP against a server:\n"
+    "                                         recall and searches/s (bench http-search --help)\n"
     "common options: [--host 127.0.0.1] [--port 19530] [--dim 128] [--batch 1] [--clients 8]\n"
     "                [--seconds 10] [--requests 1000000] [--collection tm_bench]\n"
     "\n"
@@ -593,6 +599,10 @@ int tm_bench_main(int argc, char **argv)
         return tm_bench_search_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "flush") == 0)
         return tm_bench_flush_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "ann") == 0)
+        return tm_bench_ann_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "http-search") == 0)
+        return tm_bench_http_search_main(argc, argv);
     if (argc < 2 || (strcmp(argv[1], "insert") && strcmp(argv[1], "upsert"))) {
         bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
                                   !strcmp(argv[1], "help"));

@@ -1,13 +1,15 @@
 /* The /v2/vectordb/entities searches (milvus-rest-v2.md §4.4.6-7): `search`
  * and `hybrid_search` (alias `advanced_search`). The proxy checks the
  * request and turns the query vectors into their column encoding; the
- * query role runs the brute-force search (segment/search.h). A hybrid
+ * query role runs the search (segment/search.h: brute force, or the IVF
+ * index of a sealed segment, segment/seg_index.h). A hybrid
  * search runs each sub-search there and fuses the ranked lists here
  * (rest_rerank.c). */
 #include "rest_search.h"
 #include "index_types.h"
 #include "rows.h"
 #include "search.h"
+#include "seg_index.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -179,6 +181,48 @@ static void parse_range(const json_t *sp, struct tm_sub_search *ss)
                            number_of(inner, "range_filter", &ss->range_filter);
 }
 
+/* A numeric search parameter given flat or under "params": false when
+ * absent; *v is NaN when it is there but not a number. */
+static bool ann_number(const json_t *sp, const char *key, double *v)
+{
+    const json_t *j = json_object_get(sp, key);
+    j = j ? j : json_object_get(json_object_get(sp, "params"), key);
+    char *end = NULL;
+    *v = json_is_number(j)   ? json_number_value(j)
+         : json_is_string(j) ? strtod(json_string_value(j), &end)
+                             : NAN;
+    if (end && (end == json_string_value(j) || *end))
+        *v = NAN; /* "16" is 16, "abc" is nothing */
+    return j != NULL;
+}
+
+/* nprobe and refine_k, the IVF index's search parameters (seg_index.h):
+ * refused with 1100 outside Milvus's ranges, ignored by segments searched
+ * exactly. */
+static int parse_ann_params(struct tm_req *r, const json_t *sp, struct tm_sub_search *ss)
+{
+    double v;
+    ss->nprobe = 0;
+    ss->refine_k = 0;
+    if (ann_number(sp, "nprobe", &v)) {
+        if (!(v >= 1 && v <= TM_SEG_INDEX_MAX_NPROBE) || v != floor(v))
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                                 "invalid parameter: param 'nprobe' (%g) should be an integer "
+                                 "in range [1, %u]",
+                                 v, TM_SEG_INDEX_MAX_NPROBE);
+        ss->nprobe = (uint32_t)v;
+    }
+    if (ann_number(sp, "refine_k", &v)) {
+        if (!(v >= 1 && v <= TM_SEG_INDEX_MAX_REFINE))
+            return tm_status_set(&r->st, TM_MV_INVALID_PARAM,
+                                 "invalid parameter: param 'refine_k' (%g) should be in range "
+                                 "[1, %g]",
+                                 v, TM_SEG_INDEX_MAX_REFINE);
+        ss->refine_k = v;
+    }
+    return 0;
+}
+
 /* Milvus merges flat search parameters into `params`; a key given in both
  * with different values is refused rather than guessed. */
 static int check_ambiguous(struct tm_req *r, const json_t *sp)
@@ -258,6 +302,8 @@ int tm_sub_search_parse(struct tm_req *r, const struct tm_collection *c, const j
                                   json_object_get(obj, "exprParams"), &ss->plan);
     if (!rc)
         rc = parse_grouping(r, c, obj, ss);
+    if (!rc)
+        rc = parse_ann_params(r, sp, ss);
     parse_range(sp, ss);
     return rc;
 }
@@ -275,7 +321,7 @@ static void encode_search(struct tm_mpw *w, const struct tm_req *r, const struct
                           const struct tm_sub_search *ss)
 {
     const struct tm_col *v = &ss->vecs.cols[0];
-    tm_rest_plan_encode(w, c, &ss->plan, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2, 10);
+    tm_rest_plan_encode(w, c, &ss->plan, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2, 12);
     tm_mpw_cstr(w, "field"), tm_mpw_int(w, ss->f->id);
     tm_mpw_cstr(w, "metric"), tm_mpw_uint(w, (uint64_t)ss->metric);
     tm_mpw_cstr(w, "nq"), tm_mpw_uint(w, ss->vecs.nrows);
@@ -292,6 +338,8 @@ static void encode_search(struct tm_mpw *w, const struct tm_req *r, const struct
     ss->has_range_filter ? tm_mpw_double(w, ss->range_filter) : tm_mpw_nil(w);
     tm_mpw_cstr(w, "group"), tm_mpw_int(w, ss->group);
     tm_mpw_cstr(w, "group_size"), tm_mpw_uint(w, ss->group_size);
+    tm_mpw_cstr(w, "nprobe"), tm_mpw_uint(w, ss->nprobe);
+    tm_mpw_cstr(w, "refine_k"), tm_mpw_double(w, ss->refine_k);
 }
 
 static int decode_topks(struct tm_mpr *b, struct tm_sub_result *res)

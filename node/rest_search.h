@@ -17,6 +17,8 @@ struct tm_sub_search {
     double radius, range_filter;
     int64_t group; /* groupingField id, 0 for none */
     uint32_t group_size;
+    uint32_t nprobe; /* IVF search parameters (segment/seg_index.h); 0: default */
+    double refine_k;
 };
 
 /* What the query role found: topks[i] hits for query i, flat. */

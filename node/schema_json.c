@@ -1,6 +1,7 @@
 /* Create-collection requests to schemas, and schemas to describe replies. */
 #include "schema_json.h"
 #include "index_types.h"
+#include "seg_index.h"
 #include "rest_int.h"
 
 #include <stdio.h>
@@ -268,6 +269,13 @@ int tm_index_from_json(struct tm_req *r, const json_t *j, const struct tm_schema
         if (rc)
             return rc;
     }
+    /* The parameters of an index the query role builds are checked now, so
+     * that a build never fails on them later (segment/seg_index.h). */
+    struct tm_seg_index_plan plan;
+    char why[256];
+    if (tm_seg_index_plan(ix->type, ix->metric, ix->params, ix->nparams, f, &plan, why,
+                          sizeof why) < 0)
+        return BAD(r, TM_MV_INVALID_PARAM, "%s", why);
     return 0;
 }
 

@@ -86,10 +86,11 @@ static void roles_stop(struct roles *r)
 
 static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
 {
-    char coord_dir[4096], wal_dir[4096], seg_dir[4096];
+    char coord_dir[4096], wal_dir[4096], seg_dir[4096], index_dir[4096];
     snprintf(coord_dir, sizeof coord_dir, "%s/coord", cfg->data_dir);
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     snprintf(seg_dir, sizeof seg_dir, "%s/segments", cfg->data_dir);
+    snprintf(index_dir, sizeof index_dir, "%s/indexes", cfg->data_dir);
     struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards};
     struct tm_data_role_config dc = {
         .dir = wal_dir,
@@ -99,7 +100,7 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
         .seal_bytes = (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20,
         .seal_rows = (uint64_t)(cfg->seal_rows > 0 ? cfg->seal_rows : 0),
     };
-    struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards};
+    struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards, index_dir};
     struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
     arm_test_crash_point();
     int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);

@@ -41,11 +41,14 @@ static int search_key(struct tm_mpr *r, struct search_args *sa, const char *k, u
         return optional_double(r, &sa->has_radius, &sa->radius);
     if (KEY_IS(k, kn, "range_filter"))
         return optional_double(r, &sa->has_range_filter, &sa->range_filter);
+    if (KEY_IS(k, kn, "refine_k"))
+        return tm_mpr_double(r, &sa->refine_k);
     uint64_t *u = KEY_IS(k, kn, "metric")       ? &sa->metric
                   : KEY_IS(k, kn, "nq")         ? &sa->nq
                   : KEY_IS(k, kn, "k")          ? &sa->k
                   : KEY_IS(k, kn, "group")      ? &sa->group
                   : KEY_IS(k, kn, "group_size") ? &sa->group_size
+                  : KEY_IS(k, kn, "nprobe")     ? &sa->nprobe
                                                 : NULL;
     return u ? tm_mpr_uint(r, u) : tm_mpr_skip(r);
 }

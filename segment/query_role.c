@@ -55,28 +55,82 @@ static struct qcoll *coll_get(struct tm_query_role *q, int64_t id, bool create)
     }
     /* Entries live in one array that never shrinks; growing it would move
      * them, so it is allocated once with room for every collection. */
-    c = q->ncolls < 65536 ? &q->colls[q->ncolls++] : NULL;
-    if (c)
-        *c = (struct qcoll){.id = id, .dead = !store, .pk_field_id = pk, .store = store};
+    c = q->ncolls < 65536 ? &q->colls[q->ncolls] : NULL;
+    if (c) /* its index definitions are read by the builder (idefs_stale) */
+        *c = (struct qcoll){
+            .id = id, .dead = !store, .pk_field_id = pk, .store = store, .idefs_stale = true};
+    q->ncolls += c != NULL;
     pthread_mutex_unlock(&q->colls_mu);
+    if (c)
+        tm_qidx_wake(q);
     return c;
+}
+
+struct qcoll *tm_query_coll(struct tm_query_role *q, int64_t id)
+{
+    return coll_get(q, id, false);
+}
+
+size_t tm_query_ncolls(struct tm_query_role *q)
+{
+    pthread_mutex_lock(&q->colls_mu);
+    size_t n = q->ncolls;
+    pthread_mutex_unlock(&q->colls_mu);
+    return n;
 }
 
 /* ---- tailing ---- */
 
-static int apply_entry(struct tm_query_role *q, const uint8_t *p, size_t len)
+/* A seal (or compaction) entry of a shard: every collection's growing
+ * segments of that shard become sealed here too, at the same log position
+ * as in the data role's sealer, so each sealed segment holds the rows of
+ * one range segment the data role wrote, and an index built over it is the
+ * index of that segment after a restart as well (query_index.h). A
+ * compaction's rewritten range is loaded only at the next start; until then
+ * the segments sealed here keep serving. */
+static int seal_shard(struct tm_query_role *q, int shard)
+{
+    size_t n = tm_query_ncolls(q);
+    for (size_t i = 0; i < n; i++) {
+        struct qcoll *c = &q->colls[i];
+        struct tm_seal seal;
+        if (!c->store)
+            continue;
+        pthread_rwlock_wrlock(&c->store->lock);
+        int rc = c->dead ? 0 : tm_store_seal_shard(c->store, shard, &seal);
+        if (!c->dead)
+            tm_seal_free(&seal); /* the description only borrows the store's rows */
+        pthread_rwlock_unlock(&c->store->lock);
+        if (rc)
+            return rc;
+    }
+    tm_qidx_wake(q);
+    return 0;
+}
+
+static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, size_t len)
 {
     struct tm_entry_hdr h;
     struct tm_span rows, pks;
     int rc = tm_entry_decode(p, len, &h, &rows, &pks);
-    if (rc || h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
-        return rc; /* the data role seals; the query role's rows stay as they are */
+    if (rc)
+        return rc;
+    /* A data shard that restarted before the snapshot behind its last seal
+     * was taken replays the entries before that seal again, and its tail
+     * holds them, while the range they went into is loaded already: seals
+     * are shard-wide and timestamps rise along the log, so everything at or
+     * before the last loaded range's seal timestamp is in the ranges. */
+    if (h.ts <= q->shards[shard].sealed_ts)
+        return 0;
+    if (h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
+        return seal_shard(q, shard);
     struct qcoll *c = coll_get(q, h.coll_id, true);
     if (!c)
         return TM_EIO; /* retried by the tail loop */
     if (c->dead)
         return 0; /* dropped collection: its entries are dead */
     pthread_rwlock_wrlock(&c->store->lock);
+    c->store->apply_shard = shard; /* new rows go to this shard's growing segments */
     if (!c->dead)
         rc = tm_store_apply_entry(c->store, &h, rows, pks);
     pthread_rwlock_unlock(&c->store->lock);
@@ -110,7 +164,7 @@ static int tail_once(struct qshard *sh)
             for (uint32_t e = 0; e < nent && !b->err && !rc; e++) {
                 const uint8_t *p;
                 uint32_t len;
-                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, p, len)))
+                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, sh->id, p, len)))
                     sh->next++; /* per entry: a retry must not apply one twice */
             }
         } else if (KEY_IS(k, kn, "next")) {
@@ -349,9 +403,12 @@ static void call_drop(struct tm_query_role *q, struct tm_mpr *body)
     if (!c->store)
         return;
     /* The store struct stays (readers and the tail thread may hold it);
-     * its rows are freed under the write lock, after which it reads empty. */
+     * its rows are freed under the write lock, after which it reads empty.
+     * A build reading one of its segments keeps that segment's vectors
+     * until it ends (tm_qidx_forget). */
     pthread_rwlock_wrlock(&c->store->lock);
     c->dead = true;
+    tm_qidx_forget(q, c);
     tm_store_clear(c->store);
     pthread_rwlock_unlock(&c->store->lock);
 }
@@ -368,13 +425,18 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         tm_query_search(q, body, reply, st);
     else if (strcmp(type, "drop") == 0)
         call_drop(q, body);
+    else if (strcmp(type, "index_sync") == 0)
+        tm_qidx_call_sync(q, body, reply, st);
+    else if (strcmp(type, "index_progress") == 0)
+        tm_qidx_call_progress(q, body, reply, st);
     else
         tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
 }
 
 /* ---- sealed segments, loaded before tailing ---- */
 
-static int load_range(struct tm_query_role *q, int64_t coll, uint64_t index, const char *dir)
+static int load_range(struct tm_query_role *q, int shard, int64_t coll, uint64_t index,
+                      const char *dir)
 {
     struct qcoll *c = coll_get(q, coll, true);
     if (!c)
@@ -386,6 +448,7 @@ static int load_range(struct tm_query_role *q, int64_t coll, uint64_t index, con
     int rc = tm_seal_read(dir, index, &o, err);
     if (!rc) {
         pthread_rwlock_wrlock(&c->store->lock);
+        c->store->apply_shard = shard;
         rc = tm_store_load_sealed(c->store, &o.seal);
         pthread_rwlock_unlock(&c->store->lock);
     }
@@ -398,7 +461,7 @@ static int load_range(struct tm_query_role *q, int64_t coll, uint64_t index, con
 /* Loads every shard's sealed ranges (the data role's "sealed" list), all of
  * them before any tail thread applies an entry: tm_store_load_sealed must
  * see a range before the entries that follow it. */
-static int load_sealed(struct tm_query_role *q, int nshards)
+static int load_sealed(struct tm_query_role *q, int nshards, uint64_t *sealed_ts)
 {
     int rc = 0;
     for (int sh = 0; sh < nshards && !rc; sh++) {
@@ -427,7 +490,8 @@ static int load_sealed(struct tm_query_role *q, int nshards)
             }
             memcpy(dir, d, dlen);
             dir[dlen] = '\0';
-            rc = load_range(q, coll, index, dir);
+            rc = load_range(q, sh, coll, index, dir);
+            sealed_ts[sh] = index > sealed_ts[sh] ? index : sealed_ts[sh];
         }
         tm_rpc_reply_free(&rep);
     }
@@ -453,9 +517,15 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     if (!rc)
         rc = tm_rpc_client_open(&q->coord, cfg->coord_url);
     if (!rc)
-        rc = load_sealed(q, cfg->shards);
+        rc = tm_qidx_init(q, cfg->index_dir);
+    uint64_t sealed_ts[64] = {0};
+    if (!rc)
+        rc = load_sealed(q, cfg->shards, sealed_ts);
+    /* After the load: the builder's first sweep must see every segment. */
+    if (!rc)
+        rc = tm_qidx_run(q);
     for (int i = 0; !rc && i < cfg->shards; i++) {
-        q->shards[i] = (struct qshard){.q = q, .id = i};
+        q->shards[i] = (struct qshard){.q = q, .id = i, .sealed_ts = sealed_ts[i]};
         rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;
         q->nshards += !rc;
     }
@@ -477,10 +547,13 @@ void tm_query_role_stop(struct tm_query_role *q)
     atomic_store(&q->stopping, true);
     for (int i = 0; i < q->nshards; i++)
         pthread_join(q->shards[i].thread, NULL);
+    tm_qidx_stop(q); /* before the stores go: the builder reads them */
     tm_rpc_client_close(q->data);
     tm_rpc_client_close(q->coord);
-    for (size_t i = 0; i < q->ncolls; i++)
+    for (size_t i = 0; i < q->ncolls; i++) {
+        tm_qidx_coll_free(&q->colls[i]);
         tm_store_free(q->colls[i].store);
+    }
     free(q->colls);
     free(q->shards);
     free(q->tsafe);

@@ -9,6 +9,13 @@
  *                           -> {"rows": batch}  visible rows (pk column first)
  *   "count" {"coll", "parts", "level", "gts", "timeout_ms"} -> {"n": uint}
  *   "drop"  {"coll": id}    -> nil   forget a dropped collection
+ *   "search" (query_search.c), "index_sync" and "index_progress"
+ *   (query_index.h)
+ *
+ * Segments: each shard's rows go to growing segments of their own (per
+ * partition); the shard's seal entry seals them, as the data role does, and
+ * sealed segments of indexed vector fields get their index built in the
+ * background (query_index.h).
  *
  * Consistency (DESIGN.md §3): before reading, the replica waits until its
  * serviceable time (tsafe) on every shard reaches the guarantee timestamp:
@@ -26,6 +33,9 @@ struct tm_query_role_config {
     const char *data_url;
     const char *coord_url;
     int shards;
+    /* Where index files live (query_index.h), created when first needed;
+     * NULL: indexes are built in memory only, and again after a restart. */
+    const char *index_dir;
 };
 
 int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "expr.h"
+#include "query_index.h"
 #include "query_role.h"
 #include "search.h"
 #include "store.h"
@@ -19,6 +20,11 @@ struct qcoll {
     bool dead;
     int64_t pk_field_id;
     struct tm_store *store;
+    /* The index definitions built for it (query_index.h), guarded by the
+     * builder's mutex; stale until read from the catalog. */
+    struct qidef *idefs;
+    size_t nidefs;
+    bool idefs_stale;
 };
 
 struct qshard {
@@ -26,6 +32,9 @@ struct qshard {
     int id;
     pthread_t thread;
     uint64_t next;
+    /* Entries at or before this timestamp are in the sealed ranges loaded
+     * at start (the latest range's seal timestamp): skipped by the tail. */
+    uint64_t sealed_ts;
 };
 
 struct tm_query_role {
@@ -42,6 +51,7 @@ struct tm_query_role {
     pthread_mutex_t progress_mu;
     pthread_cond_t progress;
     uint64_t *tsafe;
+    struct qidx *qidx; /* the index builder (query_index.c) */
 };
 
 struct read_args {
@@ -65,7 +75,15 @@ struct search_args {
     uint32_t vecs_len, ends_len;
     bool has_radius, has_range_filter;
     double radius, range_filter;
+    uint64_t nprobe; /* 0: the index's default */
+    double refine_k; /* 0: the index's default */
 };
+
+/* The collection's entry, or NULL when the role has not seen it (entries
+ * are never removed, only marked dead). */
+struct qcoll *tm_query_coll(struct tm_query_role *q, int64_t id);
+/* The number of collection entries (q->colls[0 .. n) may be read). */
+size_t tm_query_ncolls(struct tm_query_role *q);
 
 /* Decodes a read (and, when sa is given, a search) request. */
 int tm_query_parse(struct tm_mpr *body, struct read_args *a, struct search_args *sa);

@@ -1,5 +1,6 @@
-/* The query role's "search" call: a brute-force search of one collection's
- * growing data at the request's consistency level (search.h).
+/* The query role's "search" call: a search of one collection at the
+ * request's consistency level (search.h): growing and small segments by
+ * brute force, indexed sealed segments through their index (seg_index.h).
  *
  *   "search" {read keys: "coll", "parts", "fields", "level", "gts",
  *             "timeout_ms", "filter", "params", "offset";
@@ -7,12 +8,14 @@
  *             "nq": uint, "vecs": bin, "ends": bin|nil (sparse: uint64 end
  *             offset per query), "k": limit + offset, "radius",
  *             "range_filter": double|nil, "group": field id|0,
- *             "group_size": uint}
+ *             "group_size": uint, "nprobe": uint (0: default),
+ *             "refine_k": double (0: default)}
  *     -> {"topks": [uint], "scores": bin (float per hit), "rows": batch}
  */
 #include "query_role_int.h"
 #include "store_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +68,9 @@ static void spec_of(const struct read_args *a, const struct search_args *sa,
                                   .has_range_filter = sa->has_range_filter,
                                   .range_filter = sa->range_filter,
                                   .group_field_id = sa->group,
-                                  .group_size = sa->group_size ? (uint32_t)sa->group_size : 1};
+                                  .group_size = sa->group_size ? (uint32_t)sa->group_size : 1,
+                                  .nprobe = (uint32_t)sa->nprobe,
+                                  .refine_k = sa->refine_k};
 }
 
 static void encode_hits(struct tm_mpw *reply, const struct tm_search_hits *h,
@@ -126,6 +131,12 @@ void tm_query_search(struct tm_query_role *q, struct tm_mpr *body, struct tm_mpw
     }
     if (sa.k == 0 || sa.k > SEARCH_MAX_K || sa.metric > TM_METRIC_JACCARD) {
         bad(st, "k or metric out of range");
+        return;
+    }
+    /* The proxy refuses these with Milvus's words; this guards the role. */
+    if (sa.nprobe > TM_SEG_INDEX_MAX_NPROBE || sa.refine_k < 0 ||
+        sa.refine_k > TM_SEG_INDEX_MAX_REFINE || isnan(sa.refine_k)) {
+        bad(st, "nprobe or refine_k out of range");
         return;
     }
     uint64_t read_ts[64];

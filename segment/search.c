@@ -326,8 +326,12 @@ int tm_store_search(struct tm_store *s, const struct tm_store_read *q,
     int rc = scan_init(&sc, s, sp);
     if (!rc)
         rc = tm_store_eligible(s, q, &bits);
-    for (uint32_t i = 0; !rc && i < s->nsegs; i++)
-        rc = scan_segment(&sc, i, bits[i]);
+    for (uint32_t i = 0; !rc && i < s->nsegs; i++) {
+        const struct tm_seg_index *ix = tm_scan_index_of(&sc, i);
+        rc = ix ? tm_scan_indexed(&sc, i, ix, bits[i]) : 1;
+        if (rc == 1) /* no index, or one that would find too few of the eligible rows */
+            rc = scan_segment(&sc, i, bits[i]);
+    }
     if (!rc)
         rc = tm_collectors_finish(sc.coll, sp->nq, sc.asc, out);
     tm_store_bits_free(s, bits);

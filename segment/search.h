@@ -53,6 +53,12 @@ struct tm_search_spec {
     double radius, range_filter;
     int64_t group_field_id; /* 0: no grouping */
     uint32_t group_size;    /* >= 1 when grouping */
+    /* Sealed segments with an index on the field (seg_index.h) are searched
+     * through it unless the search is a range or grouping search: nprobe
+     * lists probed, refine_k * k candidates re-ranked exactly (0: the
+     * index's defaults). */
+    uint32_t nprobe;
+    double refine_k;
 };
 
 struct tm_search_hits {
@@ -67,10 +73,12 @@ void tm_search_hits_init(struct tm_search_hits *h);
 void tm_search_hits_free(struct tm_search_hits *h);
 
 /* Searches s. q selects the read timestamps, partitions and filter (as
- * tm_store_read). The caller holds the store's read lock, which must stay
- * held while out->refs are used. Returns 0, TM_EINVAL (the field is not a
- * vector column of the store, or the metric does not fit its type) or
- * TM_ENOMEM. */
+ * tm_store_read). Growing and un-indexed segments are scanned exactly;
+ * indexed ones are probed (above), their hits merged with the others by
+ * score under the same visibility and filter rules. The caller holds the
+ * store's read lock, which must stay held while out->refs are used.
+ * Returns 0, TM_EINVAL (the field is not a vector column of the store, or
+ * the metric does not fit its type) or TM_ENOMEM. */
 int tm_store_search(struct tm_store *s, const struct tm_store_read *q,
                     const struct tm_search_spec *sp, struct tm_search_hits *out);
 

@@ -44,6 +44,16 @@ struct tm_scan {
     struct tm_collector *coll;       /* one per query */
 };
 
+/* Searches segment seg through its index ix for every query, offering the
+ * hits to sc->coll; only rows whose bit is set in bits are returned
+ * (search_index.c). 0, TM_ENOMEM, or 1 when the caller should scan the
+ * segment exactly instead (a filter left too few rows for the probes). */
+struct tm_seg_index;
+int tm_scan_indexed(struct tm_scan *sc, uint32_t seg, const struct tm_seg_index *ix,
+                    const uint64_t *bits);
+/* The index to search segment seg with, or NULL to scan it. */
+const struct tm_seg_index *tm_scan_index_of(const struct tm_scan *sc, uint32_t seg);
+
 /* The output layout of a read: the pk column, then q->fields (store.c). */
 int tm_store_out_layout(const struct tm_store *s, const struct tm_store_read *q,
                         struct tm_batch *out);

@@ -1,6 +1,7 @@
 /* Growing data of one collection: versions, deletes, MVCC reads (rules in store.h). */
 #include "store.h"
 #include "search_int.h"
+#include "seg_index.h"
 #include "store_int.h"
 
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct tm_store *tm_store_new(int64_t coll_id)
 void tm_store_clear(struct tm_store *s)
 {
     for (uint32_t i = 0; i < s->nsegs; i++) {
+        tm_seg_index_free(s->segs[i].ix); /* before the vectors it borrows */
         tm_batch_free(&s->segs[i].rows);
         tm_buf_free(&s->segs[i].ts);
         tm_buf_free(&s->segs[i].prev);
@@ -126,7 +128,8 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
                    uint32_t *idx_out)
 {
     for (uint32_t i = 0; i < s->nsegs; i++) {
-        if (s->segs[i].part_id == part_id && !s->segs[i].sealed) {
+        if (s->segs[i].part_id == part_id && s->segs[i].shard == s->apply_shard &&
+            !s->segs[i].sealed) {
             *idx_out = i;
             return 0;
         }
@@ -138,6 +141,7 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
     struct tm_store_seg *seg = &s->segs[s->nsegs];
     memset(seg, 0, sizeof *seg);
     seg->part_id = part_id;
+    seg->shard = s->apply_shard;
     /* With a schema every segment has the schema's full layout, whatever
      * the entry that created it carried (a merge carries only some fields). */
     int rc = tm_batch_clone_layout(&seg->rows, s->schema ? &s->layout : layout);

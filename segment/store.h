@@ -28,12 +28,19 @@
 #include "expr.h"
 #include "pkindex.h"
 
+struct tm_seg_index;
+
 struct tm_store_seg {
     int64_t part_id;
-    bool sealed; /* no more rows: its partition's new rows go to a new segment */
+    int32_t shard; /* the WAL shard whose entries it holds (s->apply_shard when made) */
+    bool sealed;   /* no more rows: its partition's new rows go to a new segment */
     struct tm_batch rows;
     struct tm_buf ts;   /* uint64 per row */
     struct tm_buf prev; /* int64 row ref of the superseded version, per row */
+    /* Vector indexes over this sealed segment's rows (seg_index.h), owned,
+     * freed with the segment; NULL when none. Attached and detached under
+     * the write lock; searches read them under the read lock. */
+    struct tm_seg_index *ix;
 };
 
 struct tm_store_del {
@@ -64,6 +71,11 @@ struct tm_store {
     int64_t pk_field_id;      /* 0 until the first insert */
     struct tm_schema *schema; /* optional (tm_store_set_schema); merges need it */
     struct tm_batch layout;   /* the schema's row layout, no rows */
+    /* The shard whose entry is being applied (set by the caller with the
+     * write lock held; 0 when one store serves one shard). A growing
+     * segment holds one (partition, shard)'s rows, so a shard's seal entry
+     * seals exactly the rows that shard's log wrote (tm_store_seal_shard). */
+    int32_t apply_shard;
 };
 
 /* What a read selects. */
@@ -146,6 +158,11 @@ struct tm_seal {
  * out points to belong to the store and stay valid, unchanged, until the
  * store is cleared or freed. Caller holds the write lock. 0 or TM_ENOMEM. */
 int tm_store_seal(struct tm_store *s, struct tm_seal *out);
+/* tm_store_seal limited to the growing segments of one shard (the query
+ * role's store holds every shard's rows; each shard's seal entry seals its
+ * own, as the data role's per-shard sealer does). The deletes out lists
+ * are every delete since the previous seal of any shard. */
+int tm_store_seal_shard(struct tm_store *s, int32_t shard, struct tm_seal *out);
 void tm_seal_free(struct tm_seal *seal);
 
 /* Loads one sealed range (as tm_store_seal gave it, e.g. read back from

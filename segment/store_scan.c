@@ -67,6 +67,13 @@ static void mark_only_versions(const struct tm_store *s, const struct tm_store_r
         const struct tm_store_seg *sg = &s->segs[i];
         if (!tm_store_seg_selected(s, i, q))
             continue;
+        if (all) { /* every row: whole words at once (a search's fixed cost) */
+            uint32_t n = sg->rows.nrows;
+            memset(bits[i], 0xff, (size_t)(n / 64) * 8);
+            if (n % 64)
+                bits[i][n / 64] = (1ULL << (n % 64)) - 1;
+            continue;
+        }
         const struct tm_col *pkc = tm_batch_col(&sg->rows, s->pk_field_id);
         const uint64_t *ts = (const uint64_t *)sg->ts.data;
         for (uint32_t r = 0; r < sg->rows.nrows; r++) {

@@ -22,13 +22,18 @@ void tm_seal_free(struct tm_seal *seal)
 
 int tm_store_seal(struct tm_store *s, struct tm_seal *out)
 {
+    return tm_store_seal_shard(s, -1, out);
+}
+
+int tm_store_seal_shard(struct tm_store *s, int32_t shard, struct tm_seal *out)
+{
     memset(out, 0, sizeof *out);
     out->parts = calloc(s->nsegs ? s->nsegs : 1, sizeof *out->parts);
     if (!out->parts)
         return TM_ENOMEM;
     for (uint32_t i = 0; i < s->nsegs; i++) {
         struct tm_store_seg *sg = &s->segs[i];
-        if (sg->sealed)
+        if (sg->sealed || (shard >= 0 && sg->shard != shard))
             continue;
         sg->sealed = true;
         if (sg->rows.nrows == 0)
@@ -52,6 +57,7 @@ static int add_sealed_seg(struct tm_store *s, const struct tm_sealed_part *part,
     struct tm_store_seg *sg = &s->segs[s->nsegs];
     memset(sg, 0, sizeof *sg);
     sg->part_id = part->part_id;
+    sg->shard = s->apply_shard;
     sg->sealed = true;
     uint32_t n = part->rows->nrows;
     int rc = tm_batch_clone_layout(&sg->rows, s->schema ? &s->layout : part->rows);
