@@ -85,6 +85,34 @@ void ivf_pq_encode(const struct tm_ivf *ix, const float *r, uint8_t *code_out)
     }
 }
 
+static void lut_row(const float *bt, const float *v, uint32_t ds, uint32_t ks, int l2, float *out)
+{
+    for (uint32_t j = 0; j < ks; j++)
+        out[j] = 0.0f;
+    for (uint32_t t = 0; t < ds; t++) {
+        const float *row = bt + (size_t)t * ks;
+        float vt = v[t];
+        for (uint32_t j = 0; j < ks; j++)
+            out[j] += l2 ? (vt - row[j]) * (vt - row[j]) : -vt * row[j];
+    }
+}
+
+static void lut_row16(const float *bt, const float *v, uint32_t ds, int l2, float *out)
+{
+    float acc[16] = {0};
+    for (uint32_t t = 0; t < ds; t++) {
+        const float *row = bt + (size_t)t * 16;
+        float vt = v[t];
+        if (l2)
+            for (int j = 0; j < 16; j++)
+                acc[j] += (vt - row[j]) * (vt - row[j]);
+        else
+            for (int j = 0; j < 16; j++)
+                acc[j] -= vt * row[j];
+    }
+    memcpy(out, acc, sizeof acc);
+}
+
 void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resid, float *lut_out,
                 float *bias_out)
 {
@@ -98,23 +126,16 @@ void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resi
             resid[t] = q[t] - c[t];
     *bias_out = l2 ? 0.0f : -dot(q, c, d);
     /* over the transposed codebooks (ivf_int.h, books_t), so that the
-     * inner loop runs along the sub-centroids and vectorizes */
+     * inner loop runs along the sub-centroids; 4-bit codes get a loop of
+     * constant length, which the compiler vectorizes */
     for (uint32_t s = 0; s < ix->p.m; s++) {
         const float *bt = ix->books_t + (size_t)s * ds * ks;
         const float *v = (l2 ? resid : q) + s * ds;
         float *out = lut_out + (size_t)s * ks;
-        for (uint32_t j = 0; j < ks; j++)
-            out[j] = 0.0f;
-        for (uint32_t t = 0; t < ds; t++) {
-            const float *row = bt + (size_t)t * ks;
-            float vt = v[t];
-            if (l2)
-                for (uint32_t j = 0; j < ks; j++)
-                    out[j] += (vt - row[j]) * (vt - row[j]);
-            else
-                for (uint32_t j = 0; j < ks; j++)
-                    out[j] -= vt * row[j];
-        }
+        if (ks == 16)
+            lut_row16(bt, v, ds, l2, out);
+        else
+            lut_row(bt, v, ds, ks, l2, out);
     }
 }
 

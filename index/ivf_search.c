@@ -321,14 +321,32 @@ static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp
  * for the query: *scale_out, and each probe's bias grows by its minima.
  * The largest byte is 255, or less when more than 257 sub-spaces would let
  * a 16-bit sum overflow (distance.h, pq4_accumulate). */
+static float min16(const float *v)
+{
+    float m[4] = {v[0], v[1], v[2], v[3]};
+    for (int j = 4; j < 16; j += 4)
+        for (int i = 0; i < 4; i++)
+            m[i] = v[j + i] < m[i] ? v[j + i] : m[i];
+    float a = m[0] < m[1] ? m[0] : m[1], b = m[2] < m[3] ? m[2] : m[3];
+    return a < b ? a : b;
+}
+
+static float max16(const float *v)
+{
+    float m[4] = {v[0], v[1], v[2], v[3]};
+    for (int j = 4; j < 16; j += 4)
+        for (int i = 0; i < 4; i++)
+            m[i] = v[j + i] > m[i] ? v[j + i] : m[i];
+    float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
+    return a > b ? a : b;
+}
+
 static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
 {
-    size_t per = (size_t)c->ix->mpad * 16;
+    size_t per = (size_t)c->ix->mpad * 16, nt = np * (size_t)c->ix->mpad;
     float span = 0;
-    for (size_t t = 0; t < np * (size_t)c->ix->mpad; t++) {
-        float *v = c->lut + t * 16, mn = v[0], mx = v[0];
-        for (int j = 1; j < 16; j++)
-            mn = v[j] < mn ? v[j] : mn, mx = v[j] > mx ? v[j] : mx;
+    for (size_t t = 0; t < nt; t++) {
+        float *v = c->lut + t * 16, mn = min16(v), mx = max16(v);
         c->bias[t / c->ix->mpad] += mn;
         for (int j = 0; j < 16; j++)
             v[j] -= mn;
@@ -336,8 +354,8 @@ static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
     }
     float top = c->ix->mpad > 257 ? (float)(65535u / c->ix->mpad) : 255.0f;
     float scale = span > 0 ? top / span : 1.0f;
-    for (size_t i = 0; i < np * per; i++)
-        c->lut8[i] = (uint8_t)(c->lut[i] * scale + 0.5f); /* >= 0: truncation rounds */
+    for (size_t i = 0; i < np * per; i++) /* >= 0: truncation rounds */
+        c->lut8[i] = (uint8_t)(int32_t)(c->lut[i] * scale + 0.5f);
     *scale_out = scale;
 }
 

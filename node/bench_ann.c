@@ -134,22 +134,6 @@ static const char g_usage[] =
     "\n"
     "The ground truth must rank by --metric (texmex files rank by squared L2).\n";
 
-/* A comma-separated list of integers in [lo, hi]; its length, or -1. */
-static int parse_list(const char *s, uint32_t *out, uint32_t lo, uint32_t hi)
-{
-    int n = 0;
-    for (;;) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || v < lo || v > hi || n == MAX_PROBES || (*end && *end != ','))
-            return -1;
-        out[n++] = (uint32_t)v;
-        if (!*end)
-            return n;
-        s = end + 1;
-    }
-}
-
 static bool parse_kind(const char *s, enum tm_ivf_kind *out)
 {
     static const char *const names[] = {"IVF_FLAT", "IVF_PQ", "IVF_PQ4"};
@@ -213,7 +197,7 @@ static bool parse_opt(int c, const char *arg, struct ab_cfg *cfg)
     case 'n':
         return tm_bench_parse_u32(arg, 1, 16, &cfg->nbits);
     case 'p':
-        return (cfg->nnprobe = parse_list(arg, cfg->nprobes, 1, 1u << 24)) > 0;
+        return (cfg->nnprobe = tm_bench_parse_list(arg, cfg->nprobes, MAX_PROBES, 1, 1u << 24)) > 0;
     case 'r': {
         uint32_t v;
         bool ok = tm_bench_parse_u32(arg, 0, 1u << 24, &v);

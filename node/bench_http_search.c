@@ -33,20 +33,15 @@
 #include "tm_err.h"
 #include "tm_time.h"
 
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 int tm_bench_http_search_main(int argc, char **argv);
@@ -69,99 +64,22 @@ struct hs_cfg {
 
 /* ---- HTTP ---- */
 
-struct conn {
-    int fd;
-    char *buf;
-    size_t cap;
-};
+/* Send and receive timeout of each connection, in seconds. */
+#define CONN_TIMEOUT_S 120
 
-static int conn_open(struct conn *c, const char *host, int port)
+/* POSTs body to /v2/vectordb/<path> on cfg's server (tm_bench_post). */
+static int http_post(struct tm_bench_conn *c, const struct hs_cfg *cfg, const char *path,
+                     const char *body, size_t len, char **resp)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {120, 0};
-    int one = 1;
-    c->fd = -1;
-    c->buf = NULL;
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return -1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0)
-        return -1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa))
-        return -1;
-    c->cap = 1 << 16;
-    c->buf = malloc(c->cap);
-    return c->buf ? 0 : -1;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->buf);
-    c->fd = -1;
-    c->buf = NULL;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* POSTs body to /v2/vectordb/<path>; *resp points at the NUL-terminated
- * response body in c->buf (valid until the next call). */
-static int http_post(struct conn *c, const struct hs_cfg *cfg, const char *path, const char *body,
-                     size_t len, char **resp)
-{
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST /v2/vectordb/%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: "
-                      "application/json\r\nContent-Length: %zu\r\n\r\n",
-                      path, cfg->host, cfg->port, len);
-    if (send_all(c->fd, head, (size_t)hn) || send_all(c->fd, body, len))
-        return -1;
-    size_t got = 0, need = 0, head_end = 0;
-    for (;;) {
-        if (got + 1 >= c->cap) {
-            char *grown = realloc(c->buf, c->cap * 2);
-            if (!grown)
-                return -1;
-            c->buf = grown;
-            c->cap *= 2;
-        }
-        ssize_t k = recv(c->fd, c->buf + got, c->cap - got - 1, 0);
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-        c->buf[got] = '\0';
-        if (!head_end) {
-            char *e = strstr(c->buf, "\r\n\r\n");
-            char *cl = strcasestr(c->buf, "Content-Length:");
-            if (!e || !cl)
-                continue;
-            head_end = (size_t)(e - c->buf) + 4;
-            need = head_end + strtoul(cl + 15, NULL, 10);
-        }
-        if (got >= need)
-            break;
-    }
-    *resp = c->buf + head_end;
-    return 0;
+    char full[256];
+    snprintf(full, sizeof full, "/v2/vectordb/%s", path);
+    return tm_bench_post(c, cfg->host, cfg->port, full, body, len, resp);
 }
 
 /* A call whose reply must have code 0; its parsed reply (decref it) or NULL
  * after printing why. */
-static json_t *call(struct conn *c, const struct hs_cfg *cfg, const char *path, const char *body)
+static json_t *call(struct tm_bench_conn *c, const struct hs_cfg *cfg, const char *path,
+                    const char *body)
 {
     char *resp;
     if (http_post(c, cfg, path, body, strlen(body), &resp)) {
@@ -186,17 +104,9 @@ struct synth {
     double spare;
 };
 
-static uint64_t synth_next(struct synth *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static double synth_unif(struct synth *r)
 {
-    return ((double)(synth_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    return ((double)(tm_bench_rng_next(&r->s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 static double synth_gauss(struct synth *r)
@@ -332,7 +242,7 @@ static size_t put_vec(char *out, const float *v, uint32_t dim)
     return at;
 }
 
-static int create(struct conn *c, const struct hs_cfg *cfg)
+static int create(struct tm_bench_conn *c, const struct hs_cfg *cfg)
 {
     char body[2048], params[256] = "";
     json_t *j;
@@ -358,7 +268,7 @@ static int create(struct conn *c, const struct hs_cfg *cfg)
     return 0;
 }
 
-static int insert_all(struct conn *c, const struct hs_cfg *cfg, const float *base)
+static int insert_all(struct tm_bench_conn *c, const struct hs_cfg *cfg, const float *base)
 {
     size_t cap = (size_t)cfg->batch * (cfg->dim * 17 + 32) + 256;
     char *body = malloc(cap);
@@ -381,7 +291,7 @@ static int insert_all(struct conn *c, const struct hs_cfg *cfg, const float *bas
 }
 
 /* Polls describe until the index covers every row, at most cfg->wait_s. */
-static int wait_index(struct conn *c, const struct hs_cfg *cfg)
+static int wait_index(struct tm_bench_conn *c, const struct hs_cfg *cfg)
 {
     char body[512];
     snprintf(body, sizeof body, "{\"collectionName\":\"%s\",\"indexName\":\"vec_idx\"}", cfg->coll);
@@ -409,11 +319,11 @@ static int wait_index(struct conn *c, const struct hs_cfg *cfg)
 
 static int load_server(const struct hs_cfg *cfg, const float *base)
 {
-    struct conn c;
+    struct tm_bench_conn c;
     char body[512];
-    if (conn_open(&c, cfg->host, cfg->port)) {
+    if (tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S)) {
         fprintf(stderr, "bench: cannot connect to %s:%d\n", cfg->host, cfg->port);
-        conn_close(&c);
+        tm_bench_conn_close(&c);
         return -1;
     }
     uint64_t t0 = tm_mono_ns();
@@ -429,7 +339,7 @@ static int load_server(const struct hs_cfg *cfg, const float *base)
     if (!rc)
         rc = wait_index(&c, cfg);
     uint64_t t3 = tm_mono_ns();
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     if (!rc)
         printf("load: %u rows inserted in %.1f s (%.0f rows/s, %u per request), flush %.1f s, "
                "index built %.1f s after the flush\n",
@@ -513,9 +423,9 @@ static char *search_body(const struct hs_cfg *cfg, const float *q, uint32_t npro
 /* recall@k of every query, searched one at a time; -1 on an error. */
 static double measure_recall(const struct hs_cfg *cfg, char **bodies, const int64_t *gt)
 {
-    struct conn c;
+    struct tm_bench_conn c;
     uint64_t found = 0, want = 0;
-    int rc = conn_open(&c, cfg->host, cfg->port);
+    int rc = tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S);
     for (uint32_t j = 0; j < cfg->nq && !rc; j++) {
         json_t *r = call(&c, cfg, "entities/search", bodies[j]);
         json_t *hits = json_object_get(r, "data"), *h;
@@ -531,7 +441,7 @@ static double measure_recall(const struct hs_cfg *cfg, char **bodies, const int6
             want += gt[(size_t)j * cfg->k + t] >= 0;
         json_decref(r);
     }
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     return rc ? -1.0 : want ? (double)found / (double)want : 0.0;
 }
 
@@ -551,11 +461,11 @@ static void *client_main(void *arg)
 {
     struct client *cl = arg;
     const struct hs_cfg *cfg = cl->cfg;
-    struct conn c;
-    if (conn_open(&c, cfg->host, cfg->port)) {
+    struct tm_bench_conn c;
+    if (tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S)) {
         snprintf(cl->first_error, sizeof cl->first_error, "cannot connect");
         cl->errors++;
-        conn_close(&c);
+        tm_bench_conn_close(&c);
         return NULL;
     }
     for (uint32_t j = cl->first; cl->n < MAX_REQUESTS; j = (j + 1) % cfg->nq) {
@@ -576,7 +486,7 @@ static void *client_main(void *arg)
         }
         cl->lat_us[cl->n++] = (uint32_t)((t1 - t0) / 1000);
     }
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     return NULL;
 }
 

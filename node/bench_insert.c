@@ -25,21 +25,16 @@
  * reported per kind of request too: a merge of existing keys that leaves out
  * a required field costs the server a Strong read of the keys first.
  */
+#include "bench_util.h"
 #include "tm_time.h"
 
-#include <arpa/inet.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 int tm_bench_main(int argc, char **argv);
 int tm_bench_search_main(int argc, char **argv);
@@ -71,92 +66,8 @@ struct client {
     double credit;                      /* requests owed to existing keys */
 };
 
-struct conn {
-    int fd;
-    char *buf;
-    size_t cap;
-};
-
-static int conn_open(struct conn *c, const char *host, int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct timeval tv = {60, 0};
-    int one = 1;
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return -1;
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (c->fd < 0)
-        return -1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa)) {
-        close(c->fd);
-        return -1;
-    }
-    c->cap = 1 << 16;
-    c->buf = malloc(c->cap);
-    return c->buf ? 0 : -1;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->buf);
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* POSTs body to path; leaves the response body NUL-terminated in c->buf. */
-static int http_post(struct conn *c, const char *host, int port, const char *path, const char *body,
-                     size_t len, char **resp_body)
-{
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      path, host, port, len);
-    if (send_all(c->fd, head, (size_t)hn) || send_all(c->fd, body, len))
-        return -1;
-    size_t got = 0, need = 0, head_end = 0;
-    for (;;) {
-        if (got + 1 >= c->cap) {
-            char *grown = realloc(c->buf, c->cap * 2);
-            if (!grown)
-                return -1;
-            c->buf = grown;
-            c->cap *= 2;
-        }
-        ssize_t k = recv(c->fd, c->buf + got, c->cap - got - 1, 0);
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-        c->buf[got] = '\0';
-        if (!head_end) {
-            char *e = strstr(c->buf, "\r\n\r\n");
-            char *cl = strcasestr(c->buf, "Content-Length:");
-            if (!e || !cl)
-                continue;
-            head_end = (size_t)(e - c->buf) + 4;
-            need = head_end + strtoul(cl + 15, NULL, 10);
-        }
-        if (got >= need)
-            break;
-    }
-    *resp_body = c->buf + head_end;
-    return 0;
-}
+/* Send and receive timeout of a client connection. */
+#define CONN_TIMEOUT_S 60
 
 /* Appends one row; vec NULL leaves the vector out, n < 0 leaves n out. */
 static size_t put_row(char *out, bool first, int64_t id, const char *vec, long long n)
@@ -238,13 +149,13 @@ static void *client_main(void *arg)
 {
     struct client *cl = arg;
     const struct bench_cfg *cfg = cl->cfg;
-    struct conn c = {.fd = -1};
+    struct tm_bench_conn c = {.fd = -1};
     char *vec = vector_text(cfg->dim, (unsigned)cl->id * 7919u + 1);
     char *body = vec ? malloc(body_cap(cfg, cfg->batch, strlen(vec))) : NULL;
     int64_t *ids = malloc((size_t)cfg->batch * sizeof *ids);
     const char *path =
         cfg->mode == MODE_INSERT ? "/v2/vectordb/entities/insert" : "/v2/vectordb/entities/upsert";
-    if (!body || !ids || conn_open(&c, cfg->host, cfg->port)) {
+    if (!body || !ids || tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S)) {
         snprintf(cl->first_error, sizeof cl->first_error, "cannot connect to %s:%d", cfg->host,
                  cfg->port);
         cl->errors++;
@@ -263,7 +174,7 @@ static void *client_main(void *arg)
                                 cfg->mode == MODE_INSERT ? -1 : r + 1);
         char *resp;
         uint64_t t0 = tm_mono_ns();
-        int rc = http_post(&c, cfg->host, cfg->port, path, body, len, &resp);
+        int rc = tm_bench_post(&c, cfg->host, cfg->port, path, body, len, &resp);
         cl->lat_ns[cl->nlat] = tm_mono_ns() - t0;
         cl->on_existing[cl->nlat++] = old;
         if (rc || !strstr(resp, "\"code\":0")) {
@@ -273,7 +184,7 @@ static void *client_main(void *arg)
         }
     }
 out:
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     free(vec);
     free(body);
     free(ids);
@@ -286,14 +197,14 @@ static void *preload_main(void *arg)
 {
     struct client *cl = arg;
     const struct bench_cfg *cfg = cl->cfg;
-    struct conn c = {.fd = -1};
+    struct tm_bench_conn c = {.fd = -1};
     char *vec = vector_text(cfg->dim, (unsigned)cl->id * 7919u + 1);
     size_t vlen = vec ? strlen(vec) : 0;
     int chunk = (int)((4u << 20) / (vlen + 80));
     chunk = chunk < 1 ? 1 : chunk > 1000 ? 1000 : chunk;
     char *body = vec ? malloc(body_cap(cfg, chunk, vlen)) : NULL;
     int64_t *ids = malloc((size_t)chunk * sizeof *ids);
-    if (!body || !ids || conn_open(&c, cfg->host, cfg->port)) {
+    if (!body || !ids || tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S)) {
         client_error(cl, "preload: out of memory or cannot connect");
         goto out;
     }
@@ -303,15 +214,15 @@ static void *preload_main(void *arg)
             ids[n] = cl->pool_lo + k;
         size_t len = build_body(body, cfg->collection, false, ids, n, vec, 0);
         char *resp;
-        int rc =
-            http_post(&c, cfg->host, cfg->port, "/v2/vectordb/entities/insert", body, len, &resp);
+        int rc = tm_bench_post(&c, cfg->host, cfg->port, "/v2/vectordb/entities/insert", body, len,
+                               &resp);
         if (rc || !strstr(resp, "\"code\":0")) {
             client_error(cl, rc ? "preload: connection failed" : resp);
             break;
         }
     }
 out:
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     free(vec);
     free(body);
     free(ids);
@@ -347,26 +258,26 @@ static int create_body(const struct bench_cfg *cfg, char *body, size_t cap)
 
 static int create_collection(const struct bench_cfg *cfg)
 {
-    struct conn c = {.fd = -1};
+    struct tm_bench_conn c = {.fd = -1};
     char body[1024], *resp;
-    int rc = conn_open(&c, cfg->host, cfg->port);
+    int rc = tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S);
     int n = snprintf(body, sizeof body, "{\"collectionName\":\"%s\"}", cfg->collection);
     if (!rc)
-        rc = http_post(&c, cfg->host, cfg->port, "/v2/vectordb/collections/drop", body, (size_t)n,
-                       &resp);
+        rc = tm_bench_post(&c, cfg->host, cfg->port, "/v2/vectordb/collections/drop", body,
+                           (size_t)n, &resp);
     n = create_body(cfg, body, sizeof body);
     if (!rc && (n < 0 || (size_t)n >= sizeof body))
         rc = -1;
     if (!rc)
-        rc = http_post(&c, cfg->host, cfg->port, "/v2/vectordb/collections/create", body, (size_t)n,
-                       &resp);
+        rc = tm_bench_post(&c, cfg->host, cfg->port, "/v2/vectordb/collections/create", body,
+                           (size_t)n, &resp);
     if (!rc && !strstr(resp, "\"code\":0")) {
         fprintf(stderr, "bench: create collection failed: %s\n", resp);
         rc = -1;
     } else if (rc) {
         fprintf(stderr, "bench: cannot create the collection on %s:%d\n", cfg->host, cfg->port);
     }
-    conn_close(&c);
+    tm_bench_conn_close(&c);
     return rc;
 }
 

@@ -581,22 +581,6 @@ static const char g_usage[] =
     "scan. Then times filtered counts over --filter-rows rows (0 skips them).\n"
     "--kernel sets TIDEMARK_KERNEL, the distance kernel set to use.\n";
 
-/* A comma-separated list of integers in [lo, hi]; its length, or -1. */
-static int parse_list(const char *s, uint32_t *out, uint32_t lo, uint32_t hi)
-{
-    int n = 0;
-    for (;;) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s || v < lo || v > hi || n == MAX_LIST || (*end && *end != ','))
-            return -1;
-        out[n++] = (uint32_t)v;
-        if (!*end)
-            return n;
-        s = end + 1;
-    }
-}
-
 static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
 {
     static const struct option opts[] = {{"rows", required_argument, 0, 'r'},
@@ -620,13 +604,13 @@ static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
             ok = tm_bench_parse_u32(optarg, TOPK, 100000000, &cfg->rows);
             break;
         case 'd':
-            ok = (cfg->ndims = parse_list(optarg, cfg->dims, 2, 32768)) > 0;
+            ok = (cfg->ndims = tm_bench_parse_list(optarg, cfg->dims, MAX_LIST, 2, 32768)) > 0;
             break;
         case 'q':
-            ok = (cfg->nnq = parse_list(optarg, cfg->nqs, 1, MAX_NQ)) > 0;
+            ok = (cfg->nnq = tm_bench_parse_list(optarg, cfg->nqs, MAX_LIST, 1, MAX_NQ)) > 0;
             break;
         case 't':
-            ok = (cfg->nthreads = parse_list(optarg, cfg->threads, 1, 64)) > 0;
+            ok = (cfg->nthreads = tm_bench_parse_list(optarg, cfg->threads, MAX_LIST, 1, 64)) > 0;
             break;
         case 's':
             cfg->seconds = strtod(optarg, &end);
