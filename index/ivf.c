@@ -147,6 +147,8 @@ static int fill_pq(struct tm_ivf *ix, const float *xs, const uint32_t *assign,
     int rc = ivf_pq_train(ix, xs, assign, ix->n);
     if (!rc)
         rc = ivf_pq_transpose(ix);
+    if (!rc)
+        rc = ivf_pq4_list_tables(ix);
     if (rc)
         return rc;
     uint8_t *codes8 = encode_all(ix, xs, progress);
@@ -249,7 +251,8 @@ void tm_ivf_free(struct tm_ivf *ix)
     if (!ix)
         return;
     free(ix->centroids), free(ix->cnorm), free(ix->c_u8), free(ix->c_lo), free(ix->books_t),
-        free(ix->c_step), free(ix->list_off), free(ix->ids), free(ix->vecs);
+        free(ix->tl), free(ix->tl_min), free(ix->tl_span), free(ix->c_step), free(ix->list_off),
+        free(ix->ids), free(ix->vecs);
     free(ix->codebooks), free(ix->codes), free(ix->list_blk), free(ix->inv_norm);
     free(ix);
 }

@@ -32,6 +32,14 @@ struct tm_ivf {
     uint64_t *list_blk;  /* IVF_PQ4: nlist + 1 block offsets of each list */
     uint32_t mpad;       /* IVF_PQ4: m rounded up to even (the pad sub-space is all zero) */
     float *inv_norm;     /* COSINE with PQ: 1 / |x| of each row, for the exact re-rank */
+    /* IVF_PQ4 with L2 or COSINE, derived, not stored: each list's own part
+     * of its lookup tables. |r - y|^2 with r = q - c splits into |q - c|^2
+     * (the coarse distance), -2 q.y (the query's, the same for every list)
+     * and |y|^2 + 2 c.y (the list's, known at build). tl holds the last,
+     * less its minimum per sub-space: list l's mpad * 16 floats at
+     * l * mpad * 16 (zero for the pad sub-space); tl_min[l] the sum of
+     * those minima, tl_span[l] the largest range left. */
+    float *tl, *tl_min, *tl_span;
 };
 
 /* True when lists are chosen by largest inner product (IP), not by L2
@@ -59,6 +67,14 @@ void ivf_pq_encode(const struct tm_ivf *ix, const float *r, uint8_t *code_out);
  * scratch. */
 void ivf_pq_lut(const struct tm_ivf *ix, const float *q, uint32_t l, float *resid, float *lut_out,
                 float *bias_out);
+/* Fills ix->tl, tl_min and tl_span (IVF_PQ4 with L2 or COSINE; nothing
+ * for IP, whose tables do not depend on the list). 0 or TM_ENOMEM. */
+int ivf_pq4_list_tables(struct tm_ivf *ix);
+/* Query q's part of every IVF_PQ4 table (-2 q.y, or -q.y for IP) less its
+ * minimum per sub-space, into out (mpad * 16 floats; zero for the pad):
+ * *min_sum_out the sum of those minima, *span_out the largest range. */
+void ivf_pq4_query_table(const struct tm_ivf *ix, const float *q, float *out, float *min_sum_out,
+                         float *span_out);
 /* Fills ix->books_t from ix->codebooks. 0 or TM_ENOMEM. */
 int ivf_pq_transpose(struct tm_ivf *ix);
 /* Packs the codes of entries [first, first + count) (m bytes each, in

@@ -345,6 +345,8 @@ int tm_ivf_read(const char *path, const float *x, uint64_t n, struct tm_ivf **ou
         rc = ivf_derive(ix);
     if (!rc && ix->p.kind != TM_IVF_FLAT)
         rc = ivf_pq_transpose(ix);
+    if (!rc)
+        rc = ivf_pq4_list_tables(ix);
     if (rc) {
         tm_ivf_free(ix);
         return rc;

@@ -166,3 +166,62 @@ void ivf_pq4_pack(const struct tm_ivf *ix, const uint8_t *codes8, uint64_t count
         }
     }
 }
+
+/* Subtracts the minimum of each of the n 16-entry tables at t; returns
+ * their sum, and the largest range left in *span_out. */
+static float shift_to_zero(float *t, uint32_t n, float *span_out)
+{
+    float sum = 0, span = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        float *v = t + (size_t)s * 16, mn = v[0], mx = v[0];
+        for (int j = 1; j < 16; j++)
+            mn = v[j] < mn ? v[j] : mn, mx = v[j] > mx ? v[j] : mx;
+        for (int j = 0; j < 16; j++)
+            v[j] -= mn;
+        sum += mn;
+        span = mx - mn > span ? mx - mn : span;
+    }
+    *span_out = span;
+    return sum;
+}
+
+int ivf_pq4_list_tables(struct tm_ivf *ix)
+{
+    if (ix->p.kind != TM_IVF_PQ4 || ix->p.metric == TM_IVF_IP)
+        return 0;
+    uint32_t nl = ix->p.nlist, d = ix->p.dim, ds = ix->dsub, mp = ix->mpad;
+    ix->tl = calloc((size_t)nl * mp * 16, sizeof(float));
+    ix->tl_min = malloc((size_t)nl * sizeof(float));
+    ix->tl_span = malloc((size_t)nl * sizeof(float));
+    if (!ix->tl || !ix->tl_min || !ix->tl_span)
+        return TM_ENOMEM;
+    for (uint32_t l = 0; l < nl; l++) {
+        const float *c = ix->centroids + (size_t)l * d;
+        float *t = ix->tl + (size_t)l * mp * 16;
+        for (uint32_t s = 0; s < ix->p.m; s++)
+            for (uint32_t j = 0; j < 16; j++) {
+                const float *y = ix->codebooks + ((size_t)s * 16 + j) * ds;
+                t[s * 16 + j] = dot(y, y, ds) + 2.0f * dot(c + s * ds, y, ds);
+            }
+        ix->tl_min[l] = shift_to_zero(t, ix->p.m, &ix->tl_span[l]);
+    }
+    return 0;
+}
+
+void ivf_pq4_query_table(const struct tm_ivf *ix, const float *q, float *out, float *min_sum_out,
+                         float *span_out)
+{
+    float f = ix->p.metric == TM_IVF_IP ? -1.0f : -2.0f;
+    uint32_t ds = ix->dsub;
+    memset(out, 0, (size_t)ix->mpad * 16 * sizeof(float));
+    for (uint32_t s = 0; s < ix->p.m; s++) {
+        const float *bt = ix->books_t + (size_t)s * ds * 16;
+        float *o = out + (size_t)s * 16;
+        for (uint32_t t = 0; t < ds; t++) {
+            float v = f * q[s * ds + t];
+            for (int j = 0; j < 16; j++)
+                o[j] += v * bt[(size_t)t * 16 + j];
+        }
+    }
+    *min_sum_out = shift_to_zero(out, ix->p.m, span_out);
+}

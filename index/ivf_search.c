@@ -321,44 +321,6 @@ static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp
  * for the query: *scale_out, and each probe's bias grows by its minima.
  * The largest byte is 255, or less when more than 257 sub-spaces would let
  * a 16-bit sum overflow (distance.h, pq4_accumulate). */
-static float min16(const float *v)
-{
-    float m[4] = {v[0], v[1], v[2], v[3]};
-    for (int j = 4; j < 16; j += 4)
-        for (int i = 0; i < 4; i++)
-            m[i] = v[j + i] < m[i] ? v[j + i] : m[i];
-    float a = m[0] < m[1] ? m[0] : m[1], b = m[2] < m[3] ? m[2] : m[3];
-    return a < b ? a : b;
-}
-
-static float max16(const float *v)
-{
-    float m[4] = {v[0], v[1], v[2], v[3]};
-    for (int j = 4; j < 16; j += 4)
-        for (int i = 0; i < 4; i++)
-            m[i] = v[j + i] > m[i] ? v[j + i] : m[i];
-    float a = m[0] > m[1] ? m[0] : m[1], b = m[2] > m[3] ? m[2] : m[3];
-    return a > b ? a : b;
-}
-
-static void quantize_luts(struct ctx *c, uint32_t np, float *scale_out)
-{
-    size_t per = (size_t)c->ix->mpad * 16, nt = np * (size_t)c->ix->mpad;
-    float span = 0;
-    for (size_t t = 0; t < nt; t++) {
-        float *v = c->lut + t * 16, mn = min16(v), mx = max16(v);
-        c->bias[t / c->ix->mpad] += mn;
-        for (int j = 0; j < 16; j++)
-            v[j] -= mn;
-        span = mx - mn > span ? mx - mn : span;
-    }
-    float top = c->ix->mpad > 257 ? (float)(65535u / c->ix->mpad) : 255.0f;
-    float scale = span > 0 ? top / span : 1.0f;
-    for (size_t i = 0; i < np * per; i++) /* >= 0: truncation rounds */
-        c->lut8[i] = (uint8_t)(int32_t)(c->lut[i] * scale + 0.5f);
-    *scale_out = scale;
-}
-
 /* The largest 16-bit sum whose key, bias + sum / scale, can still enter a
  * heap whose worst key is limit (one more than the exact bound, so rounding
  * never drops a candidate the float comparison in pool_add would take). */
@@ -389,18 +351,41 @@ static void scan_pq4_list(struct ctx *c, uint32_t p, float scale, struct pool *h
     }
 }
 
+/* IVF_PQ4: every probe's float table is the query's table plus the list's
+ * (ivf_int.h, tl): an add per entry, not a distance. Both parts have had
+ * their minima per sub-space taken out, so every entry is >= 0 and the
+ * probe's bias is the coarse distance (the coarse key, completed by |q|^2
+ * for L2) plus those minima. The bytes share one scale, the largest entry
+ * of any probe mapped to 255, so that keys (bias + sum / scale) compare
+ * across lists; with more than 257 sub-spaces the top byte is lower, so
+ * that no 16-bit sum overflows (distance.h, pq4_accumulate). */
 static void scan_pq4(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
 {
     const struct tm_ivf *ix = c->ix;
     size_t per = (size_t)ix->mpad * 16;
-    float scale;
+    float tq_min, span, top = ix->mpad > 257 ? (float)(65535u / ix->mpad) : 255.0f;
+    int l2 = ix->p.metric != TM_IVF_IP;
+    float *tq = c->lut + (size_t)(np - 1) * per; /* the last probe's slot, written last */
+    ivf_pq4_query_table(ix, q, tq, &tq_min, &span);
+    float qn = l2 ? c->k->ip_f32(q, q, ix->p.dim) : 0.0f, mx = span;
     for (uint32_t p = 0; p < np; p++) {
-        float *lut = c->lut + p * per;
-        ivf_pq_lut(ix, q, c->probes[p].id, c->resid, lut, &c->bias[p]);
-        if (ix->mpad != ix->p.m) /* the pad sub-space adds nothing */
-            memset(lut + (size_t)ix->p.m * 16, 0, 16 * sizeof(float));
+        uint32_t l = c->probes[p].id;
+        float *out = c->lut + p * per;
+        c->bias[p] = c->probes[p].key + tq_min + (l2 ? qn + ix->tl_min[l] : 0.0f);
+        if (!l2) {
+            if (out != tq)
+                memcpy(out, tq, per * sizeof(float));
+            continue;
+        }
+        const float *tl = ix->tl + (size_t)l * per;
+        for (size_t i = 0; i < per; i++) {
+            out[i] = tq[i] + tl[i];
+            mx = out[i] > mx ? out[i] : mx;
+        }
     }
-    quantize_luts(c, np, &scale);
+    float scale = mx > 0 ? top / mx : 1.0f;
+    for (size_t i = 0; i < np * per; i++) /* >= 0: truncation rounds */
+        c->lut8[i] = (uint8_t)(int32_t)(c->lut[i] * scale + 0.5f);
     for (uint32_t p = 0; p < np; p++)
         scan_pq4_list(c, p, scale, hp);
 }
