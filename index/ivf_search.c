@@ -1,15 +1,15 @@
-/* Searching IVF indexes (ivf.h).
+/* Searching IVF indexes (ivf.h; the design is docs/ivf.md).
  *
- * Per query: score the coarse centroids (one kernel call for a single
- * query; the batched kernel over chunks of queries otherwise, so the
- * centroids stream from memory once per chunk), keep the nprobe best lists,
- * then score the lists' entries into a bounded heap of candidates:
+ * Per query, batch or not: score every coarse centroid from its bytes, then
+ * the short list exactly, and keep the nprobe best lists (select_probes);
+ * then score the lists' entries into a pool of candidates:
  *   IVF_FLAT  exact distances from the distance kernels;
  *   IVF_PQ    float lookup tables, one byte code per sub-space;
- *   IVF_PQ4   the probes' float tables quantized to bytes with one scale
- *             per query (an entry's key is the probe's bias plus its 16-bit
- *             sum divided by the scale), summed 32 entries at a time by
- *             tm_kernels.pq4_accumulate; only sums under the heap's current
+ *   IVF_PQ4   the probes' tables (the query's part plus each list's
+ *             precomputed part) as bytes with one scale per query (an
+ *             entry's key is the probe's bias plus its 16-bit sum divided
+ *             by the scale), summed 32 entries at a time by
+ *             tm_kernels.pq4_accumulate; only sums under the pool's current
  *             threshold are looked at further.
  * PQ candidates are then re-ranked by their exact distance to the raw
  * vectors when asked. Every buffer a query needs is carved from one
@@ -207,7 +207,6 @@ static char *ctx_alloc(struct ctx *c)
     const struct tm_ivf *ix = c->ix;
     size_t d = ix->p.dim, nl = ix->p.nlist, lists = ((size_t)ix->max_list + 31) & ~(size_t)31;
     size_t lf = lut_floats(ix, c->nprobe), chunk = c->nq < COARSE_CHUNK ? c->nq : COARSE_CHUNK;
-    (void)chunk;
     size_t sizes[] = {c->nprobe * sizeof(struct hit),
                       2 * (size_t)c->ncand * sizeof(struct hit),
                       chunk * d * sizeof(float),

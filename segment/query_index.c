@@ -98,25 +98,15 @@ static int defs_of(const struct tm_collection *coll, struct qidef **out, size_t 
 
 static int fetch_defs(struct tm_query_role *q, int64_t coll_id, struct qidef **out, size_t *n_out)
 {
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    struct tm_status st;
     struct tm_collection coll;
     *out = NULL;
     *n_out = 0;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, coll_id);
-    int rc = tm_rpc_call(q->coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
-    tm_mpw_free(&w);
-    if (rc == TM_ESTATUS && st.code == TM_MV_COLL_NOT_FOUND)
+    int rc = tm_catalog_collection(q->coord, coll_id, &coll);
+    if (rc == TM_ENOTFOUND)
         return 0; /* dropped: no definitions */
     if (rc)
         return rc;
-    rc = tm_collection_decode(&rep.body, &coll);
-    tm_rpc_reply_free(&rep);
-    if (!rc)
-        rc = defs_of(&coll, out, n_out);
+    rc = defs_of(&coll, out, n_out);
     tm_collection_free(&coll);
     return rc;
 }

@@ -102,6 +102,11 @@ void tm_store_free(struct tm_store *s);
 int tm_store_set_schema(struct tm_store *s, const struct tm_schema *schema);
 
 struct tm_rpc_client;
+struct tm_collection;
+/* Collection coll_id as the coordinator's catalog has it ("cat.coll"), into
+ * *out (freed by the caller with tm_collection_free): 0, TM_ENOTFOUND when
+ * the collection does not exist (dropped), or the RPC's error. */
+int tm_catalog_collection(struct tm_rpc_client *coord, int64_t coll_id, struct tm_collection *out);
 /* A new store for collection coll_id with its schema from the coordinator's
  * catalog ("cat.coll"), or *out NULL (and 0) when the collection does not
  * exist: it was dropped, and its entries are dead. An error when the

@@ -5,24 +5,32 @@
 #include "store.h"
 #include "tm_rpc.h"
 
-int tm_store_from_catalog(struct tm_rpc_client *coord, int64_t coll_id, struct tm_store **out)
+int tm_catalog_collection(struct tm_rpc_client *coord, int64_t coll_id, struct tm_collection *out)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
     struct tm_status st;
-    struct tm_collection coll;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "id"), tm_mpw_int(&w, coll_id);
     int rc = tm_rpc_call(coord, "cat.coll", w.buf.data, w.buf.len, 10000, &rep, &st);
     tm_mpw_free(&w);
-    *out = NULL;
     if (rc == TM_ESTATUS && st.code == TM_MV_COLL_NOT_FOUND)
-        return 0;
+        return TM_ENOTFOUND;
     if (rc)
         return rc;
-    rc = tm_collection_decode(&rep.body, &coll);
+    rc = tm_collection_decode(&rep.body, out);
     tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+int tm_store_from_catalog(struct tm_rpc_client *coord, int64_t coll_id, struct tm_store **out)
+{
+    struct tm_collection coll;
+    *out = NULL;
+    int rc = tm_catalog_collection(coord, coll_id, &coll);
+    if (rc == TM_ENOTFOUND)
+        return 0;
     if (rc)
         return rc;
     struct tm_store *store = tm_store_new(coll_id);
