@@ -46,6 +46,9 @@ enum {
     TM_MV_BAD_INSERT = 1804,
     TM_MV_BAD_PK = 1806,
     TM_MV_TIMEOUT = 10001,
+    /* Between roles only, never in a REST answer: "ask another replica".
+     * A multi-address tm_rpc client moves on to the next address. */
+    TM_MV_NOT_LEADER = 10010,
     TM_MV_UNEXPECTED = 65535,
 };
 

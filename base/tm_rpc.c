@@ -1,12 +1,15 @@
 /* nng req/rep transport for role-to-role calls. */
 #include "tm_rpc.h"
 #include "tm_log.h"
+#include "tm_time.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,32 +197,77 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
 
 /* ---- client ---- */
 
-struct tm_rpc_client {
+/* One address of a client: its socket and how many live connections it has
+ * (kept by nng's pipe callbacks), so a call can skip an address whose peer
+ * is gone instead of waiting for its timeout. */
+struct rpc_addr {
     nng_socket sock;
+    atomic_int pipes;
+};
+
+struct tm_rpc_client {
+    struct rpc_addr addrs[TM_RPC_MAX_ADDRS];
+    int n;
+    atomic_int cur; /* the address that answered last */
     atomic_uint_fast64_t next_id;
 };
 
-int tm_rpc_client_open(struct tm_rpc_client **out, const char *url)
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    struct rpc_addr *a = arg;
+    (void)p;
+    atomic_fetch_add(&a->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+static int addr_open(struct rpc_addr *a, const char *url)
+{
+    int rv = nng_req0_open(&a->sock);
+    if (!rv)
+        rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
+    if (!rv)
+        rv = nng_socket_set_ms(a->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    if (!rv)
+        rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMINT, 20);
+    if (!rv)
+        rv = nng_socket_set_ms(a->sock, NNG_OPT_RECONNMAXT, 500);
+    if (!rv)
+        rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_ADD_POST, on_pipe, a);
+    if (!rv)
+        rv = nng_pipe_notify(a->sock, NNG_PIPE_EV_REM_POST, on_pipe, a);
+    if (!rv)
+        rv = nng_dial(a->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv) {
+        TM_ERROR("rpc", "cannot dial %s: %s", url, nng_strerror(rv));
+        nng_close(a->sock);
+    }
+    return map_nng(rv);
+}
+
+int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls)
 {
     struct tm_rpc_client *c = calloc(1, sizeof *c);
     if (!c)
         return TM_ENOMEM;
-    int rv = nng_req0_open(&c->sock);
-    if (!rv)
-        rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
-    if (!rv)
-        rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    if (!rv)
-        rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
-    if (!rv)
-        rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 500);
-    if (!rv)
-        rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
-    if (rv) {
-        TM_ERROR("rpc", "cannot dial %s: %s", url, nng_strerror(rv));
-        nng_close(c->sock);
-        free(c);
-        return map_nng(rv);
+    int rc = 0;
+    for (const char *u = urls; !rc && *u;) {
+        size_t len = strcspn(u, ",");
+        char url[256];
+        if (len == 0 || len >= sizeof url || c->n == TM_RPC_MAX_ADDRS)
+            rc = TM_EINVAL;
+        else {
+            memcpy(url, u, len);
+            url[len] = '\0';
+            rc = addr_open(&c->addrs[c->n], url);
+            c->n += !rc;
+        }
+        u += len + (u[len] == ',');
+    }
+    if (!rc && c->n == 0)
+        rc = TM_EINVAL;
+    if (rc) {
+        TM_ERROR("rpc", "cannot open a client for '%s': %s", urls, tm_strerror(rc));
+        tm_rpc_client_close(c);
+        return rc;
     }
     atomic_init(&c->next_id, 1);
     *out = c;
@@ -230,7 +278,8 @@ void tm_rpc_client_close(struct tm_rpc_client *c)
 {
     if (!c)
         return;
-    nng_close(c->sock);
+    for (int i = 0; i < c->n; i++)
+        nng_close(c->addrs[i].sock);
     free(c);
 }
 
@@ -295,36 +344,83 @@ static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply, s
     return code ? TM_ESTATUS : 0;
 }
 
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void on_aio(void *arg)
+{
+    struct waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for the aio; with `watch`, gives up early (cancels it) once the
+ * address has had no connection for a while: its peer is gone, and with
+ * resend disabled nng would wait for the whole timeout. */
+static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr *watch)
+{
+    int idle_slices = 0;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        if (pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0 || !watch)
+            continue;
+        idle_slices = atomic_load(&watch->pipes) > 0 ? 0 : idle_slices + 1;
+        if (idle_slices == 4) {
+            pthread_mutex_unlock(&w->mu);
+            nng_aio_cancel(aio);
+            pthread_mutex_lock(&w->mu);
+        }
+    }
+    w->done = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Sends *msg on ctx and replaces it with the reply. On failure the message
  * is freed and *msg is NULL. */
-static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms)
+static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struct rpc_addr *watch)
 {
     nng_aio *aio;
-    int rc = map_nng(nng_aio_alloc(&aio, NULL, NULL));
+    struct waiter w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    int rc = map_nng(nng_aio_alloc(&aio, on_aio, &w));
     if (rc) {
         nng_msg_free(*msg);
         *msg = NULL;
-        return rc;
-    }
-    nng_aio_set_timeout(aio, timeout_ms);
-    nng_aio_set_msg(aio, *msg);
-    nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    rc = map_nng(nng_aio_result(aio));
-    if (rc) {
-        nng_msg_free(*msg);
     } else {
-        nng_ctx_recv(ctx, aio);
-        nng_aio_wait(aio);
+        nng_aio_set_timeout(aio, timeout_ms);
+        nng_aio_set_msg(aio, *msg);
+        nng_ctx_send(ctx, aio);
+        aio_wait_watch(aio, &w, watch);
         rc = map_nng(nng_aio_result(aio));
+        if (rc) {
+            nng_msg_free(*msg);
+        } else {
+            nng_ctx_recv(ctx, aio);
+            aio_wait_watch(aio, &w, watch);
+            rc = map_nng(nng_aio_result(aio));
+        }
+        *msg = rc ? NULL : nng_aio_get_msg(aio);
+        nng_aio_free(aio);
     }
-    *msg = rc ? NULL : nng_aio_get_msg(aio);
-    nng_aio_free(aio);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cond);
     return rc;
 }
 
-int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
-                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
+/* One attempt on one address. */
+static int call_addr(struct tm_rpc_client *c, int i, const char *type, const void *body, size_t len,
+                     int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
 {
     uint64_t id = atomic_fetch_add(&c->next_id, 1);
     nng_msg *msg = NULL;
@@ -334,11 +430,11 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
     int rc = request_msg(&msg, type, id, body, len);
     if (rc)
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
-    if ((rc = map_nng(nng_ctx_open(&ctx, c->sock)))) {
+    if ((rc = map_nng(nng_ctx_open(&ctx, c->addrs[i].sock)))) {
         nng_msg_free(msg);
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }
-    rc = ctx_roundtrip(ctx, &msg, timeout_ms);
+    rc = ctx_roundtrip(ctx, &msg, timeout_ms, c->n > 1 ? &c->addrs[i] : NULL);
     nng_ctx_close(ctx);
     if (rc) {
         int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
@@ -351,6 +447,34 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
     }
     reply->msg = msg;
     return 0;
+}
+
+/* Several addresses: the one that answered last first, then the others in
+ * turn, while the callee says "not the leader" or cannot be reached, until
+ * the timeout. A write retried this way must carry its client id and
+ * sequence (wal/dedupe.h): its first attempt may have been applied. */
+int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
+                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
+{
+    if (c->n == 1)
+        return call_addr(c, 0, type, body, len, timeout_ms, reply, st);
+    uint64_t deadline = tm_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
+    int start = atomic_load(&c->cur), rc = TM_ETIMEDOUT;
+    for (int attempt = 0;; attempt++) {
+        uint64_t now = tm_mono_ms();
+        if (now >= deadline)
+            return rc;
+        int i = (start + attempt) % c->n;
+        if (atomic_load(&c->addrs[i].pipes) == 0 && attempt % (2 * c->n) < c->n)
+            continue; /* unreachable now: try those connected first */
+        rc = call_addr(c, i, type, body, len, (int)(deadline - now), reply, st);
+        if (rc == 0 || (rc == TM_ESTATUS && st->code != TM_MV_NOT_LEADER)) {
+            atomic_store(&c->cur, i);
+            return rc;
+        }
+        if ((attempt + 1) % c->n == 0) /* a whole round failed: an election, maybe */
+            tm_sleep_ms(tm_mono_ms() + 50 < deadline ? 50 : 1);
+    }
 }
 
 int tm_rpc_call_uint(struct tm_rpc_client *c, const char *type, const struct tm_mpw *body,

@@ -28,6 +28,7 @@
 #define TM_RPC_VERSION 1
 #define TM_RPC_MAX_MSG (256u << 20)
 #define TM_RPC_TYPE_MAX 64
+#define TM_RPC_MAX_ADDRS 8
 
 /* Handles one call. `body` reads the request body; the handler writes exactly
  * one msgpack value to `reply` (or nothing, which sends nil) and sets st on
@@ -46,8 +47,12 @@ void tm_rpc_server_stop(struct tm_rpc_server *s);
 struct tm_rpc_client;
 
 /* Opens a client dialling url (the dial retries in the background if the
- * server is not up yet). Thread-safe: many threads may call at once. */
-int tm_rpc_client_open(struct tm_rpc_client **out, const char *url);
+ * server is not up yet). Thread-safe: many threads may call at once.
+ * `urls` may list up to TM_RPC_MAX_ADDRS replicas of one service, comma
+ * separated: a call then goes to the one that answered last and moves on to
+ * the next while one cannot be reached or answers TM_MV_NOT_LEADER, until
+ * its timeout. */
+int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls);
 void tm_rpc_client_close(struct tm_rpc_client *c);
 
 /* A reply: its body is readable with `body` until tm_rpc_reply_free. */

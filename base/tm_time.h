@@ -21,4 +21,15 @@ static inline uint64_t tm_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t tm_mono_ms(void)
+{
+    return tm_mono_ns() / 1000000u;
+}
+
+static inline void tm_sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 #endif

@@ -44,6 +44,7 @@ void tm_catalog_free(struct tm_catalog *c)
     for (size_t i = 0; i < c->ncolls; i++)
         tm_collection_free(&c->colls[i]);
     free(c->colls);
+    tm_placement_free(&c->placement);
     memset(c, 0, sizeof *c);
 }
 
@@ -311,6 +312,14 @@ static int check_coll_op(const struct tm_catalog *c, const struct tm_ddl *d, str
     }
 }
 
+/* The placement is decided once: a second decision changes nothing. */
+static int check_placement(const struct tm_catalog *c, const struct tm_ddl *d, struct tm_status *st)
+{
+    if (!d->has_placement || d->placement.shards == 0)
+        return BAD(st, TM_MV_INVALID_PARAM, "placement command without a placement");
+    return c->placement.shards ? 1 : 0;
+}
+
 int tm_catalog_check(const struct tm_catalog *c, const struct tm_ddl *d, struct tm_status *st)
 {
     tm_status_ok(st);
@@ -326,6 +335,8 @@ int tm_catalog_check(const struct tm_catalog *c, const struct tm_ddl *d, struct 
         return check_rename(c, d, st);
     case TM_DDL_TSO_HW:
         return 0;
+    case TM_DDL_PLACEMENT:
+        return check_placement(c, d, st);
     case TM_DDL_NONE:
         return BAD(st, TM_MV_INVALID_PARAM, "unknown DDL command");
     default:

@@ -1,5 +1,6 @@
 /* The catalog: databases, collections (schema, partitions, indexes,
- * properties, load state) and the TSO high-water mark.
+ * properties, load state), the TSO high-water mark and the cluster's shard
+ * placement (placement.h).
  *
  * State machine: the catalog changes only by applying DDL commands taken
  * from the coordinator's Raft log (tm_catalog_apply), in log order, so a
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "placement.h"
 #include "schema.h"
 
 #define TM_DEFAULT_DB "default"
@@ -83,7 +85,8 @@ struct tm_catalog {
     struct tm_collection *colls;
     size_t ncolls;
     int64_t next_id;
-    uint64_t tso_hw_ms; /* no timestamp at or above (hw_ms << 18) was ever handed out */
+    uint64_t tso_hw_ms;            /* no timestamp at or above (hw_ms << 18) was ever handed out */
+    struct tm_placement placement; /* shards == 0 until decided; then never changes */
 };
 
 /* A fresh catalog holding the `default` database. 0 or TM_ENOMEM. */
@@ -108,7 +111,10 @@ int tm_catalog_check(const struct tm_catalog *c, const struct tm_ddl *d, struct 
  * TM_ENOMEM. The command's owned parts may be moved into the catalog. */
 int tm_catalog_apply(struct tm_catalog *c, struct tm_ddl *d);
 
-/* Whole-catalog msgpack form, for snapshots. */
+/* Whole-catalog msgpack form, for snapshots:
+ *   {"v": 1|2, "next_id", "hw", "dbs", "colls", "placement": placement|nil}
+ * Version 2 added "placement"; version-1 snapshots (no placement) still
+ * read, as an undecided placement. */
 void tm_catalog_encode(struct tm_mpw *w, const struct tm_catalog *c);
 int tm_catalog_decode(struct tm_mpr *r, struct tm_catalog *c);
 

@@ -184,6 +184,12 @@ int tm_catalog_apply(struct tm_catalog *c, struct tm_ddl *d)
     }
     if (tm_catalog_check(c, d, &st) != 0)
         return 0;
+    if (d->op == TM_DDL_PLACEMENT) {
+        c->placement = d->placement; /* moved */
+        d->has_placement = false;
+        memset(&d->placement, 0, sizeof d->placement);
+        return 0;
+    }
     switch (d->op) {
     case TM_DDL_DB_CREATE:
     case TM_DDL_DB_DROP:

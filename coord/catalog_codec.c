@@ -246,10 +246,25 @@ int tm_database_decode(struct tm_mpr *r, struct tm_database *db)
 
 /* ---- whole catalog ---- */
 
+/* A placement, or nil when there is none (undecided, or not a placement
+ * command). */
+static void placement_or_nil(struct tm_mpw *w, bool present, const struct tm_placement *p)
+{
+    if (present && p->shards)
+        tm_placement_encode(w, p);
+    else
+        tm_mpw_nil(w);
+}
+
+static int placement_or_nil_decode(struct tm_mpr *r, struct tm_placement *p)
+{
+    return tm_mpr_nil(r) ? 0 : tm_placement_decode(r, p);
+}
+
 void tm_catalog_encode(struct tm_mpw *w, const struct tm_catalog *c)
 {
-    tm_mpw_map(w, 5);
-    tm_mpw_cstr(w, "v"), tm_mpw_uint(w, 1);
+    tm_mpw_map(w, 6);
+    tm_mpw_cstr(w, "v"), tm_mpw_uint(w, 2);
     tm_mpw_cstr(w, "next_id"), tm_mpw_int(w, c->next_id);
     tm_mpw_cstr(w, "hw"), tm_mpw_uint(w, c->tso_hw_ms);
     tm_mpw_cstr(w, "dbs"), tm_mpw_array(w, (uint32_t)c->ndbs);
@@ -258,6 +273,7 @@ void tm_catalog_encode(struct tm_mpw *w, const struct tm_catalog *c)
     tm_mpw_cstr(w, "colls"), tm_mpw_array(w, (uint32_t)c->ncolls);
     for (size_t i = 0; i < c->ncolls; i++)
         tm_collection_encode(w, &c->colls[i]);
+    tm_mpw_cstr(w, "placement"), placement_or_nil(w, true, &c->placement);
 }
 
 static int dbs_decode(struct tm_mpr *r, struct tm_catalog *c)
@@ -308,10 +324,13 @@ int tm_catalog_decode(struct tm_mpr *r, struct tm_catalog *c)
             rc = dbs_decode(r, c);
         else if (KEY_IS(k, kn, "colls"))
             rc = colls_decode(r, c);
+        else if (KEY_IS(k, kn, "placement"))
+            rc = placement_or_nil_decode(r, &c->placement);
         else
             rc = tm_mpr_skip(r);
     });
-    if (!rc && version != 1)
+    /* Version 1 is version 2 without a placement: it reads as undecided. */
+    if (!rc && (version < 1 || version > 2))
         rc = TM_EVERSION;
     if (rc)
         tm_catalog_free(c);
@@ -329,6 +348,7 @@ static const char *g_ops[] = {
     [TM_DDL_PART_CREATE] = "part_create", [TM_DDL_PART_DROP] = "part_drop",
     [TM_DDL_PART_LOAD] = "part_load",     [TM_DDL_IDX_CREATE] = "idx_create",
     [TM_DDL_IDX_DROP] = "idx_drop",       [TM_DDL_TSO_HW] = "tso_hw",
+    [TM_DDL_PLACEMENT] = "placement",
 };
 
 void tm_ddl_init(struct tm_ddl *d, enum tm_ddl_op op)
@@ -347,6 +367,8 @@ void tm_ddl_free(struct tm_ddl *d)
         tm_collection_free(&d->coll);
     if (d->has_index)
         tm_index_free(&d->index);
+    if (d->has_placement)
+        tm_placement_free(&d->placement);
     memset(d, 0, sizeof *d);
 }
 
@@ -364,8 +386,9 @@ int tm_ddl_add_name(struct tm_ddl *d, const char *name)
 
 void tm_ddl_encode(struct tm_mpw *w, const struct tm_ddl *d)
 {
-    tm_mpw_map(w, 15);
-    tm_mpw_cstr(w, "v"), tm_mpw_uint(w, 1);
+    tm_mpw_map(w, 16);
+    /* The lowest version that holds the command (ddl.h). */
+    tm_mpw_cstr(w, "v"), tm_mpw_uint(w, d->op == TM_DDL_PLACEMENT ? 2 : 1);
     tm_mpw_cstr(w, "op"), tm_mpw_cstr(w, g_ops[d->op] ? g_ops[d->op] : "");
     tm_mpw_cstr(w, "db"), tm_mpw_cstr(w, d->db);
     tm_mpw_cstr(w, "name"), tm_mpw_cstr(w, d->name);
@@ -389,6 +412,7 @@ void tm_ddl_encode(struct tm_mpw *w, const struct tm_ddl *d)
         tm_index_encode(w, &d->index);
     else
         tm_mpw_nil(w);
+    tm_mpw_cstr(w, "placement"), placement_or_nil(w, d->has_placement, &d->placement);
     tm_mpw_cstr(w, "_"), tm_mpw_nil(w);
 }
 
@@ -453,7 +477,12 @@ static int ddl_key(struct tm_mpr *r, struct tm_ddl *d, const char *k, uint32_t k
         d->has_index = rc == 0;
         return rc;
     }
-    if (KEY_IS(k, kn, "coll") || KEY_IS(k, kn, "index"))
+    if (KEY_IS(k, kn, "placement") && !tm_mpr_nil(r)) {
+        int rc = tm_placement_decode(r, &d->placement);
+        d->has_placement = rc == 0;
+        return rc;
+    }
+    if (KEY_IS(k, kn, "coll") || KEY_IS(k, kn, "index") || KEY_IS(k, kn, "placement"))
         return 0;
     return tm_mpr_skip(r);
 }
@@ -474,8 +503,10 @@ int tm_ddl_decode(const void *buf, size_t len, struct tm_ddl *d)
             rc = ddl_key(&r, d, k, kn);
     });
     /* A newer format must not be applied as if it were this one. */
-    if (!rc && version != 1)
+    if (!rc && (version < 1 || version > TM_DDL_VERSION))
         rc = TM_EVERSION;
+    if (!rc && d->op == TM_DDL_PLACEMENT && (version < 2 || !d->has_placement))
+        rc = TM_ECORRUPT;
     if (!rc && d->op == TM_DDL_NONE)
         rc = TM_ECORRUPT;
     if (rc)

@@ -1,32 +1,18 @@
-/* The coordinator role (calls listed in coord_role.h). The catalog is
+/* The coordinator role (calls listed in coord_role.h): the Raft state
+ * machine, leadership, the TSO, DDL and catalog reads. The catalog is
  * changed only by the Raft group's apply on its loop thread, under the
  * write lock; RPC workers read it under the read lock. DDL commands are
  * proposed one at a time (ddl_mu) so a command checked against the current
- * state still fits when it applies. */
-#include "coord_role.h"
-#include "catalog.h"
+ * state still fits when it applies. Locks: coord_int.h. */
+#include "coord_int.h"
 #include "ddl.h"
 #include "raftgroup.h"
 #include "tm_log.h"
-#include "tm_rpc.h"
 #include "tm_time.h"
 #include "tm_wait.h"
-#include "tso.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
-
-struct tm_coord_role {
-    struct tm_catalog cat;
-    pthread_rwlock_t lock;
-    pthread_mutex_t ddl_mu;
-    struct tm_tso tso;
-    struct tm_raft_group *raft;
-    struct tm_rpc_server *rpc;
-};
 
 /* ---- state machine ---- */
 
@@ -75,6 +61,48 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
     return 0;
 }
 
+/* ---- leadership ---- */
+
+/* Loop thread, after the barrier that applied every earlier entry: the
+ * catalog holds every committed high-water mark, and every earlier leader
+ * handed out only timestamps below one of them. So the oracle restarts
+ * above the catalog's mark BEFORE workers may use it (leading is set last).
+ * Reading the catalog without its lock is safe here: only this thread
+ * writes it. */
+static void on_leader(void *arg, int leading)
+{
+    struct tm_coord_role *c = arg;
+    if (leading) {
+        tm_tso_reset(&c->tso, c->cat.tso_hw_ms);
+        /* Soft state from an earlier term is stale; heartbeats refill it. */
+        tm_registry_clear(&c->reg);
+    }
+    atomic_store(&c->leading, leading != 0);
+    TM_INFO("coord", "member %llu %s (tso mark %llu ms)", (unsigned long long)c->self_id,
+            leading ? "leads" : "stopped leading", (unsigned long long)c->cat.tso_hw_ms);
+}
+
+int coord_leader_check(struct tm_coord_role *c, struct tm_status *st)
+{
+    uint64_t leader = c->self_id;
+    bool raft_leads = c->standalone || tm_raft_group_leading(c->raft, &leader);
+    if (raft_leads && atomic_load(&c->leading))
+        return 0;
+    if (leader == c->self_id)
+        return tm_status_set(st, TM_MV_NOT_LEADER,
+                             "coordinator %llu is not ready to lead yet[leader=%llu]",
+                             (unsigned long long)c->self_id, (unsigned long long)leader);
+    return tm_status_set(st, TM_MV_NOT_LEADER, "coordinator %llu is not the leader[leader=%llu]",
+                         (unsigned long long)c->self_id, (unsigned long long)leader);
+}
+
+void coord_status_from_rc(struct tm_coord_role *c, struct tm_status *st, int rc, const char *what)
+{
+    if (rc == TM_ENOTLEADER && coord_leader_check(c, st))
+        return;
+    tm_status_set(st, TM_MV_INTERNAL, "%s: %s", what, tm_strerror(rc));
+}
+
 /* ---- proposing ---- */
 
 struct proposal {
@@ -100,8 +128,7 @@ static void propose_on_loop(struct tm_raft_job *job, int stopping)
     }
 }
 
-/* Appends a DDL command to the log and waits until it is applied. */
-static int propose(struct tm_coord_role *c, const struct tm_ddl *d)
+int coord_propose(struct tm_coord_role *c, const struct tm_ddl *d)
 {
     struct tm_mpw w;
     tm_mpw_init(&w);
@@ -136,7 +163,7 @@ static int tso_next(struct tm_coord_role *c, uint32_t n, uint64_t *ts)
         tm_ddl_init(&d, TM_DDL_TSO_HW);
         d.hw_ms = need_hw;
         pthread_mutex_lock(&c->ddl_mu);
-        int rc = propose(c, &d);
+        int rc = coord_propose(c, &d);
         pthread_mutex_unlock(&c->ddl_mu);
         if (rc)
             return rc;
@@ -157,7 +184,7 @@ static void call_tso(struct tm_coord_role *c, struct tm_mpr *body, struct tm_mpw
         n = 1;
     int rc = tso_next(c, (uint32_t)n, &ts);
     if (rc) {
-        tm_status_set(st, TM_MV_INTERNAL, "tso: cannot persist timestamps: %s", tm_strerror(rc));
+        coord_status_from_rc(c, st, rc, "tso: cannot persist timestamps");
         return;
     }
     tm_mpw_map(reply, 1);
@@ -171,17 +198,25 @@ static void call_ddl(struct tm_coord_role *c, struct tm_mpr *body, struct tm_sta
         tm_status_set(st, TM_MV_INTERNAL, "malformed DDL command");
         return;
     }
-    if (d.op == TM_DDL_COLL_CREATE && d.has_coll && tso_next(c, 1, &d.coll.created_ts)) {
-        tm_status_set(st, TM_MV_INTERNAL, "tso unavailable");
+    /* The placement is the leader's own decision (coord_cluster.c), never
+     * a client's. */
+    if (d.op == TM_DDL_PLACEMENT) {
+        tm_status_set(st, TM_MV_INVALID_PARAM, "the placement is decided by the coordinator");
+        tm_ddl_free(&d);
+        return;
+    }
+    int rc = 0;
+    if (d.op == TM_DDL_COLL_CREATE && d.has_coll && (rc = tso_next(c, 1, &d.coll.created_ts))) {
+        coord_status_from_rc(c, st, rc, "tso unavailable");
         tm_ddl_free(&d);
         return;
     }
     pthread_mutex_lock(&c->ddl_mu);
     pthread_rwlock_rdlock(&c->lock);
-    int rc = tm_catalog_check(&c->cat, &d, st);
+    rc = tm_catalog_check(&c->cat, &d, st);
     pthread_rwlock_unlock(&c->lock);
-    if (rc == 0 && (rc = propose(c, &d)))
-        tm_status_set(st, TM_MV_INTERNAL, "DDL not committed: %s", tm_strerror(rc));
+    if (rc == 0 && (rc = coord_propose(c, &d)))
+        coord_status_from_rc(c, st, rc, "DDL not committed");
     pthread_mutex_unlock(&c->ddl_mu);
     tm_ddl_free(&d);
 }
@@ -241,27 +276,38 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
                    struct tm_status *st)
 {
     struct tm_coord_role *c = arg;
+    if (coord_leader_check(c, st))
+        return;
     if (strcmp(type, "tso") == 0)
         call_tso(c, body, reply, st);
     else if (strcmp(type, "ddl") == 0)
         call_ddl(c, body, st);
-    else
+    else if (!coord_cluster_call(c, type, body, reply, st))
         call_read(c, type, body, reply, st);
 }
 
-int tm_coord_role_start(struct tm_coord_role **out, const char *dir, const char *url)
+/* This member's Raft id and address: standalone, the fixed "coord-1" of a
+ * group that needs no network; in a cluster, its entry in members. */
+static int self_of(const struct tm_coord_role_config *cfg, uint64_t *id, const char **address)
 {
-    struct tm_coord_role *c = calloc(1, sizeof *c);
-    if (!c || tm_catalog_init(&c->cat)) {
-        free(c);
-        return TM_ENOMEM;
-    }
-    pthread_rwlock_init(&c->lock, NULL);
-    pthread_mutex_init(&c->ddl_mu, NULL);
+    *id = cfg->self_id ? cfg->self_id : 1;
+    *address = "coord-1";
+    if (cfg->nmembers == 0)
+        return 0;
+    for (unsigned i = 0; i < cfg->nmembers; i++)
+        if (cfg->members[i].id == cfg->self_id) {
+            *address = cfg->members[i].address;
+            return 0;
+        }
+    TM_ERROR("coord", "member id %llu is not among the %u coordinators",
+             (unsigned long long)cfg->self_id, cfg->nmembers);
+    return TM_EINVAL;
+}
+
+static int raft_start(struct tm_coord_role *c, const struct tm_coord_role_config *cc)
+{
     struct tm_raft_group_config cfg = {
-        .dir = dir,
-        .id = 1,
-        .address = "coord-1",
+        .dir = cc->dir,
         .apply = fsm_apply,
         .snapshot = fsm_snapshot,
         .restore = fsm_restore,
@@ -269,18 +315,60 @@ int tm_coord_role_start(struct tm_coord_role **out, const char *dir, const char 
         /* The catalog is small: snapshot it often so replay stays short. */
         .snapshot_threshold = 1024,
         .snapshot_trailing = 128,
+        .members = cc->nmembers ? cc->members : NULL,
+        .nmembers = cc->nmembers,
+        .election_ms = cc->election_ms,
+        .on_leader = on_leader,
     };
-    int rc = tm_raft_group_start(&c->raft, &cfg);
-    if (!rc) {
-        tm_tso_init(&c->tso, c->cat.tso_hw_ms);
-        rc = tm_rpc_server_start(&c->rpc, url, 4, handle, c);
+    int rc = self_of(cc, &cfg.id, &cfg.address);
+    if (!rc)
+        rc = tm_raft_group_start(&c->raft, &cfg);
+    /* A group of one leads, its log replayed, when start returns: it
+     * becomes the ready leader here, whether or not on_leader ran. */
+    if (!rc && c->standalone)
+        on_leader(c, 1);
+    return rc;
+}
+
+static struct tm_coord_role *role_new(const struct tm_coord_role_config *cfg)
+{
+    struct tm_coord_role *c = calloc(1, sizeof *c);
+    if (!c || tm_catalog_init(&c->cat)) {
+        free(c);
+        return NULL;
     }
+    pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->ddl_mu, NULL);
+    /* Up before Raft starts: on_leader may run as soon as it does. */
+    tm_tso_init(&c->tso, 0);
+    tm_registry_init(&c->reg);
+    atomic_init(&c->leading, false);
+    c->self_id = cfg->self_id ? cfg->self_id : 1;
+    c->standalone = cfg->nmembers == 0;
+    c->shards = cfg->shards ? cfg->shards : 2;
+    c->replicas = cfg->replicas ? cfg->replicas : 3;
+    return c;
+}
+
+int tm_coord_role_start(struct tm_coord_role **out, const struct tm_coord_role_config *cfg)
+{
+    struct tm_coord_role *c = role_new(cfg);
+    if (!c)
+        return TM_ENOMEM;
+    int rc = raft_start(c, cfg);
+    if (!rc)
+        rc = tm_rpc_server_start(&c->rpc, cfg->url, 4, handle, c);
     if (rc) {
         tm_coord_role_stop(c);
         return rc;
     }
-    TM_INFO("coord", "catalog replayed: %zu databases, %zu collections; serving on %s", c->cat.ndbs,
-            c->cat.ncolls, url);
+    pthread_rwlock_rdlock(&c->lock); /* a member of several may be applying */
+    /* "catalog replayed": tests look for this line to find a start in a log. */
+    TM_INFO("coord",
+            "catalog replayed: %zu databases, %zu collections; member %llu of %u serving on %s",
+            c->cat.ndbs, c->cat.ncolls, (unsigned long long)c->self_id,
+            cfg->nmembers ? cfg->nmembers : 1, cfg->url);
+    pthread_rwlock_unlock(&c->lock);
     *out = c;
     return 0;
 }
@@ -291,8 +379,8 @@ void tm_coord_role_stop(struct tm_coord_role *c)
         return;
     tm_rpc_server_stop(c->rpc);
     tm_raft_group_stop(c->raft);
-    if (c->raft || c->rpc)
-        tm_tso_destroy(&c->tso);
+    tm_tso_destroy(&c->tso);
+    tm_registry_destroy(&c->reg);
     tm_catalog_free(&c->cat);
     pthread_rwlock_destroy(&c->lock);
     pthread_mutex_destroy(&c->ddl_mu);

@@ -1,12 +1,21 @@
 /* DDL commands: what the proxy asks of the catalog, and what the
- * coordinator's Raft log records. msgpack form (version 1):
- *   {"v": 1, "op": str, "db": str, "name": str, "new_db": str, "new_name": str,
+ * coordinator's Raft log records. msgpack form:
+ *   {"v": 1|2, "op": str, "db": str, "name": str, "new_db": str, "new_name": str,
  *    "part": str, "idx": str, "flag": bool, "hw": uint, "props": kvs,
- *    "names": [str], "coll": collection|nil, "index": index|nil}
+ *    "names": [str], "coll": collection|nil, "index": index|nil,
+ *    "placement": placement|nil}
  * Unused arguments are written empty; decoders skip unknown keys.
+ *
+ * Versions: 2 added the op "placement" and its argument (placement.h). A
+ * command is written with the lowest version that holds it (2 only for
+ * "placement"), so a log without placements stays readable by a version-1
+ * reader, and a version-1 reader stops at a placement with TM_EVERSION
+ * instead of misreading it.
  */
 #ifndef TM_DDL_H
 #define TM_DDL_H
+
+#define TM_DDL_VERSION 2 /* the newest version this code reads and writes */
 
 #include "catalog.h"
 
@@ -28,6 +37,7 @@ enum tm_ddl_op {
     TM_DDL_IDX_CREATE,
     TM_DDL_IDX_DROP,
     TM_DDL_TSO_HW,
+    TM_DDL_PLACEMENT, /* version 2: the shard placement, decided once */
 };
 
 struct tm_ddl {
@@ -48,6 +58,8 @@ struct tm_ddl {
     struct tm_collection coll; /* COLL_CREATE: the new collection (ids unset) */
     bool has_index;
     struct tm_index index; /* IDX_CREATE */
+    bool has_placement;
+    struct tm_placement placement; /* PLACEMENT */
 };
 
 void tm_ddl_init(struct tm_ddl *d, enum tm_ddl_op op);

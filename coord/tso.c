@@ -47,3 +47,14 @@ void tm_tso_raise(struct tm_tso *t, uint64_t hw_ms)
         t->hw_ms = hw_ms;
     pthread_mutex_unlock(&t->mu);
 }
+
+void tm_tso_reset(struct tm_tso *t, uint64_t hw_ms)
+{
+    pthread_mutex_lock(&t->mu);
+    if (hw_ms > t->hw_ms)
+        t->hw_ms = hw_ms;
+    /* Another leader may have handed out anything below hw_ms << 18. */
+    if (hw_ms && tm_ts_make(hw_ms, 0) > t->last)
+        t->last = tm_ts_make(hw_ms, 0);
+    pthread_mutex_unlock(&t->mu);
+}

@@ -6,6 +6,11 @@
  * hw_ms << 18, so timestamps never go backwards, whatever the wall clock does.
  * The mark is raised in steps of TM_TSO_WINDOW_MS so that persisting it is rare.
  *
+ * Leader changes: a coordinator that starts leading calls tm_tso_reset with
+ * the mark its catalog holds once every committed entry is applied. Every
+ * earlier leader handed out only timestamps below a committed mark, so the
+ * new leader's timestamps are above all of them.
+ *
  * Thread-safe.
  */
 #ifndef TM_TSO_H
@@ -34,6 +39,10 @@ int tm_tso_alloc(struct tm_tso *t, uint64_t now_ms, uint32_t n, uint64_t *ts_out
                  uint64_t *need_hw_out);
 /* Records a persisted high-water mark (never lowers it). */
 void tm_tso_raise(struct tm_tso *t, uint64_t hw_ms);
+/* Restarts the oracle above (hw_ms << 18), the highest committed mark, as
+ * tm_tso_init does, but on a live oracle and never backwards: timestamps
+ * this oracle handed out before stay below the next ones. */
+void tm_tso_reset(struct tm_tso *t, uint64_t hw_ms);
 
 static inline uint64_t tm_ts_physical_ms(uint64_t ts)
 {

@@ -1,4 +1,5 @@
 /* tidemark: one binary for every role and tool. */
+#include "node.h"
 #include "serve.h"
 #include "tm_log.h"
 
@@ -8,6 +9,7 @@
 #include <string.h>
 
 int tm_bench_main(int argc, char **argv);
+int tm_ctl_main(int argc, char **argv);
 
 static const char g_usage[] =
     "usage: tidemark <command> [options]\n"
@@ -17,6 +19,8 @@ static const char g_usage[] =
     "commands:\n"
     "  serve     run the standalone server: coordinator, data, query and proxy roles in\n"
     "            one process; REST on --host:--port, data under --data-dir\n"
+    "  node      run some roles of a cluster (`tidemark node --help`)\n"
+    "  ctl       ask a cluster's roles: replica digests, registered nodes (`tidemark ctl`)\n"
     "  bench     insert and upsert benchmarks against a running server\n"
     "            (`tidemark bench --help`)\n"
     "  version   print the version\n"
@@ -96,6 +100,31 @@ static int serve(int argc, char **argv)
     return tm_serve_main(&cfg);
 }
 
+static const char g_node_usage[] =
+    "usage: tidemark node --id N --roles coord,data,query,proxy --dir DIR --coord H:P[,H:P...]\n"
+    "                     [--coord-raft H:P[,...]] [--rpc H:P] [--raft H:P] [--http H:P]\n"
+    "                     [--shards N] [--replicas R] [--election-ms MS] [--config FILE]\n"
+    "\n"
+    "Runs some roles of a cluster (docs/cluster.md); cluster/tmcluster starts a local one.\n"
+    "  --id           this node's id, unique in the cluster\n"
+    "  --roles        the roles it runs, comma separated\n"
+    "  --dir          its state directory\n"
+    "  --coord        every coordinator's RPC address, the same list on every node\n"
+    "  --coord-raft   every coordinator's Raft address, same order (coordinators)\n"
+    "  --rpc          RPC base address: coordinator on its port, data +1, query +2\n"
+    "  --raft         the data role's Raft base address: WAL shard s on port + s\n"
+    "  --http         the proxy's REST address\n"
+    "  --shards, --replicas   WAL shards and replicas per shard (coordinators; 2 and 3)\n"
+    "  --election-ms  Raft election timeout (default 1000)\n"
+    "  --config       a JSON object with the same keys; later settings win\n";
+
+static int node(int argc, char **argv)
+{
+    static struct tm_node_config cfg;
+    int rc = tm_node_parse(&cfg, argc, argv, g_node_usage);
+    return rc < 0 ? 2 : rc == 1 ? 0 : tm_node_main(&cfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -107,6 +136,10 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return tm_bench_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "node") == 0)
+        return node(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ctl") == 0)
+        return tm_ctl_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("tidemark %s\n", TM_VERSION);
         return 0;

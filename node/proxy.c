@@ -4,21 +4,31 @@
 #include "ddl.h"
 #include "tm_log.h"
 
+#include "tm_time.h"
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
 {
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
     tm_schema_cache_init(&p->cache);
+    if (cfg->shards < 1 || cfg->shards > TM_PROXY_MAX_SHARDS || cfg->nquery > TM_PROXY_MAX_QUERY)
+        return TM_EINVAL;
     int rc = tm_rpc_client_open(&p->coord, cfg->coord_url);
-    if (!rc)
-        rc = tm_rpc_client_open(&p->data, cfg->data_url);
+    for (int s = 0; !rc && s < cfg->shards; s++)
+        rc = tm_rpc_client_open(&p->data[s],
+                                cfg->shard_data_urls ? cfg->shard_data_urls[s] : cfg->data_url);
     if (!rc)
         rc = tm_rpc_client_open(&p->query, cfg->query_url);
+    for (int i = 0; !rc && i < cfg->nquery; i++, p->nquery_each++)
+        rc = tm_rpc_client_open(&p->query_each[i], cfg->query_urls[i]);
+    p->nonce = (unsigned)tm_wall_ms() ^ (unsigned)getpid() << 16;
     if (rc)
         tm_proxy_close(p);
     return rc;
@@ -27,10 +37,33 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
 void tm_proxy_close(struct tm_proxy *p)
 {
     tm_rpc_client_close(p->coord);
-    tm_rpc_client_close(p->data);
+    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
+        tm_rpc_client_close(p->data[s]);
     tm_rpc_client_close(p->query);
+    for (int i = 0; i < p->nquery_each; i++)
+        tm_rpc_client_close(p->query_each[i]);
     tm_schema_cache_free(&p->cache);
     memset(p, 0, sizeof *p);
+}
+
+void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw *body)
+{
+    struct tm_status saved = r->st;
+    struct tm_rpc_reply rep;
+    if (r->p->nquery_each == 0 && tm_proxy_call(r, r->p->query, type, body, &rep) == 0)
+        tm_rpc_reply_free(&rep);
+    for (int i = 0; i < r->p->nquery_each; i++)
+        if (tm_proxy_call(r, r->p->query_each[i], type, body, &rep) == 0)
+            tm_rpc_reply_free(&rep);
+    r->st = saved;
+}
+
+const char *tm_req_write_id(struct tm_req *r)
+{
+    if (!r->request_id[0] && r->p->cfg.shard_data_urls)
+        snprintf(r->request_id, sizeof r->request_id, "~%08x-%llu", r->p->nonce,
+                 (unsigned long long)atomic_fetch_add(&r->p->writes, 1));
+    return r->request_id[0] ? r->request_id : NULL;
 }
 
 /* ---- request helpers ---- */

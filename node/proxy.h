@@ -29,16 +29,29 @@
  * (wal/dedupe.h). At most 63 characters. */
 #define TM_HEADER_REQUEST_ID "Tidemark-Request-Id"
 
+#define TM_PROXY_MAX_SHARDS 64
+#define TM_PROXY_MAX_QUERY 8
+
 struct tm_proxy_config {
     const char *coord_url, *data_url, *query_url;
     int shards;
     int request_timeout_ms;
     size_t max_body;
+    /* A cluster (NULL/0 alone): shard s's replicas, comma separated, and
+     * each query node's address. query_url then lists them all. */
+    const char *const *shard_data_urls;
+    const char *const *query_urls;
+    int nquery;
 };
 
 struct tm_proxy {
     struct tm_proxy_config cfg;
-    struct tm_rpc_client *coord, *data, *query;
+    struct tm_rpc_client *coord, *query;
+    struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];      /* follows each shard's leader */
+    struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY]; /* for calls every node must see */
+    int nquery_each;
+    unsigned nonce; /* names this proxy's writes (tm_req_write_id) */
+    _Atomic uint64_t writes;
     struct tm_schema_cache cache;
 };
 
@@ -89,6 +102,13 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
                   const struct tm_mpw *body, struct tm_rpc_reply *reply);
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts);
+/* Sends a call every query node must see (drop, index_sync) to each, best
+ * effort: a node that is down learns it from the catalog when it returns. */
+void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw *body);
+/* The client id a write is sent with: the request's Tidemark-Request-Id,
+ * or, in a cluster, a name of the proxy's own, so that a write retried on a
+ * new shard leader is applied once. NULL: none (a standalone server). */
+const char *tm_req_write_id(struct tm_req *r);
 
 /* ---- handlers (rest_*.c): 0, TM_ESTATUS, or 1 for an unknown action ---- */
 int tm_rest_db(struct tm_req *r, const char *action);

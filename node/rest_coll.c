@@ -89,13 +89,11 @@ static int coll_drop(struct tm_req *r)
     if ((rc = run_ddl(r, &d)))
         return rc;
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, id);
-    if (tm_proxy_call(r, r->p->query, "drop", &w, &rep) == 0)
-        tm_rpc_reply_free(&rep);
-    tm_status_ok(&r->st); /* the drop is committed; freeing memory is best effort */
+    tm_proxy_query_each(r, "drop", &w); /* committed; freeing memory is best effort */
+    tm_status_ok(&r->st);
     tm_mpw_free(&w);
     return 0;
 }

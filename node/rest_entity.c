@@ -22,7 +22,7 @@ int tm_rest_shard_of(const struct tm_col *pkc, uint32_t row, int nshards)
         pk.s = (const char *)tm_col_value(pkc, row, &len);
         pk.len = (uint32_t)len;
     }
-    return (int)(tm_pk_hash(&pk) % (uint64_t)nshards);
+    return tm_pk_shard(&pk, (uint64_t)nshards);
 }
 
 /* Moves the rows of shard `shard` from src into dst (same layout). */
@@ -57,7 +57,7 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
         tm_mpw_cstr(&w, "ops"), tm_entry_ops_encode(&w, r->ops, r->nops);
     }
     /* One request may write to several shards: the shard is the sequence. */
-    tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id[0] ? r->request_id : NULL);
+    tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, tm_req_write_id(r));
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
     tm_mpw_cstr(&w, "kind"), tm_mpw_uint(&w, (uint64_t)kind);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, coll);
@@ -68,7 +68,7 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     struct tm_status st;
     uint64_t ts = 0;
     int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
-                              : tm_rpc_call_uint(r->p->data, "write", &w,
+                              : tm_rpc_call_uint(r->p->data[shard], "write", &w,
                                                  r->p->cfg.request_timeout_ms, &ts, &st);
     tm_mpw_free(&w);
     if (rc)
@@ -186,9 +186,11 @@ static int split_old_keys(struct tm_req *r, const struct tm_field *pk, const jso
 
 /* Rows of an insert or upsert request, with generated keys for autoID. */
 /* Generated keys are TSO timestamps: unique and never reused, even across
- * restarts, because the TSO never goes backwards. A merge resolves against
- * the old key's version, so with several shards the new key must live in
- * the old key's shard: keys are drawn until their hash lands there. */
+ * restarts, because the TSO never goes backwards. An upsert's new key lives
+ * in the old key's shard (keys are drawn until their hash lands there): a
+ * merge resolves against the old key's version, and the delete of the old
+ * key and the insert of the new then share one entry, so a retried upsert
+ * (which draws other keys) is recognised as one and applied once. */
 static int generate_ids(struct tm_req *r, const struct tm_batch *old_pks, size_t n, int64_t *ids)
 {
     int shards = r->p->cfg.shards;
@@ -207,7 +209,7 @@ static int generate_ids(struct tm_req *r, const struct tm_batch *old_pks, size_t
         left--;
         if (same_shard) {
             struct tm_pk old = {.i = tm_col_int64(&old_pks->cols[0], (uint32_t)i)};
-            if (tm_pk_hash(&cand) % (uint64_t)shards != tm_pk_hash(&old) % (uint64_t)shards)
+            if (tm_pk_shard(&cand, (uint64_t)shards) != tm_pk_shard(&old, (uint64_t)shards))
                 continue;
         }
         ids[i++] = cand.i;
@@ -232,7 +234,7 @@ int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool u
         rc = split_old_keys(r, pk, data, &stripped, old_pks);
     if (!rc && c->schema.auto_id) {
         ids = malloc(n * sizeof *ids);
-        rc = ids ? generate_ids(r, partial ? old_pks : NULL, n, ids)
+        rc = ids ? generate_ids(r, upsert ? old_pks : NULL, n, ids)
                  : tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
     }
     const json_t *in = stripped ? stripped : data;

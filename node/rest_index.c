@@ -15,14 +15,10 @@
 static void index_sync(struct tm_req *r, const struct tm_collection *c)
 {
     struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    struct tm_status saved = r->st;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, c->id);
-    if (tm_proxy_call(r, r->p->query, "index_sync", &w, &rep) == 0)
-        tm_rpc_reply_free(&rep);
-    r->st = saved;
+    tm_proxy_query_each(r, "index_sync", &w);
     tm_mpw_free(&w);
 }
 

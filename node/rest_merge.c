@@ -96,7 +96,8 @@ static int shard_applied(struct tm_req *r, int shard, bool *applied)
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
     tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, r->request_id);
     tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
-    int rc = tm_rpc_call_uint(r->p->data, "applied", &w, r->p->cfg.request_timeout_ms, &v, &st);
+    int rc =
+        tm_rpc_call_uint(r->p->data[shard], "applied", &w, r->p->cfg.request_timeout_ms, &v, &st);
     tm_mpw_free(&w);
     *applied = v != 0;
     return rc ? tm_req_fail_call(r, &st) : 0;

@@ -27,18 +27,11 @@
 #define QUERY_URL "inproc://tidemark/query"
 
 struct roles {
-    struct tm_coord_role *coord;
-    struct tm_sealer *sealer;
-    struct tm_data_role *data;
-    struct tm_query_role *query;
-    struct tm_proxy proxy;
-    bool proxy_up;
-    struct tm_http_server *http;
+    struct tm_roles r;
     int lock_fd;
 };
 
-/* One server per data directory: a second one would corrupt the logs. */
-static int lock_data_dir(const char *dir)
+int tm_lock_data_dir(const char *dir)
 {
     char path[4096];
     if (mkdir(dir, 0755) && errno != EEXIST) {
@@ -71,7 +64,7 @@ static void arm_test_crash_point(void)
     }
 }
 
-static void roles_stop(struct roles *r)
+void tm_roles_stop(struct tm_roles *r)
 {
     tm_http_server_stop(r->http);
     if (r->proxy_up)
@@ -80,11 +73,16 @@ static void roles_stop(struct roles *r)
     tm_data_role_stop(r->data);
     tm_sealer_close(r->sealer); /* after the data role: it feeds the sealer */
     tm_coord_role_stop(r->coord);
+}
+
+static void roles_stop(struct roles *r)
+{
+    tm_roles_stop(&r->r);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
 }
 
-static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
+static int roles_start(struct tm_roles *r, const struct tm_serve_config *cfg)
 {
     char coord_dir[4096], wal_dir[4096], seg_dir[4096], index_dir[4096];
     snprintf(coord_dir, sizeof coord_dir, "%s/coord", cfg->data_dir);
@@ -100,10 +98,20 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
         .seal_bytes = (uint64_t)(cfg->seal_mb > 0 ? cfg->seal_mb : 64) << 20,
         .seal_rows = (uint64_t)(cfg->seal_rows > 0 ? cfg->seal_rows : 0),
     };
-    struct tm_query_role_config qc = {QUERY_URL, DATA_URL, COORD_URL, cfg->shards, index_dir};
-    struct tm_proxy_config pc = {COORD_URL, DATA_URL, QUERY_URL, cfg->shards, 30000, cfg->max_body};
+    struct tm_query_role_config qc = {.url = QUERY_URL,
+                                      .data_url = DATA_URL,
+                                      .coord_url = COORD_URL,
+                                      .shards = cfg->shards,
+                                      .index_dir = index_dir};
+    struct tm_proxy_config pc = {.coord_url = COORD_URL,
+                                 .data_url = DATA_URL,
+                                 .query_url = QUERY_URL,
+                                 .shards = cfg->shards,
+                                 .request_timeout_ms = 30000,
+                                 .max_body = cfg->max_body};
     arm_test_crash_point();
-    int rc = tm_coord_role_start(&r->coord, coord_dir, COORD_URL);
+    int rc = tm_coord_role_start(
+        &r->coord, &(struct tm_coord_role_config){.dir = coord_dir, .url = COORD_URL});
     if (!rc)
         rc = tm_sealer_open(&r->sealer, &sc);
     if (!rc) {
@@ -125,19 +133,36 @@ static int roles_start(struct roles *r, const struct tm_serve_config *cfg)
     return rc;
 }
 
-int tm_serve_main(const struct tm_serve_config *cfg)
+void tm_block_stop_signals(void)
 {
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
-    /* Every thread started from here on inherits the mask, so the signal
-     * reaches only sigwait below. */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    struct roles r = {.lock_fd = lock_data_dir(cfg->data_dir)};
+    /* libuv (raft_uv_tcp, the HTTP server) writes without MSG_NOSIGNAL: a
+     * peer gone mid-write must cost an error, not this process. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+const char *tm_await_stop(void)
+{
+    sigset_t stop;
+    int sig = 0;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigwait(&stop, &sig);
+    return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+int tm_serve_main(const struct tm_serve_config *cfg)
+{
+    tm_block_stop_signals();
+    struct roles r = {.lock_fd = tm_lock_data_dir(cfg->data_dir)};
     if (r.lock_fd < 0)
         return 1;
-    int rc = roles_start(&r, cfg);
+    int rc = roles_start(&r.r, cfg);
     if (rc) {
         TM_ERROR("serve", "start failed: %s", tm_strerror(rc));
         roles_stop(&r);
@@ -145,11 +170,9 @@ int tm_serve_main(const struct tm_serve_config *cfg)
     }
     /* Tests and scripts read this line to learn the port (--port 0). */
     printf("tidemark: serving the Milvus REST API on http://%s:%d (data in %s)\n", cfg->host,
-           tm_http_server_port(r.http), cfg->data_dir);
+           tm_http_server_port(r.r.http), cfg->data_dir);
     fflush(stdout);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    TM_INFO("serve", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    TM_INFO("serve", "%s: shutting down", tm_await_stop());
     roles_stop(&r);
     TM_INFO("serve", "stopped");
     return 0;

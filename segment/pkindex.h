@@ -36,6 +36,13 @@ struct tm_pkindex {
 /* The stable hash of a primary key. It also routes rows to WAL shards
  * (hash % shards), so it is part of the on-disk contract: never change it. */
 uint64_t tm_pk_hash(const struct tm_pk *pk);
+/* The WAL shard of a key among n. Not tm_pk_hash % n: that hash has its
+ * lowest bit set (0 marks an empty slot), so with an even n every key went
+ * to odd shards (docs/decisions.md, "The cluster"). */
+static inline int tm_pk_shard(const struct tm_pk *pk, uint64_t n)
+{
+    return (int)((tm_pk_hash(pk) >> 1) % n);
+}
 
 void tm_pkindex_init(struct tm_pkindex *ix);
 void tm_pkindex_free(struct tm_pkindex *ix);

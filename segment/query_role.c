@@ -108,13 +108,15 @@ static int seal_shard(struct tm_query_role *q, int shard)
     return 0;
 }
 
-static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, size_t len)
+static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, size_t len,
+                       uint64_t *ts)
 {
     struct tm_entry_hdr h;
     struct tm_span rows, pks;
     int rc = tm_entry_decode(p, len, &h, &rows, &pks);
     if (rc)
         return rc;
+    *ts = h.ts;
     /* A data shard that restarted before the snapshot behind its last seal
      * was taken replays the entries before that seal again, and its tail
      * holds them, while the range they went into is loaded already: seals
@@ -146,15 +148,15 @@ static int tail_once(struct qshard *sh)
     tm_mpw_init(&w);
     tm_mpw_map(&w, 3);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh->id);
-    tm_mpw_cstr(&w, "from"), tm_mpw_uint(&w, sh->next);
+    tm_mpw_cstr(&w, "after"), tm_mpw_uint(&w, sh->after);
     tm_mpw_cstr(&w, "wait_ms"), tm_mpw_uint(&w, 300);
-    int rc = tm_rpc_call(q->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
+    int rc = tm_rpc_call(sh->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
     tm_mpw_free(&w);
     if (rc)
         return rc;
     uint32_t n, kn, nent = 0;
     const char *k;
-    uint64_t next = 0, safe = 0;
+    uint64_t safe = 0, ts;
     struct tm_mpr *b = &rep.body;
     tm_mpr_map(b, &n);
     for (uint32_t i = 0; i < n && !b->err && !rc; i++) {
@@ -164,11 +166,9 @@ static int tail_once(struct qshard *sh)
             for (uint32_t e = 0; e < nent && !b->err && !rc; e++) {
                 const uint8_t *p;
                 uint32_t len;
-                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, sh->id, p, len)))
-                    sh->next++; /* per entry: a retry must not apply one twice */
+                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, sh->id, p, len, &ts)))
+                    sh->after = ts; /* per entry: a retry must not apply one twice */
             }
-        } else if (KEY_IS(k, kn, "next")) {
-            tm_mpr_uint(b, &next);
         } else if (KEY_IS(k, kn, "safe")) {
             tm_mpr_uint(b, &safe);
         } else {
@@ -179,8 +179,6 @@ static int tail_once(struct qshard *sh)
     tm_rpc_reply_free(&rep);
     if (rc)
         return rc;
-    if (next != sh->next)
-        return TM_ECORRUPT;
     pthread_mutex_lock(&q->progress_mu);
     if (safe > q->tsafe[sh->id])
         q->tsafe[sh->id] = safe;
@@ -212,7 +210,7 @@ static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
     tm_mpw_init(&w);
     tm_mpw_map(&w, 1);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-    int rc = tm_rpc_call_uint(q->data, "last_ts", &w, 5000, ts, &st);
+    int rc = tm_rpc_call_uint(q->shards[shard].data, "last_ts", &w, 5000, ts, &st);
     tm_mpw_free(&w);
     return rc;
 }
@@ -472,7 +470,7 @@ static int load_sealed(struct tm_query_role *q, int nshards, uint64_t *sealed_ts
         tm_mpw_init(&w);
         tm_mpw_map(&w, 1);
         tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
-        rc = tm_rpc_call(q->data, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
+        rc = tm_rpc_call(q->shards[sh].data, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
         tm_mpw_free(&w);
         if (rc)
             return rc;
@@ -510,10 +508,14 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     pthread_cond_init(&q->progress, NULL);
     q->colls = calloc(65536, sizeof *q->colls);
     q->shards = calloc((size_t)cfg->shards, sizeof *q->shards);
+    q->nshards_alloc = q->shards ? cfg->shards : 0;
     q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
     int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
-    if (!rc)
-        rc = tm_rpc_client_open(&q->data, cfg->data_url);
+    for (int i = 0; !rc && i < cfg->shards; i++) {
+        q->shards[i] = (struct qshard){.q = q, .id = i};
+        rc = tm_rpc_client_open(&q->shards[i].data,
+                                cfg->shard_data_urls ? cfg->shard_data_urls[i] : cfg->data_url);
+    }
     if (!rc)
         rc = tm_rpc_client_open(&q->coord, cfg->coord_url);
     if (!rc)
@@ -525,7 +527,7 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     if (!rc)
         rc = tm_qidx_run(q);
     for (int i = 0; !rc && i < cfg->shards; i++) {
-        q->shards[i] = (struct qshard){.q = q, .id = i, .sealed_ts = sealed_ts[i]};
+        q->shards[i].sealed_ts = q->shards[i].after = sealed_ts[i];
         rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;
         q->nshards += !rc;
     }
@@ -548,7 +550,8 @@ void tm_query_role_stop(struct tm_query_role *q)
     for (int i = 0; i < q->nshards; i++)
         pthread_join(q->shards[i].thread, NULL);
     tm_qidx_stop(q); /* before the stores go: the builder reads them */
-    tm_rpc_client_close(q->data);
+    for (int i = 0; q->shards && i < q->nshards_alloc; i++)
+        tm_rpc_client_close(q->shards[i].data);
     tm_rpc_client_close(q->coord);
     for (size_t i = 0; i < q->ncolls; i++) {
         tm_qidx_coll_free(&q->colls[i]);

@@ -31,6 +31,9 @@ struct tm_query_role;
 struct tm_query_role_config {
     const char *url;
     const char *data_url;
+    /* A cluster: shard s's replicas' addresses, comma separated (tm_rpc
+     * follows the leader); NULL: every shard at data_url. */
+    const char *const *shard_data_urls;
     const char *coord_url;
     int shards;
     /* Where index files live (query_index.h), created when first needed;

@@ -31,17 +31,19 @@ struct qshard {
     struct tm_query_role *q;
     int id;
     pthread_t thread;
-    uint64_t next;
+    struct tm_rpc_client *data; /* the shard's replicas: the leader answers */
+    uint64_t after;             /* the timestamp of the last entry applied */
     /* Entries at or before this timestamp are in the sealed ranges loaded
      * at start (the latest range's seal timestamp): skipped by the tail. */
     uint64_t sealed_ts;
 };
 
 struct tm_query_role {
-    struct tm_rpc_client *data, *coord;
+    struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
     struct qshard *shards;
-    int nshards;
+    int nshards;       /* with a tail thread running */
+    int nshards_alloc; /* with a client (closed at stop) */
     atomic_bool stopping;
     /* collections, guarded by colls_mu */
     pthread_mutex_t colls_mu;

@@ -221,7 +221,7 @@ uint64_t tm_store_read_ts(const struct tm_pk_entry *e, const struct tm_store_rea
     if (!q->nshards)
         return q->ts;
     struct tm_pk pk = {.is_str = e->skey != NULL, .i = e->ikey, .s = e->skey, .len = e->slen};
-    return q->shard_ts[tm_pk_hash(&pk) % q->nshards];
+    return q->shard_ts[tm_pk_shard(&pk, q->nshards)];
 }
 
 bool tm_store_seg_selected(const struct tm_store *s, uint32_t seg, const struct tm_store_read *q)

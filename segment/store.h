@@ -81,7 +81,7 @@ struct tm_store {
 /* What a read selects. */
 struct tm_store_read {
     uint64_t ts; /* MVCC read timestamp, unless shard_ts is given */
-    /* Per-shard read timestamps: a key is read at shard_ts[hash % nshards],
+    /* Per-shard read timestamps: a key is read at shard_ts[tm_pk_shard(pk, nshards)],
      * the serviceable time of the shard that owns it (as Milvus, each shard
      * reads at its own tsafe; per key the read is a consistent snapshot). */
     const uint64_t *shard_ts;

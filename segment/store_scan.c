@@ -80,7 +80,7 @@ static void mark_only_versions(const struct tm_store *s, const struct tm_store_r
             bool vis = all;
             if (!vis) {
                 struct tm_pk pk = tm_store_pk_at(pkc, r);
-                vis = ts[r] <= (q->nshards ? q->shard_ts[tm_pk_hash(&pk) % q->nshards] : q->ts);
+                vis = ts[r] <= (q->nshards ? q->shard_ts[tm_pk_shard(&pk, q->nshards)] : q->ts);
             }
             bits[i][r / 64] |= (uint64_t)vis << (r % 64);
         }

@@ -8,6 +8,7 @@
  * arriving meanwhile queue up and form the next batch.
  */
 #include "data_role_int.h"
+#include "tm_crc32c.h"
 #include "tm_log.h"
 #include "tm_time.h"
 
@@ -55,6 +56,17 @@ static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
 }
 
 /* ---- apply (loop thread) ---- */
+
+/* Folds one applied entry into the shard's running digest (a CRC32C of the
+ * entry mixed into 64 bits, order-sensitive). */
+void tm_data_digest_add(struct shard *sh, const void *buf, size_t len)
+{
+    uint64_t x = (sh->digest ^ tm_crc32c(0, buf, len)) * 0x9e3779b97f4a7c15ull;
+    pthread_mutex_lock(&sh->tmu);
+    sh->digest = x ^ (x >> 29);
+    sh->ndigest++;
+    pthread_mutex_unlock(&sh->tmu);
+}
 
 /* Keeps an applied entry for the tails. */
 int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
@@ -137,6 +149,8 @@ static int shard_apply(void *arg, const void *buf, size_t len)
     pthread_mutex_unlock(&sh->tmu);
     if (!dup && (rc = tm_data_record_entry(sh, &h, buf, len)))
         return rc;
+    if (!dup)
+        tm_data_digest_add(sh, buf, len);
     if (!dup && (rc = tm_data_after_apply(sh, &h, rows, buf, len)))
         return rc;
     complete_upto(sh, h.ts);
@@ -275,6 +289,8 @@ static void on_tick(uv_timer_t *t)
 {
     struct shard *sh = t->data;
     uint64_t ts;
+    if (sh->role->cluster && !atomic_load(&sh->leading))
+        return; /* only the leader seals and stamps: followers apply its log */
     tm_data_maybe_seal(sh);
     if (sh->inflight || shard_ts(sh, 1, &ts))
         return;
@@ -368,6 +384,10 @@ static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_stat
         tm_status_set(st, TM_MV_INTERNAL, "no WAL shard %lld", (long long)id);
         return NULL;
     }
+    if (!d->shards[id].hosted) {
+        tm_status_set(st, TM_MV_NOT_LEADER, "WAL shard %lld has no replica here", (long long)id);
+        return NULL;
+    }
     return &d->shards[id];
 }
 
@@ -424,34 +444,72 @@ static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
     pthread_cond_timedwait(cond, mu, &ts);
 }
 
+/* The first position whose entry has a timestamp above `after` (the log's
+ * timestamps rise). */
+static uint64_t first_after(const struct shard *sh, uint64_t after)
+{
+    uint64_t lo = 0, hi = sh->nlog;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (sh->log[mid].ts <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                       struct tm_status *st)
 {
     struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
-    int64_t from = tm_mpr_key_int(*body, "from", 0);
+    int64_t after = tm_mpr_key_int(*body, "after", 0);
     int64_t wait = tm_mpr_key_int(*body, "wait_ms", 0);
     if (!sh)
         return;
-    if (from < 0 || wait < 0 || wait > 1000) {
+    if (after < 0 || wait < 0 || wait > 1000) {
         tm_status_set(st, TM_MV_INTERNAL, "bad tail request");
         return;
     }
     pthread_mutex_lock(&sh->tmu);
-    if ((uint64_t)from >= sh->nlog && wait)
+    if ((uint64_t)after < sh->base_ts) {
+        pthread_mutex_unlock(&sh->tmu);
+        tm_status_set(st, TM_MV_INTERNAL,
+                      "shard %d: entries after %lld are in sealed segments here (up to %llu)",
+                      sh->id, (long long)after, (unsigned long long)sh->base_ts);
+        return;
+    }
+    uint64_t first = first_after(sh, (uint64_t)after);
+    if (first >= sh->nlog && wait) {
         wait_ms(&sh->tcond, &sh->tmu, wait);
-    uint64_t end = (uint64_t)from, bytes = 0;
-    while (end < sh->nlog && (end == (uint64_t)from || bytes + sh->log[end].len <= TAIL_MAX_BYTES))
+        first = first_after(sh, (uint64_t)after);
+    }
+    uint64_t end = first, bytes = 0;
+    while (end < sh->nlog && (end == first || bytes + sh->log[end].len <= TAIL_MAX_BYTES))
         bytes += sh->log[end++].len;
-    uint64_t first = (uint64_t)from < sh->nlog ? (uint64_t)from : sh->nlog;
-    tm_mpw_map(reply, 3);
+    tm_mpw_map(reply, 2);
     tm_mpw_cstr(reply, "entries"), tm_mpw_array(reply, (uint32_t)(end - first));
     for (uint64_t i = first; i < end; i++)
         tm_mpw_bin(reply, sh->log[i].p, sh->log[i].len);
-    tm_mpw_cstr(reply, "next"), tm_mpw_uint(reply, end > first ? end : first);
-    /* Everything at or below `safe` is in entries [0, end) once we caught up. */
+    /* Everything at or below `safe` is in the entries up to `end`. */
     uint64_t safe = end == sh->nlog ? (sh->last_ts > sh->safe_ts ? sh->last_ts : sh->safe_ts)
                                     : sh->log[end - 1].ts;
     tm_mpw_cstr(reply, "safe"), tm_mpw_uint(reply, safe);
+    pthread_mutex_unlock(&sh->tmu);
+}
+
+static void call_digest(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                        struct tm_status *st)
+{
+    struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
+    if (!sh)
+        return;
+    pthread_mutex_lock(&sh->tmu);
+    tm_mpw_map(reply, 4);
+    tm_mpw_cstr(reply, "leading"), tm_mpw_bool(reply, !d->cluster || atomic_load(&sh->leading));
+    tm_mpw_cstr(reply, "n"), tm_mpw_uint(reply, sh->ndigest);
+    tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, sh->last_ts);
+    tm_mpw_cstr(reply, "digest"), tm_mpw_uint(reply, sh->digest);
     pthread_mutex_unlock(&sh->tmu);
 }
 
@@ -488,15 +546,39 @@ static void call_applied(struct tm_data_role *d, struct tm_mpr *body, struct tm_
     tm_mpw_cstr(reply, "applied"), tm_mpw_uint(reply, applied);
 }
 
+/* In a cluster only a shard's leader takes writes and serves reads of its
+ * log: a follower may lag, and only the leader stamps time ticks. */
+static bool leads(struct tm_data_role *d, struct tm_mpr body, struct tm_status *st)
+{
+    int64_t id = tm_mpr_key_int(body, "shard", -1);
+    if (!d->cluster || id < 0 || id >= d->nshards)
+        return true; /* shard_of answers */
+    uint64_t leader = 0;
+    if (!d->shards[id].hosted) {
+        tm_status_set(st, TM_MV_NOT_LEADER, "WAL shard %lld has no replica here", (long long)id);
+        return false;
+    }
+    if (atomic_load(&d->shards[id].leading))
+        return true;
+    tm_raft_group_leading(d->shards[id].raft, &leader);
+    tm_status_set(st, TM_MV_NOT_LEADER, "not the leader of WAL shard %lld (leader: node %llu)",
+                  (long long)id, (unsigned long long)leader);
+    return false;
+}
+
 static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
                    struct tm_status *st)
 {
     struct tm_data_role *d = arg;
-    if (strcmp(type, "applied") == 0) {
-        call_applied(d, body, reply, st);
+    if (strcmp(type, "digest") == 0) {
+        call_digest(d, body, reply, st);
         return;
     }
-    if (strcmp(type, "write") == 0)
+    if (!leads(d, *body, st))
+        return;
+    if (strcmp(type, "applied") == 0)
+        call_applied(d, body, reply, st);
+    else if (strcmp(type, "write") == 0)
         call_write(d, body, reply, st);
     else if (strcmp(type, "tail") == 0)
         call_tail(d, body, reply, st);
@@ -510,9 +592,34 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
 
 /* ---- lifecycle ---- */
 
-static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const char *dir)
+/* raftgroup's on_leader, on the shard's loop thread. */
+static void shard_on_leader(void *arg, int leading)
+{
+    struct shard *sh = arg;
+    /* A new leader takes a fresh lease: the TSO has moved on past anything
+     * the previous leader stamped, so timestamps keep rising along the log. */
+    sh->lease_next = sh->lease_end = 0;
+    atomic_store(&sh->leading, leading != 0);
+    TM_INFO("data", "shard %d: this node %s", sh->id, leading ? "leads" : "no longer leads");
+}
+
+static const struct tm_data_group *group_of(const struct tm_data_role_config *cfg, int id)
+{
+    if (!cfg->groups)
+        return NULL;
+    const struct tm_data_group *g = &cfg->groups[id];
+    for (unsigned i = 0; i < g->n; i++)
+        if (g->members[i].id == cfg->self_id)
+            return g;
+    return NULL;
+}
+
+static int shard_start(struct tm_data_role *d, struct shard *sh, int id,
+                       const struct tm_data_role_config *dc)
 {
     char path[4096];
+    const char *dir = dc->dir;
+    const struct tm_data_group *grp = group_of(dc, id);
     snprintf(path, sizeof path, "%s/shard-%d", dir, id);
     sh->role = d;
     sh->id = id;
@@ -521,12 +628,21 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
     pthread_mutex_init(&sh->tmu, NULL);
     pthread_cond_init(&sh->tcond, NULL);
     int rc = tm_dedupe_init(&sh->applied_ids);
-    if (rc)
+    sh->hosted = !d->cluster || grp;
+    if (rc || !sh->hosted)
         return rc;
+    const char *self_addr = "data-1";
+    for (unsigned i = 0; grp && i < grp->n; i++)
+        if (grp->members[i].id == dc->self_id)
+            self_addr = grp->members[i].address;
     struct tm_raft_group_config cfg = {
         .dir = path,
-        .id = 1,
-        .address = "data-1",
+        .id = grp ? dc->self_id : 1,
+        .address = self_addr,
+        .members = grp ? grp->members : NULL,
+        .nmembers = grp ? grp->n : 0,
+        .election_ms = dc->election_ms,
+        .on_leader = grp ? shard_on_leader : NULL,
         .apply = shard_apply,
         .arg = sh,
         /* Snapshots only right behind a seal (tm_data_after_apply asks for
@@ -536,17 +652,19 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id, const c
         .restore = d->sink ? tm_data_restore : NULL,
         .snapshot_threshold = 0,
         /* Entries kept behind a snapshot: the entries it follows are in
-         * segments already, so a few suffice (a lagging replica of a later
-         * cluster installs the snapshot instead). */
-        .snapshot_trailing = 8,
+         * segments already, so a few suffice alone. In a cluster, enough
+         * that a replica back from a short outage catches up from the log
+         * (installing a snapshot would need the leader's segment files:
+         * docs/cluster.md). */
+        .snapshot_trailing = grp ? 4096 : 8,
     };
     rc = tm_raft_group_start(&sh->raft, &cfg);
     if (rc)
         return rc;
     sh->tick_job.fn = tick_start_job;
     tm_raft_group_post(sh->raft, &sh->tick_job);
-    TM_INFO("data", "shard %d replayed %llu entries from %s", id, (unsigned long long)sh->nlog,
-            path);
+    TM_INFO("data", "shard %d %s %llu entries from %s", id, grp ? "holds" : "replayed",
+            (unsigned long long)sh->nlog, path);
     return 0;
 }
 
@@ -576,8 +694,9 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     d->seal_bytes = cfg->seal_bytes ? cfg->seal_bytes : (64u << 20);
     d->seal_rows = cfg->seal_rows ? cfg->seal_rows : TM_DATA_SEAL_ROWS_DEFAULT;
     int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
+    d->cluster = cfg->groups != NULL;
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
-        rc = shard_start(d, &d->shards[i], i, cfg->dir);
+        rc = shard_start(d, &d->shards[i], i, cfg);
     if (!rc)
         rc = tm_rpc_server_start(&d->rpc, cfg->url, 64, handle, d); /* a worker per waiting write */
     if (rc) {

@@ -6,18 +6,28 @@
  * Calls (type: request body -> reply body):
  *   "write"   {"shard", "kind", "coll", "part", "cid", "seq", "rows", "pks"}
  *                                   -> {"ts": uint}   the entry's timestamp
- *   "tail"    {"shard", "from", "wait_ms"}
- *                                   -> {"entries": [bin], "next": uint, "safe": uint}
- *             entries from position `from`, waiting up to wait_ms (≤ 1000) for
- *             the first; `safe` is a timestamp below which the shard will
- *             never write again (the tsafe of a replica that applied them all).
+ *   "tail"    {"shard", "after", "wait_ms"}
+ *                                   -> {"entries": [bin], "safe": uint}
+ *             the entries with a timestamp above `after`, waiting up to
+ *             wait_ms (≤ 1000) for the first; `safe` is a timestamp below
+ *             which the shard will never write again (the tsafe of a replica
+ *             that applied them all). Timestamps rise along the log and are
+ *             the same on every replica, so a reader can move to another
+ *             replica and go on. A replica that no longer holds the entries
+ *             just above `after` (they are in segments) answers an error.
  *   "applied" {"shard", "cid", "seq"} -> {"applied": 0|1}: a named write
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
  *             applied entry: every acknowledged write is at or below it.
  *   "sealed"  {"shard"}             -> {"ranges": the sink's list}: what a
- *             reader loads before tailing from position 0 (after a restart
- *             the tail starts behind the last seal).
+ *             reader loads before tailing (after a restart the tail starts
+ *             behind the last seal).
+ *   "digest"  {"shard"} -> {"leading": bool, "n": entries applied, "ts": last ts,
+ *                          "digest": uint}
+ *             a running hash of every entry applied (retries that were
+ *             duplicates excepted): equal on replicas that applied the same
+ *             log. Any replica answers it; the other calls only the leader
+ *             (TM_MV_NOT_LEADER elsewhere).
  *
  * Snapshots (with a sink): right after a seal the shard takes a Raft
  * snapshot holding its last timestamp, the dedupe window, the sink's
@@ -33,6 +43,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "raftgroup.h"
 
 struct tm_data_role;
 struct tm_buf;
@@ -57,6 +69,13 @@ struct tm_shard_sink {
     void (*list)(void *arg, int shard, struct tm_mpw *w);
 };
 
+/* A cluster's replica set of one shard (coord "placement"). */
+#define TM_DATA_MAX_REPLICAS 5
+struct tm_data_group {
+    unsigned n;
+    struct tm_raft_member members[TM_DATA_MAX_REPLICAS];
+};
+
 struct tm_data_role_config {
     const char *dir;       /* shard state lives in dir/shard-<n> */
     const char *url;       /* where to serve */
@@ -71,6 +90,12 @@ struct tm_data_role_config {
     const struct tm_shard_sink *sink;
     uint64_t seal_bytes;
     uint64_t seal_rows;
+    /* A cluster: shards[s] replicas each (NULL: every shard a group of one,
+     * the standalone server). This node hosts the shards whose group names
+     * self_id; elsewhere its calls answer TM_MV_NOT_LEADER. */
+    const struct tm_data_group *groups;
+    uint64_t self_id;
+    unsigned election_ms;
 };
 
 /* The row limit of a growing segment when none is configured: the order of

@@ -3,6 +3,7 @@
 #define TM_DATA_ROLE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -62,6 +63,12 @@ struct shard {
      * bytes and rows applied since, whether a seal is queued */
     uint64_t seal_pos, bytes_since_seal, rows_since_seal;
     bool seal_queued, snapshot_wanted;
+    /* a cluster's replica: whether it leads (set by raftgroup's on_leader)
+     * and the running digest of applied entries (guarded by tmu) */
+    atomic_bool leading;
+    bool hosted;
+    uint64_t digest, ndigest;
+    uint64_t base_ts; /* the log before log[0] is in segments up to this ts */
     /* timestamp lease, loop thread only */
     uint64_t lease_next, lease_end, lease_ms;
 };
@@ -73,12 +80,14 @@ struct tm_data_role {
     uint64_t seal_bytes, seal_rows;
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
+    bool cluster;
 };
 
 /* data_role.c */
 int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const void *buf,
                          size_t len);
 void tm_data_enqueue(struct shard *sh, struct write_req *req);
+void tm_data_digest_add(struct shard *sh, const void *buf, size_t len);
 /* data_snap.c (loop thread) */
 int tm_data_snapshot(void *arg, struct tm_buf *out);
 int tm_data_restore(void *arg, const void *buf, size_t len);

@@ -1,9 +1,11 @@
 /* Sealing and snapshots of a data shard (data_role.h).
  *
- * Snapshot byte layout (version 1): one msgpack map
- *   {"v": 1, "last": last timestamp, "dedupe": [key, ...] (oldest first),
+ * Snapshot byte layout (version 2): one msgpack map
+ *   {"v": 2, "last": last timestamp, "dedupe": [key, ...] (oldest first),
  *    "tail": [entry bytes, ...] (applied after the last seal, in log order),
- *    "sink": bin (the sink's own state: its durable ranges)}
+ *    "sink": bin (the sink's own state: its durable ranges),
+ *    "dg": running digest, "dn": entries in it (data_role.h "digest")}
+ * Version 1 (no digest) is still read: its digest starts again from zero.
  * padded to 8 bytes by raftgroup.c.
  *
  * Why it holds no rows: a snapshot is asked for right after a seal entry
@@ -24,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2
 
 /* Rows an entry adds to the growing data: the count of its `rows` batch
  * ({"n": nrows, ...}, segment/batch.h) for an insert, upsert or merge, none
@@ -115,9 +117,11 @@ int tm_data_snapshot(void *arg, struct tm_buf *out)
         return rc;
     }
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 5);
+    tm_mpw_map(&w, 7);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, SNAP_VERSION);
     pthread_mutex_lock(&sh->tmu);
+    tm_mpw_cstr(&w, "dg"), tm_mpw_uint(&w, sh->digest);
+    tm_mpw_cstr(&w, "dn"), tm_mpw_uint(&w, sh->ndigest);
     tm_mpw_cstr(&w, "last"), tm_mpw_uint(&w, sh->last_ts);
     tm_mpw_cstr(&w, "dedupe"), tm_dedupe_encode(&sh->applied_ids, &w);
     tm_mpw_cstr(&w, "tail"), tm_mpw_array(&w, (uint32_t)(sh->nlog - sh->seal_pos));
@@ -170,6 +174,24 @@ static int restore_tail(struct shard *sh, struct tm_mpr *r)
     return 0;
 }
 
+/* The digest, and where the log in memory starts: everything before the
+ * restored tail (or the seal, when it is empty) is in segments. */
+static void restore_digest(struct shard *sh, struct tm_mpr r)
+{
+    uint64_t dg = 0, dn = 0;
+    struct tm_mpr m = r;
+    if (tm_mpr_find(&m, "dg") == 0)
+        tm_mpr_uint(&m, &dg);
+    m = r;
+    if (tm_mpr_find(&m, "dn") == 0)
+        tm_mpr_uint(&m, &dn);
+    pthread_mutex_lock(&sh->tmu);
+    sh->digest = dg;
+    sh->ndigest = dn;
+    sh->base_ts = sh->nlog ? sh->log[0].ts - 1 : sh->last_ts;
+    pthread_mutex_unlock(&sh->tmu);
+}
+
 int tm_data_restore(void *arg, const void *buf, size_t len)
 {
     struct shard *sh = arg;
@@ -180,7 +202,8 @@ int tm_data_restore(void *arg, const void *buf, size_t len)
     uint32_t state_len = 0;
     tm_mpr_init(&r, buf, len);
     struct tm_mpr m = r;
-    int rc = tm_mpr_find(&m, "v") || tm_mpr_uint(&m, &v) || v != SNAP_VERSION ? TM_EVERSION : 0;
+    int rc =
+        tm_mpr_find(&m, "v") || tm_mpr_uint(&m, &v) || v < 1 || v > SNAP_VERSION ? TM_EVERSION : 0;
     if (!rc && ((m = r), tm_mpr_find(&m, "sink") || tm_mpr_bin(&m, &state, &state_len)))
         rc = TM_ECORRUPT;
     if (!rc)
@@ -201,6 +224,8 @@ int tm_data_restore(void *arg, const void *buf, size_t len)
             sh->last_ts = last;
         pthread_mutex_unlock(&sh->tmu);
     }
+    if (!rc)
+        restore_digest(sh, r);
     if (rc)
         TM_ERROR("data", "shard %d: snapshot cannot be restored: %s", sh->id, tm_strerror(rc));
     return rc;

@@ -1,10 +1,11 @@
-/* Single-member Raft groups on a libuv loop thread (see raftgroup.h). */
+/* Raft groups on a libuv loop thread (see raftgroup.h). */
 #include "raftgroup.h"
 #include "tm_err.h"
 #include "tm_log.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdbool.h>
@@ -21,6 +22,10 @@ struct tm_raft_group {
     uv_timer_t ready_timer;
     pthread_t thread;
     struct raft_uv_transport transport;
+    struct raft_uv_transport tcp; /* wrapped by transport in a group of several */
+    raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb close_cb;
+    bool tcp_up;
     struct raft_io io;
     struct raft_fsm fsm;
     struct raft raft;
@@ -31,6 +36,10 @@ struct tm_raft_group {
     struct tm_raft_job *jobs, *jobs_tail;
     int start_rc;  /* 1 while starting, then 0 or an error */
     bool stopping; /* guarded by mu */
+    /* leadership, written on the loop thread */
+    bool barrier_running;
+    atomic_bool leading; /* leads and applied every earlier entry */
+    atomic_uint_fast64_t leader_id;
 };
 
 /* ---- a transport for single-member groups ----
@@ -60,6 +69,105 @@ static void null_close(struct raft_uv_transport *t, raft_uv_transport_close_cb c
 {
     if (cb)
         cb(t);
+}
+
+/* ---- raft_uv_tcp with TCP_NODELAY on every connection ----
+ * The stock transport never sets it, and pipelined AppendEntries then wait
+ * for delayed ACKs (~40 ms per round, wal-anchor.md §4.1). The wrapper hands
+ * every call to raft_uv_tcp and sets the option on each stream it returns. */
+
+static struct tm_raft_group *group_of_tcp(struct raft_uv_transport *tcp)
+{
+    return (struct tm_raft_group *)((char *)tcp - offsetof(struct tm_raft_group, tcp));
+}
+
+static struct tm_raft_group *group_of_transport(struct raft_uv_transport *t)
+{
+    return (struct tm_raft_group *)((char *)t - offsetof(struct tm_raft_group, transport));
+}
+
+static int nodelay_init(struct raft_uv_transport *t, raft_id id, const char *address)
+{
+    struct tm_raft_group *g = group_of_transport(t);
+    return g->tcp.init(&g->tcp, id, address);
+}
+
+static void nodelay_accepted(struct raft_uv_transport *tcp, raft_id id, const char *address,
+                             struct uv_stream_s *stream)
+{
+    struct tm_raft_group *g = group_of_tcp(tcp);
+    uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    g->accept_cb(&g->transport, id, address, stream);
+}
+
+static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    struct tm_raft_group *g = group_of_transport(t);
+    g->accept_cb = cb;
+    return g->tcp.listen(&g->tcp, nodelay_accepted);
+}
+
+struct nodelay_connect {
+    struct raft_uv_connect req; /* what raft_uv_tcp sees */
+    struct raft_uv_connect *outer;
+    raft_uv_connect_cb cb;
+};
+
+static void nodelay_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+{
+    struct nodelay_connect *c = req->data;
+    if (status == 0)
+        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    c->cb(c->outer, stream, status);
+    free(c);
+}
+
+static int nodelay_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                           const char *address, raft_uv_connect_cb cb)
+{
+    struct tm_raft_group *g = group_of_transport(t);
+    struct nodelay_connect *c = calloc(1, sizeof *c);
+    if (!c)
+        return RAFT_NOMEM;
+    c->req.data = c;
+    c->outer = req;
+    c->cb = cb;
+    int rv = g->tcp.connect(&g->tcp, &c->req, id, address, nodelay_connected);
+    if (rv)
+        free(c);
+    return rv;
+}
+
+static void nodelay_closed(struct raft_uv_transport *tcp)
+{
+    struct tm_raft_group *g = group_of_tcp(tcp);
+    if (g->close_cb)
+        g->close_cb(&g->transport);
+}
+
+static void nodelay_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+    struct tm_raft_group *g = group_of_transport(t);
+    g->close_cb = cb;
+    g->tcp.close(&g->tcp, nodelay_closed);
+}
+
+static int transport_setup(struct tm_raft_group *g)
+{
+    if (!g->cfg.members) {
+        g->transport = (struct raft_uv_transport){
+            .init = null_init, .listen = null_listen, .connect = null_connect, .close = null_close};
+        return 0;
+    }
+    int rv = raft_uv_tcp_init(&g->tcp, &g->loop);
+    if (rv)
+        return TM_ERROR("raft", "%s: raft_uv_tcp_init: %d", g->dir, rv), TM_EIO;
+    g->tcp_up = true;
+    g->transport = (struct raft_uv_transport){.init = nodelay_init,
+                                              .listen = nodelay_listen,
+                                              .connect = nodelay_connect,
+                                              .close = nodelay_close};
+    return 0;
 }
 
 /* ---- FSM adapter ---- */
@@ -180,24 +288,71 @@ static void start_done(struct tm_raft_group *g, int rc)
 static void on_barrier(struct raft_barrier *req, int status)
 {
     struct tm_raft_group *g = req->data;
-    if (status)
-        TM_ERROR("raft", "%s: replay barrier failed: %s", g->dir, raft_strerror(status));
-    start_done(g, status ? TM_EIO : 0);
+    g->barrier_running = false;
+    if (!g->cfg.members) {
+        if (status)
+            TM_ERROR("raft", "%s: replay barrier failed: %s", g->dir, raft_strerror(status));
+        start_done(g, status ? TM_EIO : 0);
+        return;
+    }
+    /* Leadership may have moved while the barrier ran: the next poll says. */
+    if (status == 0 && raft_state(&g->raft) == RAFT_LEADER && !atomic_load(&g->leading)) {
+        atomic_store(&g->leading, true);
+        TM_INFO("raft", "%s: member %llu leads (term %llu)", g->dir, (unsigned long long)g->cfg.id,
+                (unsigned long long)g->raft.current_term);
+        if (g->cfg.on_leader)
+            g->cfg.on_leader(g->cfg.arg, 1);
+    }
 }
 
-/* Polls until this member leads, then replays the log with a barrier. */
+static void run_barrier(struct tm_raft_group *g)
+{
+    g->barrier.data = g;
+    g->barrier_running = true;
+    int rv = raft_barrier(&g->raft, &g->barrier, on_barrier);
+    if (rv) {
+        g->barrier_running = false;
+        TM_ERROR("raft", "%s: barrier: %s", g->dir, raft_strerror(rv));
+        if (!g->cfg.members)
+            start_done(g, TM_EIO);
+    }
+}
+
+/* A group of one: polls until this member leads, then replays the log with
+ * a barrier. A group of several: follows leadership for the group's life.
+ * libraft 0.15 appends nothing on election, so a new leader runs a barrier
+ * before it calls itself leading: entries of earlier terms are applied
+ * first, and every acknowledged write is in its state. */
 static void on_ready_timer(uv_timer_t *t)
 {
     struct tm_raft_group *g = t->data;
-    if (raft_state(&g->raft) != RAFT_LEADER)
+    raft_id id = 0;
+    const char *addr = NULL;
+    raft_leader(&g->raft, &id, &addr);
+    atomic_store(&g->leader_id, id);
+    bool leader = raft_state(&g->raft) == RAFT_LEADER;
+    if (!g->cfg.members) {
+        if (leader) {
+            uv_timer_stop(t);
+            run_barrier(g);
+        }
         return;
-    uv_timer_stop(t);
-    g->barrier.data = g;
-    int rv = raft_barrier(&g->raft, &g->barrier, on_barrier);
-    if (rv) {
-        TM_ERROR("raft", "%s: barrier: %s", g->dir, raft_strerror(rv));
-        start_done(g, TM_EIO);
     }
+    if (leader && !atomic_load(&g->leading) && !g->barrier_running)
+        run_barrier(g);
+    if (!leader && atomic_load(&g->leading)) {
+        atomic_store(&g->leading, false);
+        TM_INFO("raft", "%s: member %llu stopped leading", g->dir, (unsigned long long)g->cfg.id);
+        if (g->cfg.on_leader)
+            g->cfg.on_leader(g->cfg.arg, 0);
+    }
+}
+
+int tm_raft_group_leading(struct tm_raft_group *g, uint64_t *leader_id)
+{
+    if (leader_id)
+        *leader_id = atomic_load(&g->leader_id);
+    return atomic_load(&g->leading);
 }
 
 /* After a failed start: raft's close callback releases raft_uv, then the
@@ -209,12 +364,35 @@ static void on_failed_close(struct raft *r)
     uv_close((uv_handle_t *)&g->wake, NULL);
 }
 
+static int bootstrap(struct tm_raft_group *g)
+{
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    if (!g->cfg.members)
+        rv = raft_configuration_add(&conf, g->cfg.id, g->cfg.address, RAFT_VOTER);
+    for (unsigned i = 0; !rv && i < g->cfg.nmembers; i++)
+        rv = raft_configuration_add(&conf, g->cfg.members[i].id, g->cfg.members[i].address,
+                                    RAFT_VOTER);
+    if (!rv)
+        rv = raft_bootstrap(&g->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv && rv != RAFT_CANTBOOTSTRAP) /* CANTBOOTSTRAP: it has state already */
+        return TM_ERROR("raft", "%s: bootstrap: %s", g->dir, raft_strerror(rv)), TM_EIO;
+    return 0;
+}
+
 static int raft_setup(struct tm_raft_group *g)
 {
+    int rc = transport_setup(g);
+    if (rc)
+        return rc;
     int rv = raft_uv_init(&g->io, &g->loop, g->dir, &g->transport);
     if (rv)
         return TM_ERROR("raft", "%s: raft_uv_init: %s", g->dir, g->io.errmsg), TM_EIO;
     g->stage = 1;
+    /* A restarted peer is reachable again after 100 ms, not the default 1 s. */
+    raft_uv_set_connect_retry_delay(&g->io, 100);
     g->fsm = (struct raft_fsm){.version = 1,
                                .data = g,
                                .apply = fsm_apply,
@@ -225,17 +403,13 @@ static int raft_setup(struct tm_raft_group *g)
         return TM_ERROR("raft", "%s: raft_init: %s", g->dir, raft_strerror(rv)), TM_EIO;
     g->raft.data = g;
     g->stage = 2;
-    struct raft_configuration conf;
-    raft_configuration_init(&conf);
-    rv = raft_configuration_add(&conf, g->cfg.id, g->cfg.address, RAFT_VOTER);
-    if (!rv)
-        rv = raft_bootstrap(&g->raft, &conf);
-    raft_configuration_close(&conf);
-    if (rv && rv != RAFT_CANTBOOTSTRAP)
-        return TM_ERROR("raft", "%s: bootstrap: %s", g->dir, raft_strerror(rv)), TM_EIO;
-    /* Election timeout ≥ 1 s on this hardware (wal-anchor.md §5). */
-    raft_set_election_timeout(&g->raft, 1000);
+    if ((rc = bootstrap(g)))
+        return rc;
+    /* Election timeout ≥ 1 s on this hardware (wal-anchor.md §5); pre-vote
+     * keeps a member cut off from the others from raising terms. */
+    raft_set_election_timeout(&g->raft, g->cfg.election_ms ? g->cfg.election_ms : 1000);
     raft_set_heartbeat_timeout(&g->raft, 100);
+    raft_set_pre_vote(&g->raft, g->cfg.members != NULL);
     raft_set_snapshot_threshold(&g->raft, threshold_of(g));
     raft_set_snapshot_trailing(&g->raft, g->cfg.snapshot_trailing ? g->cfg.snapshot_trailing : 128);
     rv = raft_start(&g->raft);
@@ -244,6 +418,8 @@ static int raft_setup(struct tm_raft_group *g)
     uv_timer_init(&g->loop, &g->ready_timer);
     g->ready_timer.data = g;
     uv_timer_start(&g->ready_timer, on_ready_timer, 0, 5);
+    if (g->cfg.members)
+        start_done(g, 0);
     return 0;
 }
 
@@ -262,6 +438,8 @@ static void *loop_main(void *arg)
         }
     }
     uv_run(&g->loop, UV_RUN_DEFAULT);
+    if (g->tcp_up)
+        raft_uv_tcp_close(&g->tcp);
     return NULL;
 }
 
@@ -293,8 +471,6 @@ int tm_raft_group_start(struct tm_raft_group **out, const struct tm_raft_group_c
         free(g);
         return rc;
     }
-    g->transport = (struct raft_uv_transport){
-        .init = null_init, .listen = null_listen, .connect = null_connect, .close = null_close};
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cond, NULL);
     g->start_rc = 1;
@@ -339,6 +515,8 @@ int tm_raft_group_append(struct tm_raft_group *g, const struct tm_raft_buf *bufs
     struct raft_buffer rb[64];
     if (n == 0 || n > 64)
         return TM_EINVAL;
+    if (g->cfg.members && !atomic_load(&g->leading))
+        return TM_ENOTLEADER; /* maybe elected, but earlier terms not applied yet */
     for (unsigned i = 0; i < n; i++) {
         if (bufs[i].len % 8)
             return TM_EINVAL;

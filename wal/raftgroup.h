@@ -2,6 +2,11 @@
  * raft_uv disk backend. Used by the coordinator (catalog + TSO) and by each
  * WAL shard of the data role.
  *
+ * A group of one (the standalone server) needs no network. A group of
+ * several members talks over raft_uv_tcp wrapped so that every connection
+ * sets TCP_NODELAY (the stock transport stalls ~40 ms under pipelined
+ * appends: Nagle against delayed ACKs, wal-anchor.md §4.1).
+ *
  * Threading: raft and every callback given here run on the group's loop
  * thread. Other threads reach it only through tm_raft_group_post().
  *
@@ -30,6 +35,11 @@
 struct uv_loop_s;
 struct tm_raft_group;
 
+struct tm_raft_member {
+    uint64_t id;
+    char address[64]; /* host:port of its Raft listener */
+};
+
 struct tm_raft_group_config {
     const char *dir;     /* created if missing */
     uint64_t id;         /* this member's Raft id */
@@ -43,10 +53,21 @@ struct tm_raft_group_config {
     void *arg;
     unsigned snapshot_threshold; /* entries between snapshots; 0 = never */
     unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+    /* Every member of a group of several (this one included), the same list
+     * on each: it bootstraps a fresh group. NULL: a group of one. */
+    const struct tm_raft_member *members;
+    unsigned nmembers;
+    unsigned election_ms; /* 0: 1000 (≥ 1 s on this hardware, wal-anchor.md §5) */
+    /* Optional, loop thread: leading = 1 once this member leads AND has
+     * applied every entry of earlier terms (a barrier ran), 0 when it stops
+     * leading. Appends succeed only in between. */
+    void (*on_leader)(void *arg, int leading);
 };
 
-/* Opens or bootstraps the single-member group, starts it, waits until it
- * leads and has replayed its log. 0 or a negative error (logged). */
+/* Opens or bootstraps the group and starts it. A group of one waits until it
+ * leads and has replayed its log; a group of several returns once started
+ * (entries apply as this member learns they are committed).
+ * 0 or a negative error (logged). */
 int tm_raft_group_start(struct tm_raft_group **out, const struct tm_raft_group_config *cfg);
 
 /* Stops raft and the loop thread and frees the group. Posted jobs that have
@@ -81,6 +102,10 @@ void tm_raft_free(void *p);
  * the configured threshold holds again): libraft 0.15 has no call that
  * snapshots now, only a threshold of entries since the last snapshot. */
 void tm_raft_group_snapshot_soon(struct tm_raft_group *g);
+
+/* Any thread: whether this member leads (with its log replayed), and the id
+ * of the member it believes leads (0: unknown). */
+int tm_raft_group_leading(struct tm_raft_group *g, uint64_t *leader_id);
 
 /* The group's loop, for timers created on the loop thread. */
 struct uv_loop_s *tm_raft_group_loop(struct tm_raft_group *g);

@@ -659,10 +659,10 @@ static void test_catalog_roundtrip(void **state)
     }
     tm_mpw_free(&w);
 
-    /* an unknown format version */
+    /* an unknown format version (2 added the placement) */
     tm_mpw_init(&w);
     tm_mpw_map(&w, 2);
-    tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, 2);
+    tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, 3);
     tm_mpw_cstr(&w, "next_id"), tm_mpw_int(&w, 5);
     tm_mpr_init(&r, w.buf.data, w.buf.len);
     assert_int_equal(tm_catalog_decode(&r, &d), TM_EVERSION);
@@ -788,8 +788,10 @@ static void test_ddl_decode_errors(void **state)
     assert_int_equal(decode_crafted(true, 1, "no_such_op"), TM_ECORRUPT);
     assert_int_equal(decode_crafted(true, 1, ""), TM_ECORRUPT);
     assert_int_equal(decode_crafted(true, 1, "COLL_DROP"), TM_ECORRUPT);
-    /* a command from a newer format must not be applied as if it were version 1 */
-    assert_int_equal(decode_crafted(true, 2, "coll_drop"), TM_EVERSION);
+    /* a command from a newer format must not be applied as if it were this
+     * one (version 2 added the placement and reads version-1 commands) */
+    assert_int_equal(decode_crafted(true, 2, "coll_drop"), 0);
+    assert_int_equal(decode_crafted(true, 3, "coll_drop"), TM_EVERSION);
     assert_int_equal(decode_crafted(true, 0, "coll_drop"), TM_EVERSION);
     /* no op at all */
     struct tm_mpw w;

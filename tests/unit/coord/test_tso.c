@@ -1,6 +1,7 @@
 /* The timestamp oracle (coord/tso.h): monotonic hybrid timestamps whatever
  * the wall clock does, logical overflow, and the persisted high-water mark
- * that keeps a restarted oracle above everything handed out before.
+ * that keeps a restarted oracle, or a new leader's, above everything handed
+ * out before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +225,68 @@ static void test_restart_from_persisted_mark(void **state)
     tm_tso_destroy(&t);
 }
 
+/* Leader changes: each new leader resets its oracle from the committed mark
+ * (the catalog's, after its barrier). Whatever the clocks and whatever its
+ * oracle remembers from an earlier term, it hands out timestamps above all
+ * of the previous leaders'. */
+static void test_reset_on_leader_change(void **state)
+{
+    (void)state;
+    struct tm_tso a, b;
+    uint64_t committed = 0, max_a = 0, max_b = 0, ts;
+    tm_tso_init(&a, 0);
+    tm_tso_init(&b, 0);
+    /* b led first, briefly, with a slow clock: its oracle keeps that state */
+    tm_tso_reset(&b, committed);
+    for (uint64_t now = 1000; now < 1100; now++)
+        max_b = alloc(&b, now, 2, &committed) + 1;
+    /* a leads, clock well ahead */
+    tm_tso_reset(&a, committed);
+    for (uint64_t now = 50000; now < 60000; now += 3)
+        max_a = alloc(&a, now, 5, &committed) + 4;
+    assert_true(max_a > max_b);
+    /* b leads again; its clock is 40 s behind a's and its oracle is stale */
+    tm_tso_reset(&b, committed);
+    ts = alloc(&b, 20000, 1, &committed);
+    assert_true(ts > max_a);
+    assert_true(ts >= tm_ts_make(committed - TM_TSO_WINDOW_MS, 0));
+    for (uint64_t now = 20000; now < 20500; now++) {
+        uint64_t next = alloc(&b, now, 1, &committed);
+        assert_true(next > ts);
+        ts = next;
+    }
+    max_b = ts;
+    /* a leads again with its old state: above b's */
+    tm_tso_reset(&a, committed);
+    ts = alloc(&a, 100, 1, &committed);
+    assert_true(ts > max_b);
+    tm_tso_destroy(&a);
+    tm_tso_destroy(&b);
+}
+
+/* A reset never moves an oracle backwards, and the first allocation after
+ * it persists a new mark before handing anything out. */
+static void test_reset_never_backwards(void **state)
+{
+    (void)state;
+    struct tm_tso t;
+    uint64_t hw = 0, ts, need = 0;
+    tm_tso_init(&t, 0);
+    uint64_t last = alloc(&t, 90000, 1, &hw);
+    tm_tso_reset(&t, 10); /* a stale, lower mark */
+    assert_true(alloc(&t, 5, 1, &hw) > last);
+    tm_tso_reset(&t, 0);
+    assert_true(alloc(&t, 5, 1, &hw) > last);
+    /* a reset to the committed mark: no timestamp until a higher one is persisted */
+    tm_tso_reset(&t, hw);
+    assert_int_equal(tm_tso_alloc(&t, 1, 1, &ts, &need), 1);
+    assert_true(need > hw);
+    tm_tso_raise(&t, need);
+    assert_int_equal(tm_tso_alloc(&t, 1, 1, &ts, &need), 0);
+    assert_true(ts > tm_ts_make(hw, 0));
+    tm_tso_destroy(&t);
+}
+
 /* ---- threads ---- */
 
 #define THREADS 4
@@ -293,6 +356,8 @@ int main(void)
         cmocka_unit_test(test_monotonic_random_clock),
         cmocka_unit_test(test_needs_raise_near_mark),
         cmocka_unit_test(test_restart_from_persisted_mark),
+        cmocka_unit_test(test_reset_on_leader_change),
+        cmocka_unit_test(test_reset_never_backwards),
         cmocka_unit_test(test_threads_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

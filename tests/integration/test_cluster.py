@@ -1,0 +1,725 @@
+"""The cluster under kill -9 (docs/cluster.md, DESIGN.md §1, §9).
+
+Each test starts a real cluster on loopback with cluster/tmcluster in a fresh
+temporary directory (coordinators, 3 data nodes, 2 query nodes, 1 proxy;
+2 WAL shards of 3 replicas) and always stops it, even on failure:
+
+- a WAL shard's leader is killed while a client keeps writing: every
+  acknowledged write is recorded; writes resume within 2x the election
+  timeout (+0.5 s, see RESUME_LIMIT_S); a Strong read after each
+  acknowledged write sees it; the killed node comes back and catches up
+  (the replicas' digests agree); every acknowledged key is there exactly
+  once.
+- a query node is killed while a client searches and queries: every answer
+  is right (checked against an exact reference) or a clear error, and the
+  restarted node serves again.
+- of three coordinators the leader is killed: DDL and writes continue within
+  a few seconds, with rising write timestamps; again with the restarted one.
+
+Under ASan (TM_SANITIZED=1) loads are smaller and waits longer. Set
+TIDEMARK_KEEP=1 to keep the cluster directories (node logs) after the run;
+a failing test keeps its directory and prints where it is.
+
+Usage: test_cluster.py /path/to/tidemark [unittest args]
+"""
+
+import http.client
+import importlib.machinery
+import importlib.util
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+import refimpl as ref  # noqa: E402
+
+
+def _load_tmcluster():
+    path = os.path.join(HERE, "..", "..", "cluster", "tmcluster")
+    loader = importlib.machinery.SourceFileLoader("tmcluster", path)
+    spec = importlib.util.spec_from_loader("tmcluster", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+tm = _load_tmcluster()
+
+SANITIZED = os.environ.get("TM_SANITIZED") == "1"
+SLOW = 3.0 if SANITIZED else 1.0  # every wait is multiplied by this
+ELECTION_MS = 1000
+ELECTION_S = ELECTION_MS / 1000.0
+# Writes resume within 2x the election timeout, plus a fixed allowance:
+# libraft draws each follower's timeout from [T, 2T), so an election may only
+# begin 2T after the last heartbeat; the vote, the new leader's barrier and
+# the proxy's retry come on top (~0.1 s measured; without the allowance 4 of
+# 6 runs stopped for 2.11 s). The sanitized binary gets twice the limit.
+FAILOVER_SLACK_S = 0.5
+RESUME_LIMIT_S = (2 * ELECTION_S + FAILOVER_SLACK_S) * (2.0 if SANITIZED else 1.0)
+# "A few seconds" for the coordinators (election, then clients moving on).
+COORD_RESUME_LIMIT_S = max(5.0, 4 * ELECTION_S) * (2.0 if SANITIZED else 1.0)
+REQUEST_TIMEOUT_S = 20.0 * SLOW
+DIM = 8
+NOT_IN_BUILD = "unknown call"  # how a role answers a call it does not have
+
+
+def require_node_subcommand():
+    """Skips (naming the missing piece) when the binary has no `node`."""
+    try:
+        p = subprocess.run([harness.bin_path(), "node", "--help"], capture_output=True,
+                           timeout=20 * SLOW)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        out = ""
+    if "unknown command" in out:
+        raise unittest.SkipTest("`tidemark node` (docs/cluster.md) is not in this build")
+
+
+class Rest:
+    """A keep-alive HTTP client of the proxy that never raises on transport
+    trouble: a failed request answers {"code": -1, "message": ...}, since a
+    failover test must keep going and judge the answer."""
+
+    def __init__(self, url, timeout_s=REQUEST_TIMEOUT_S):
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port = u.hostname, u.port
+        self.timeout_s = timeout_s
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def post(self, path, body):
+        """-> (reply dict, response headers lower-cased)."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        try:
+            self.conn.request("POST", "/v2/vectordb/" + path, body=json.dumps(body).encode(),
+                              headers={"Content-Type": "application/json"})
+            resp = self.conn.getresponse()
+            data = resp.read()
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+            if hdrs.get("connection", "").lower() == "close":
+                self.close()
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            return {"code": -1, "message": "no answer: %s: %s" % (type(e).__name__, e)}, {}
+        if resp.status != 200:
+            return {"code": -2, "message": "HTTP %d: %r" % (resp.status, data[:300])}, hdrs
+        try:
+            return json.loads(data), hdrs
+        except ValueError:
+            return {"code": -3, "message": "not JSON: %r" % data[:300]}, hdrs
+
+    def call(self, path, body):
+        return self.post(path, body)[0]
+
+    def ok(self, path, body):
+        r = self.call(path, body)
+        if r.get("code") != 0:
+            raise AssertionError("%s %s -> %r" % (path, json.dumps(body)[:200], r))
+        return r
+
+
+def bounded(fn, timeout_s, what, interval_s=0.1, max_tries=10000, check=None):
+    """Calls fn() until it returns something truthy, at most timeout_s and
+    max_tries times; returns that value or fails naming `what` and the last
+    value seen. check() runs after each miss (it may fail the test early)."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    for _ in range(max_tries):
+        last = fn()
+        if last and not isinstance(last, Failed):
+            return last
+        if check:
+            check()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(interval_s)
+    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)"
+                         % (timeout_s, what, last))
+
+
+class Failed:
+    """A falsy value that carries why (for bounded's message)."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return repr(self.why)
+
+
+def describe_exits(exits):
+    """{id: [statuses]} in words (-13: killed by SIGPIPE)."""
+    def one(c):
+        if c is not None and c < 0:
+            try:
+                return "killed by %s" % signal.Signals(-c).name
+            except ValueError:
+                return "killed by signal %d" % -c
+        return "exit status %s" % c
+    return "; ".join("node %d: %s" % (n, ", ".join(one(c) for c in cs))
+                     for n, cs in sorted(exits.items()))
+
+
+def vec_of(rnd):
+    return [harness.f32(rnd.uniform(-1.0, 1.0)) for _ in range(DIM)]
+
+
+def schema_body(name):
+    return {"collectionName": name,
+            "schema": {"autoID": False, "enableDynamicField": False, "fields": [
+                {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+                {"fieldName": "vec", "dataType": "FloatVector",
+                 "elementTypeParams": {"dim": DIM}},
+                {"fieldName": "v", "dataType": "Int64"}]},
+            "indexParams": [{"fieldName": "vec", "indexName": "vec_idx", "metricType": "L2",
+                             "indexType": "FLAT"}]}
+
+
+class ClusterCase(unittest.TestCase):
+    COORDS = 1
+
+    def setUp(self):
+        require_node_subcommand()
+        self.tmp = tempfile.mkdtemp(prefix="tidemark-cl-")
+        self.addCleanup(self._teardown)
+        self.cl = tm.Cluster.create(self.tmp, die_with_parent=True, quiet=True,
+                                    coords=self.COORDS, data=3, query=2, proxies=1, shards=2,
+                                    replicas=3, bin_path=harness.bin_path(),
+                                    election_ms=ELECTION_MS)
+        try:
+            self.cl.up(timeout_s=60 * SLOW)
+        except tm.ClusterError as e:
+            self.fail("the cluster did not start: %s\n%s" % (e, self.logs()))
+        self.rest = Rest(self.cl.rest)
+
+    def _failed(self):
+        """Whether this test (or one of its subtests) failed so far."""
+        outcome = getattr(self, "_outcome", None)
+        if outcome is None:
+            return False
+        if any(exc for _, exc in getattr(outcome, "errors", []) or []):  # Python < 3.11
+            return True
+        result = getattr(outcome, "result", None)
+        if result is None:
+            return False
+        return any(getattr(t, "test_case", t) is self for t, _ in result.failures + result.errors)
+
+    def _teardown(self):
+        """Stops every node (SIGTERM, SIGKILL after 10 s); fails if a node
+        needed SIGKILL, exited non-zero after SIGTERM, or logged a sanitizer
+        report. Removes the directory unless kept."""
+        if getattr(self, "rest", None):
+            self.rest.close()
+        problems = []
+        cl = getattr(self, "cl", None)
+        if cl is not None:
+            running = [n for n in cl.ids() if cl.alive(n)]
+            try:
+                killed = cl.stop_all(timeout_s=10 * SLOW)
+            except tm.ClusterError as e:
+                killed = running
+                problems.append(str(e))
+            if killed:
+                problems.append("nodes %s did not exit within %.0f s of SIGTERM"
+                                % (killed, 10 * SLOW))
+            for nid in running:
+                codes = cl.exit_codes.get(nid, [])
+                if nid not in killed and codes and codes[-1] != 0:
+                    problems.append("node %d: exit status %d after SIGTERM\n%s"
+                                    % (nid, codes[-1], cl.log_tail(nid, 1500)))
+            crashed = cl.unexpected_exits()
+            if crashed:
+                problems.append("nodes exited without being signalled: %s\n%s"
+                                % (describe_exits(crashed), self.logs(list(crashed))))
+            for nid, rep in cl.sanitizer_reports().items():
+                problems.append("node %d: sanitizer report\n%s" % (nid, rep))
+        keep = os.environ.get("TIDEMARK_KEEP") or problems or self._failed()
+        if keep:
+            sys.stderr.write("\n(cluster directory kept: %s)\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    def logs(self, ids=None, nbytes=1500):
+        ids = self.cl.ids() if ids is None else ids
+        return "\n".join("---- node %d (%s) ----\n%s" % (n, self.cl.node(n)["roles"],
+                                                        self.cl.log_tail(n, nbytes))
+                         for n in ids)
+
+    # ---- helpers ----
+
+    def assert_no_crash(self):
+        """Fails at once if a node exited without the test killing it."""
+        crashed = self.cl.unexpected_exits()
+        if crashed:
+            self.fail("nodes exited without being signalled: %s\n%s"
+                      % (describe_exits(crashed), self.logs(list(crashed))))
+
+    def wait(self, fn, timeout_s, what, interval_s=0.1):
+        """bounded(), failing early if a node crashed meanwhile."""
+        return bounded(fn, timeout_s, what, interval_s, check=self.assert_no_crash)
+
+    def create_collection(self, name):
+        """Creates name (retried while the cluster settles: placement needs
+        every data node registered)."""
+        def attempt():
+            r = self.rest.call("collections/create", schema_body(name))
+            if r.get("code") == 0:
+                return True
+            d = self.rest.call("collections/has", {"collectionName": name})
+            if d.get("code") == 0 and d.get("data", {}).get("has"):
+                return True
+            return Failed(r)
+        self.wait(attempt, 60 * SLOW, "collections/create %s" % name, interval_s=0.25)
+
+    def write(self, coll, rows, op="upsert"):
+        """-> (reply, write timestamp or None)."""
+        r, hdrs = self.rest.post("entities/" + op, {"collectionName": coll, "data": rows})
+        ts = hdrs.get("tidemark-write-timestamp")
+        return r, int(ts) if ts and ts.isdigit() else None
+
+    def write_until_ok(self, coll, rows, timeout_s, what):
+        """Repeats an idempotent write (an upsert of fixed rows) until it is
+        acknowledged."""
+        def attempt():
+            r = self.write(coll, rows)
+            return r if r[0].get("code") == 0 else Failed(r[0])
+        return self.wait(attempt, timeout_s, what, interval_s=0.1)
+
+    def strong_rows(self, coll, keys, fields=("v",)):
+        """{pk: [rows with that pk]} of a Strong query, or Failed(reply)."""
+        out = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 200):
+            part = keys[i:i + 200]
+            r = self.rest.call("entities/query", {
+                "collectionName": coll, "filter": "id in [%s]" % ",".join(map(str, part)),
+                "outputFields": list(fields), "limit": 1000, "consistencyLevel": "Strong"})
+            if r.get("code") != 0:
+                return Failed(r)
+            for row in r["data"]:
+                out.setdefault(row["id"], []).append(row)
+        return out
+
+    def strong_count(self, coll):
+        r = self.rest.call("entities/query", {"collectionName": coll, "filter": "",
+                                              "outputFields": ["count(*)"],
+                                              "consistencyLevel": "Strong"})
+        if r.get("code") != 0:
+            return Failed(r)
+        return r["data"][0]["count(*)"]
+
+    def find_shard_leader(self, shard, timeout_s):
+        """The data node leading shard: the one whose `last_ts` answers
+        (non-leaders answer 10010), else the logs' latest 'leads' line."""
+        def attempt():
+            nid = self.cl.shard_leader(shard)
+            if nid:
+                return nid
+            logs = self.cl.leaders_from_logs()
+            return logs[shard][0] if shard in logs else None
+        try:
+            return self.wait(attempt, timeout_s, "a leader of WAL shard %d" % shard, 0.1)
+        except AssertionError:
+            self.assert_no_crash()
+            self.skipTest("no way to find WAL shard %d's leader: neither a data node that "
+                          "answers `last_ts` {\"shard\": %d} nor a 'shard %d: this node leads "
+                          "(term T)' log line" % (shard, shard, shard))
+
+    def find_coord_leader(self, timeout_s):
+        def attempt():
+            nid = self.cl.coord_leader()
+            return nid or Failed("no coordinator answers `nodes` with status 0")
+        try:
+            return self.wait(attempt, timeout_s, "a coordinator leader", 0.1)
+        except AssertionError:
+            self.assert_no_crash()
+            self.skipTest("no coordinator answers the `nodes` call with status 0 "
+                          "(docs/cluster.md: the leader answers, the others 10010)")
+
+    def check_digests(self, shards, timeout_s):
+        """Every replica of every shard reaches the same digest. Whenever two
+        replicas report the same number of applied entries their digests must
+        be equal (at any moment, not only at the end)."""
+        for s in shards:
+            def attempt():
+                got = self.cl.digests(s)
+                bad = {n: v for n, v in got.items() if not isinstance(v, dict)}
+                if any(NOT_IN_BUILD in str(v) for v in bad.values()):
+                    return "missing"
+                if bad:
+                    return Failed(got)
+                by_n = {}
+                for nid, v in got.items():
+                    by_n.setdefault(v.get("n"), set()).add(v.get("digest"))
+                for n, ds in by_n.items():
+                    self.assertEqual(len(ds), 1, "shard %d: replicas that applied %s entries "
+                                     "disagree: %r" % (s, n, got))
+                if len(got) == 3 and len(by_n) == 1:
+                    return got
+                return Failed(got)
+            got = self.wait(attempt, timeout_s, "shard %d's replicas to agree" % s, 0.2)
+            if got == "missing":
+                return "the data role's `digest` call (docs/cluster.md) is not in this build"
+        return None
+
+
+class DataLeaderKill(ClusterCase):
+    COORDS = 1
+
+    def test_leader_kill_loses_no_acknowledged_write(self):
+        coll = "wal"
+        self.create_collection(coll)
+        rnd = random.Random(7)
+        vecs = {}
+        maybe = {}  # pk -> values it may hold (its last acknowledged one and any later tries)
+        acked = {}  # pk -> value of its last acknowledged write
+        # Initial load: a first batch upserted until the shards have leaders,
+        # then inserts (not retried: a retried insert could add a key twice),
+        # then upserts.
+        nload = 60 if SANITIZED else 200
+        for b in range(0, nload, 20):
+            rows = []
+            for k in range(b, b + 20):
+                vecs[k] = vec_of(rnd)
+                rows.append({"id": k, "vec": vecs[k], "v": 0})
+            if b == 0:
+                self.write_until_ok(coll, rows, 60 * SLOW, "the first write")
+            else:
+                r, _ = self.write(coll, rows, op="insert")
+                self.assertEqual(r.get("code"), 0, r)
+                self.assertEqual(r["data"].get("insertCount"), 20, r)
+            for k in range(b, b + 20):
+                acked[k] = 0
+                maybe[k] = {0}
+        rows = [{"id": k, "vec": vecs[k], "v": 1} for k in range(0, nload, 5)]
+        self.write_until_ok(coll, rows, 30 * SLOW, "the first upserts")
+        for r in rows:
+            acked[r["id"]] = 1
+            maybe[r["id"]] = {1}
+
+        shard = 0
+        leader = self.find_shard_leader(shard, 30 * SLOW)
+        self.find_shard_leader(1, 30 * SLOW)  # both shards lead before the fault
+
+        step = [1]
+        next_key = [nload]
+        stats = {"ok": 0, "failed": 0, "read_retries": 0}
+        failures = []
+
+        def one_write():
+            """A batch of 8 rows (4 new keys, 4 existing ones; it touches both
+            shards but for a chance of 2^-7), then a Strong read of them."""
+            step[0] += 1
+            v = step[0]
+            keys = list(range(next_key[0], next_key[0] + 4))
+            next_key[0] += 4
+            keys += rnd.sample(sorted(acked), 4)
+            rows = []
+            for k in keys:
+                vecs.setdefault(k, vec_of(rnd))
+                rows.append({"id": k, "vec": vecs[k], "v": v})
+                maybe.setdefault(k, set()).add(v)
+            r, _ = self.write(coll, rows)
+            if r.get("code") != 0:
+                self.assert_no_crash()
+                stats["failed"] += 1
+                if len(failures) < 5:
+                    failures.append(r)
+                return None
+            self.assertEqual(r["data"].get("upsertCount"), 8, r)
+            stats["ok"] += 1
+            for k in keys:
+                acked[k] = v
+                maybe[k] = {v}
+            t_ack = time.monotonic()
+            # A Strong read now must see exactly this write (this client is
+            # the only writer). Reads may fail during the election; retried.
+            for attempt in range(200):
+                got = self.strong_rows(coll, keys)
+                if not isinstance(got, Failed):
+                    break
+                stats["read_retries"] += 1
+                self.assert_no_crash()
+                if time.monotonic() - t_ack > 30 * SLOW:
+                    self.fail("no Strong read answered for %.0f s after an acknowledged "
+                              "write: %r" % (30 * SLOW, got))
+                time.sleep(0.05)
+            else:
+                self.fail("Strong reads kept failing: %r" % got)
+            for k in keys:
+                self.assertEqual([row["v"] for row in got.get(k, [])], [v],
+                                 "pk %d after an acknowledged write of v=%d" % (k, v))
+            return t_ack
+
+        # Before the kill.
+        last_before = None
+        for _ in range(10 if SANITIZED else 25):
+            t = one_write()
+            self.assertIsNotNone(t, "a write failed before any fault: %r" % failures)
+            last_before = t
+        # kill -9 the leader of shard 0, keep writing.
+        self.cl.kill(leader, signal.SIGKILL)
+        t_kill = time.monotonic()
+        first_after = None
+        ok_after = 0
+        deadline = t_kill + 60 * SLOW
+        for _ in range(5000):
+            if ok_after >= (15 if SANITIZED else 40) or time.monotonic() > deadline:
+                break
+            t = one_write()
+            if t is not None:
+                first_after = first_after or t
+                ok_after += 1
+            else:
+                time.sleep(0.02)
+        self.assertIsNotNone(first_after, "no write was acknowledged within %.0f s of killing "
+                             "node %d (shard %d's leader): %r\n%s"
+                             % (60 * SLOW, leader, shard, failures, self.logs()))
+        gap = first_after - last_before
+        sys.stderr.write("\n  shard %d leader node %d killed: writes resumed after %.2f s "
+                         "(limit %.1f); %s\n" % (shard, leader, gap, RESUME_LIMIT_S, stats))
+        self.assertLessEqual(gap, RESUME_LIMIT_S,
+                             "writes stopped for %.2f s after killing shard %d's leader "
+                             "(election timeout %.1f s)\n%s"
+                             % (gap, shard, ELECTION_S, self.logs(self.cl.ids("data"))))
+        new_leader = self.find_shard_leader(shard, 30 * SLOW)
+        self.assertNotEqual(new_leader, leader)
+
+        # The killed node comes back and catches up; writes go on meanwhile.
+        self.cl.start(leader)
+        for _ in range(10 if SANITIZED else 20):
+            self.assertIsNotNone(one_write(), "a write failed after the restart: %r" % failures)
+        with self.subTest("replica digests"):
+            missing = self.check_digests(range(self.cl.layout["shards"]), 60 * SLOW)
+            if missing:
+                self.skipTest(missing)
+
+        # Every acknowledged key exactly once, with its last acknowledged
+        # value (or a later unacknowledged one); nothing else.
+        got = self.wait(lambda: self.strong_rows(coll, sorted(maybe)), 30 * SLOW,
+                        "a Strong query of every key")
+        for k in sorted(acked):
+            rows = got.get(k, [])
+            self.assertEqual(len(rows), 1, "pk %d (acknowledged v=%d): %r" % (k, acked[k], rows))
+            self.assertIn(rows[0]["v"], maybe[k], "pk %d" % k)
+        for k, rows in got.items():
+            self.assertEqual(len(rows), 1, "pk %d: %r" % (k, rows))
+            self.assertIn(rows[0]["v"], maybe[k], "pk %d" % k)
+        count = self.wait(lambda: self.strong_count(coll), 30 * SLOW, "count(*)")
+        self.assertEqual(count, len(got), "count(*) against the rows a pk query finds")
+
+
+class QueryNodeKill(ClusterCase):
+    COORDS = 1
+
+    def search_ok(self, coll, vecs, q, limit=10):
+        """One Strong search: None if the answer is right, else the error
+        reply. A wrong answer fails the test."""
+        r = self.rest.call("entities/search", {"collectionName": coll, "data": [q],
+                                               "limit": limit, "outputFields": ["v"],
+                                               "consistencyLevel": "Strong"})
+        if r.get("code") != 0:
+            return r
+        ranked = ref.rank(ref.distances(q, vecs, "L2"), "L2")
+        ref.check_window(self, r["data"], ranked, 0, limit, 1e-4, what="search %r" % q)
+        for h in r["data"]:
+            self.assertEqual(h["v"], h["id"] * 3, h)
+        return None
+
+    def query_ok(self, coll, vecs, keys):
+        got = self.strong_rows(coll, keys, ("vec", "v"))
+        if isinstance(got, Failed):
+            return got.why
+        for k in keys:
+            rows = got.get(k, [])
+            self.assertEqual(len(rows), 1, "pk %d: %r" % (k, rows))
+            self.assertEqual([harness.f32(x) for x in rows[0]["vec"]], vecs[k], "pk %d" % k)
+            self.assertEqual(rows[0]["v"], k * 3)
+        return None
+
+    def test_query_node_kill_never_wrong(self):
+        coll = "qn"
+        self.create_collection(coll)
+        rnd = random.Random(11)
+        vecs = {}
+        n = 100 if SANITIZED else 400
+        for b in range(0, n, 50):
+            rows = []
+            for k in range(b, b + 50):
+                vecs[k] = vec_of(rnd)
+                rows.append({"id": k, "vec": vecs[k], "v": k * 3})
+            self.write_until_ok(coll, rows, 60 * SLOW, "the initial load")
+        q0 = vec_of(rnd)
+        self.wait(lambda: self.search_ok(coll, vecs, q0) is None, 60 * SLOW,
+                  "a first right search", 0.2)
+
+        # Each query node in turn is killed under reads, then restarted. While
+        # the second one is down, the restarted first one is the only query
+        # node left: then reads must (also) succeed.
+        next_key = [n]
+        for phase, victim in enumerate(self.cl.ids("query")):
+            self.cl.kill(victim, signal.SIGKILL)
+            stats = self.reads_under_fault(coll, vecs, rnd, next_key, 15 * SLOW, 200)
+            sys.stderr.write("\n  query node %d killed: %s\n" % (victim, stats))
+            if phase > 0:
+                self.assertGreater(stats["ok"], 0, "no read succeeded while the restarted "
+                                   "query node was the only one: %r" % stats)
+            self.cl.start(victim)
+            # Right answers again within the limit (it heartbeats, the
+            # coordinators see it up, the proxy may use it).
+            self.wait(lambda: self.search_ok(coll, vecs, vec_of(rnd)) is None, 60 * SLOW,
+                      "a right search after restarting query node %d" % victim, 0.2)
+            self.wait(lambda: (self.cl.registered() or {}).get(victim), 30 * SLOW,
+                      "the coordinator to list query node %d as up" % victim, 0.2)
+            for _ in range(10):
+                self.assertIsNone(self.search_ok(coll, vecs, vec_of(rnd)))
+                self.assertIsNone(self.query_ok(coll, vecs, rnd.sample(sorted(vecs), 5)))
+
+    def reads_under_fault(self, coll, vecs, rnd, next_key, seconds, count):
+        """Searches and pk queries (and an upsert every 5th round, so that
+        Strong reads have new rows to see) for `seconds` or `count` rounds:
+        each answer is right or a clear error. -> {"ok", "error", "errors"}."""
+        stats = {"ok": 0, "error": 0, "errors": []}
+        deadline = time.monotonic() + seconds
+        for i in range(count):
+            if time.monotonic() > deadline:
+                break
+            if i % 5 == 4:
+                k = next_key[0]
+                row = {"id": k, "vec": vec_of(rnd), "v": k * 3}
+                self.write_until_ok(coll, [row], 30 * SLOW, "an upsert under the fault")
+                vecs[k] = row["vec"]
+                next_key[0] += 1
+            if i % 2:
+                bad = self.search_ok(coll, vecs, vec_of(rnd))
+            else:
+                bad = self.query_ok(coll, vecs, rnd.sample(sorted(vecs), 5))
+            if bad is None:
+                stats["ok"] += 1
+                continue
+            stats["error"] += 1
+            self.assert_no_crash()
+            if len(stats["errors"]) < 3:
+                stats["errors"].append(bad)
+            # A clear error: a Milvus code and a message, in time.
+            self.assertNotIn(bad.get("code"), (-1, -2, -3),
+                             "not an answer: %r\n%s" % (bad, self.logs()))
+            self.assertTrue(bad.get("message"), bad)
+            time.sleep(0.05)
+        return stats
+
+
+class CoordLeaderKill(ClusterCase):
+    COORDS = 3
+
+    def measure(self, fn, what):
+        """Seconds from now until fn() is truthy (bounded)."""
+        t0 = time.monotonic()
+        self.wait(fn, 60 * SLOW, what, 0.05)
+        return time.monotonic() - t0
+
+    def test_coordinator_leader_kill(self):
+        self.create_collection("c0")
+        rnd = random.Random(3)
+        rows0 = {}
+        # A key's writes all go through its one WAL shard, whose leader stamps
+        # them in log order: each probe key's write timestamps must rise, across
+        # coordinator failovers too (the TSO never goes back). Eight keys cover
+        # both shards but for a chance of 2^-7.
+        probes = {k: [] for k in range(900_000, 900_008)}
+
+        def insert_one(coll, k):
+            row = {"id": k, "vec": vec_of(rnd), "v": k}
+            r, ts = self.write(coll, [row])  # an upsert: a retry writes the same key
+            if r.get("code") != 0:
+                return Failed(r)
+            if coll == "c0":
+                rows0[k] = row
+                if k in probes and ts is not None:
+                    probes[k].append(ts)
+            return True
+
+        def probe(what):
+            for k in probes:
+                self.wait(lambda: insert_one("c0", k), 30 * SLOW, what)
+
+        for k in range(20):
+            self.wait(lambda: insert_one("c0", k), 60 * SLOW, "an insert before the kill")
+        probe("the first probe writes")
+
+        def ddl(name):
+            def attempt():
+                r = self.rest.call("collections/create", schema_body(name))
+                if r.get("code") == 0:
+                    return True
+                h = self.rest.call("collections/has", {"collectionName": name})
+                return True if h.get("code") == 0 and h["data"].get("has") else Failed(r)
+            return attempt
+
+        keys = iter(range(1000, 100000))
+        for round_ in range(2):
+            leader = self.find_coord_leader(30 * SLOW)
+            self.cl.kill(leader, signal.SIGKILL)
+            t_ddl = self.measure(ddl("c%d" % (round_ + 1)),
+                                 "DDL after killing coordinator %d" % leader)
+            k_next = next(keys)
+            t_write = self.measure(lambda: insert_one("c0", k_next),
+                                   "a write after killing coordinator %d" % leader)
+            sys.stderr.write("\n  round %d: coordinator leader %d killed: DDL after %.2f s, "
+                             "a write %.2f s later\n" % (round_, leader, t_ddl, t_write))
+            self.assertLessEqual(t_ddl, COORD_RESUME_LIMIT_S,
+                                 "DDL resumed %.1f s after the coordinator leader died"
+                                 % t_ddl)
+            self.assertLessEqual(t_ddl + t_write, COORD_RESUME_LIMIT_S + RESUME_LIMIT_S)
+            for k in [next(keys) for _ in range(5)]:
+                self.wait(lambda: insert_one("c0", k), 30 * SLOW, "more writes")
+            probe("probe writes after the failover")
+            new_leader = self.find_coord_leader(30 * SLOW)
+            self.assertNotEqual(new_leader, leader)
+            with self.subTest("write timestamps rise across the failover", round=round_):
+                if not any(probes.values()):
+                    self.skipTest("writes answer no Tidemark-Write-Timestamp header")
+                for k, ts in probes.items():
+                    self.assertEqual(len(ts), round_ + 2, "pk %d: %r" % (k, ts))
+                    self.assertTrue(all(a < b for a, b in zip(ts, ts[1:])),
+                                    "pk %d: write timestamps %r" % (k, ts))
+            # The old leader comes back (as a follower); the next round kills
+            # the new leader, so the two left must include the restarted one.
+            self.cl.start(leader)
+            time.sleep(3 * ELECTION_S * SLOW)
+            self.assert_no_crash()
+            self.assertTrue(self.cl.alive(leader), self.logs([leader]))
+
+        # Nothing acknowledged was lost, and the collections are usable.
+        got = self.wait(lambda: self.strong_rows("c0", sorted(rows0)), 30 * SLOW, "c0's rows")
+        self.assertEqual(sorted(got), sorted(rows0))
+        self.assertTrue(all(len(v) == 1 for v in got.values()))
+        self.assertEqual(self.wait(lambda: self.strong_count("c0"), 30 * SLOW, "count(*)"),
+                         len(rows0))
+        for name in ("c1", "c2"):
+            self.wait(lambda: insert_one(name, 1), 30 * SLOW, "an insert into %s" % name)
+            self.assertEqual(self.wait(lambda: self.strong_count(name), 30 * SLOW, "count"), 1)
+
+
+if __name__ == "__main__":
+    harness.run_tests()
