@@ -167,6 +167,7 @@ static void drain(struct shard *sh);
 static void on_batch_done(void *arg, int rc)
 {
     struct shard *sh = arg;
+    sh->batches--;
     while (rc && sh->pending_head) {
         struct write_req *req = sh->pending_head;
         sh->pending_head = req->pending;
@@ -231,13 +232,14 @@ static int append_batch(struct shard *sh, struct write_req **reqs, unsigned n)
         sh->pending_tail = reqs[i];
     }
     sh->inflight += (int)n;
+    sh->batches++;
     return 0;
 }
 
 static void drain(struct shard *sh)
 {
     struct write_req *reqs[MAX_BATCH];
-    while (sh->inflight < MAX_INFLIGHT) {
+    while (sh->inflight < MAX_INFLIGHT && sh->batches < MAX_BATCHES) {
         unsigned room = MAX_INFLIGHT - (unsigned)sh->inflight;
         unsigned n = take_batch(sh, reqs, room < MAX_BATCH ? room : MAX_BATCH);
         if (n == 0)

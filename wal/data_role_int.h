@@ -16,6 +16,11 @@
 
 #define MAX_BATCH 64
 #define MAX_INFLIGHT 256 /* entries appended and not yet applied */
+/* Appends in flight. Requests that arrive meanwhile wait and go out
+ * together as the next append: each append costs libraft a disk write and
+ * a message to every follower (each of which writes too), so many small
+ * appends cost more than the waiting saves. */
+#define MAX_BATCHES 2
 #define TICK_MS 200
 #define TAIL_MAX_BYTES (8u << 20)
 #define LEASE_COUNT 4096
@@ -48,6 +53,7 @@ struct shard {
     bool drain_posted;
     struct tm_raft_job drain_job;
     int inflight; /* entries appended, not yet applied; loop thread only */
+    int batches;  /* appends whose callback has not run; loop thread only */
     struct write_req *pending_head, *pending_tail; /* those requests, in log order */
     /* applied entries, guarded by tmu */
     pthread_mutex_t tmu;
