@@ -35,6 +35,8 @@ const char *tm_strerror(int rc)
         return "too big";
     case TM_ESTATUS:
         return "request failed";
+    case TM_EAGAIN:
+        return "not yet";
     default:
         break;
     }

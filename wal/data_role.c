@@ -20,41 +20,6 @@
 #include <time.h>
 #include <uv.h>
 
-/* ---- timestamps ---- */
-
-static int tso_alloc(struct tm_data_role *d, uint32_t n, uint64_t *ts)
-{
-    struct tm_mpw w;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
-    int rc = tm_rpc_call_uint(d->coord, "tso", &w, 5000, ts, &st);
-    tm_mpw_free(&w);
-    return rc;
-}
-
-/* Takes n consecutive timestamps from the shard's lease, renewing it from the
- * TSO when it runs out or grows old. All of a shard's timestamps (entries
- * and ticks) come from here, in order, on the loop thread, so they rise
- * along the log; a lease is at most LEASE_MS old, which bounds how far an
- * entry's timestamp trails the wall clock (and so Bounded staleness). */
-static int shard_ts(struct shard *sh, uint32_t n, uint64_t *ts)
-{
-    uint64_t now = tm_wall_ms();
-    if (sh->lease_next + n > sh->lease_end || now - sh->lease_ms > LEASE_MS) {
-        uint32_t want = n > LEASE_COUNT ? n : LEASE_COUNT;
-        int rc = tso_alloc(sh->role, want, &sh->lease_next);
-        if (rc)
-            return rc;
-        sh->lease_end = sh->lease_next + want;
-        sh->lease_ms = now;
-    }
-    *ts = sh->lease_next;
-    sh->lease_next += n;
-    return 0;
-}
-
 /* ---- apply (loop thread) ---- */
 
 /* Folds one applied entry into the shard's running digest (a CRC32C of the
@@ -99,8 +64,6 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
     return 0;
 }
 
-static void post_drain(struct shard *sh);
-
 /* Ends a request: wakes its waiter, or frees the shard's own request. */
 static void finish_req(struct write_req *req, int rc)
 {
@@ -131,7 +94,7 @@ static void complete_upto(struct shard *sh, uint64_t ts)
         finish_req(req, 0);
     }
     if (any)
-        post_drain(sh);
+        tm_data_post_drain(sh);
 }
 
 static int shard_apply(void *arg, const void *buf, size_t len)
@@ -212,7 +175,7 @@ static int append_batch(struct shard *sh, struct write_req **reqs, unsigned n)
 {
     struct tm_raft_buf bufs[MAX_BATCH];
     uint64_t ts = 0;
-    int rc = shard_ts(sh, n, &ts);
+    int rc = tm_data_shard_ts(sh, n, &ts);
     unsigned done = 0;
     for (; !rc && done < n; done++)
         rc = encode_one(reqs[done], ts + done, &bufs[done]);
@@ -236,6 +199,18 @@ static int append_batch(struct shard *sh, struct write_req **reqs, unsigned n)
     return 0;
 }
 
+static void requeue_front(struct shard *sh, struct write_req **reqs, unsigned n)
+{
+    pthread_mutex_lock(&sh->qmu);
+    for (unsigned i = n; i-- > 0;) {
+        reqs[i]->next = sh->qhead;
+        sh->qhead = reqs[i];
+        if (!sh->qtail)
+            sh->qtail = reqs[i];
+    }
+    pthread_mutex_unlock(&sh->qmu);
+}
+
 static void drain(struct shard *sh)
 {
     struct write_req *reqs[MAX_BATCH];
@@ -245,6 +220,10 @@ static void drain(struct shard *sh)
         if (n == 0)
             return;
         int rc = append_batch(sh, reqs, n);
+        if (rc == TM_EAGAIN) { /* no timestamps yet: back to the queue's head */
+            requeue_front(sh, reqs, n);
+            return;
+        }
         if (rc) {
             TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, n,
                     tm_strerror(rc));
@@ -271,8 +250,8 @@ static void drain_job(struct tm_raft_job *job, int stopping)
             finish_req(reqs[i], TM_ESHUTDOWN);
 }
 
-/* Asks the loop to drain soon (never appends from inside an FSM apply). */
-static void post_drain(struct shard *sh)
+/* Never appends from inside an FSM apply: the loop drains soon after. */
+void tm_data_post_drain(struct shard *sh)
 {
     pthread_mutex_lock(&sh->qmu);
     bool post = sh->qhead && !sh->drain_posted;
@@ -294,7 +273,7 @@ static void on_tick(uv_timer_t *t)
     if (sh->role->cluster && !atomic_load(&sh->leading))
         return; /* only the leader seals and stamps: followers apply its log */
     tm_data_maybe_seal(sh);
-    if (sh->inflight || shard_ts(sh, 1, &ts))
+    if (sh->inflight || tm_data_shard_ts(sh, 1, &ts))
         return;
     pthread_mutex_lock(&sh->tmu);
     if (ts > sh->safe_ts)
@@ -600,7 +579,7 @@ static void shard_on_leader(void *arg, int leading)
     struct shard *sh = arg;
     /* A new leader takes a fresh lease: the TSO has moved on past anything
      * the previous leader stamped, so timestamps keep rising along the log. */
-    sh->lease_next = sh->lease_end = 0;
+    tm_data_lease_reset(sh);
     atomic_store(&sh->leading, leading != 0);
     TM_INFO("data", "shard %d: this node %s", sh->id, leading ? "leads" : "no longer leads");
 }
@@ -628,6 +607,7 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id,
     sh->drain_job.fn = drain_job;
     pthread_mutex_init(&sh->qmu, NULL);
     pthread_mutex_init(&sh->tmu, NULL);
+    pthread_mutex_init(&sh->lease_mu, NULL);
     pthread_cond_init(&sh->tcond, NULL);
     int rc = tm_dedupe_init(&sh->applied_ids);
     sh->hosted = !d->cluster || grp;
@@ -683,6 +663,7 @@ static void shard_stop(struct shard *sh)
     tm_dedupe_free(&sh->applied_ids);
     pthread_mutex_destroy(&sh->qmu);
     pthread_mutex_destroy(&sh->tmu);
+    pthread_mutex_destroy(&sh->lease_mu);
     pthread_cond_destroy(&sh->tcond);
 }
 
@@ -697,8 +678,11 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     d->seal_rows = cfg->seal_rows ? cfg->seal_rows : TM_DATA_SEAL_ROWS_DEFAULT;
     int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
     d->cluster = cfg->groups != NULL;
+    tm_data_lease_init(d);
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg);
+    if (!rc)
+        rc = tm_data_lease_start(d);
     if (!rc)
         rc = tm_rpc_server_start(&d->rpc, cfg->url, 64, handle, d); /* a worker per waiting write */
     if (rc) {
@@ -714,9 +698,11 @@ void tm_data_role_stop(struct tm_data_role *d)
     if (!d)
         return;
     tm_rpc_server_stop(d->rpc);
+    tm_data_lease_stop(d); /* it posts drains to the shards */
     for (int i = 0; i < d->nshards; i++)
         shard_stop(&d->shards[i]);
     tm_rpc_client_close(d->coord);
+    tm_data_lease_destroy(d);
     free(d->shards);
     free(d);
 }

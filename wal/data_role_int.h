@@ -75,8 +75,14 @@ struct shard {
     bool hosted;
     uint64_t digest, ndigest;
     uint64_t base_ts; /* the log before log[0] is in segments up to this ts */
-    /* timestamp lease, loop thread only */
+    /* timestamp lease, loop thread only (lease.c) */
     uint64_t lease_next, lease_end, lease_ms;
+    /* the spare lease, fetched ahead by the lease thread; lease_gen counts
+     * leadership changes, so a lease fetched across one is dropped */
+    pthread_mutex_t lease_mu;
+    uint64_t spare_next, spare_end, spare_ms;
+    bool starved; /* a write waits for a spare */
+    atomic_uint_fast64_t lease_gen;
 };
 
 struct tm_data_role {
@@ -87,6 +93,11 @@ struct tm_data_role {
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
     bool cluster;
+    /* the lease thread (lease.c) */
+    pthread_t lease_thread;
+    pthread_mutex_t lease_wait_mu;
+    pthread_cond_t lease_wake;
+    bool lease_up, lease_stop;
 };
 
 /* data_role.c */
@@ -94,6 +105,18 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
                          size_t len);
 void tm_data_enqueue(struct shard *sh, struct write_req *req);
 void tm_data_digest_add(struct shard *sh, const void *buf, size_t len);
+/* Asks the shard's loop to drain its queue soon (any thread). */
+void tm_data_post_drain(struct shard *sh);
+/* lease.c: n consecutive timestamps from the shard's lease (loop thread),
+ * or TM_EAGAIN when no fresh lease is at hand yet (the lease thread then
+ * posts a drain when one arrives). */
+int tm_data_shard_ts(struct shard *sh, uint32_t n, uint64_t *ts);
+/* After a leadership change: drops the lease and the spare. */
+void tm_data_lease_reset(struct shard *sh);
+void tm_data_lease_init(struct tm_data_role *d); /* before the shards start */
+int tm_data_lease_start(struct tm_data_role *d); /* the thread, after */
+void tm_data_lease_stop(struct tm_data_role *d); /* before the shards stop */
+void tm_data_lease_destroy(struct tm_data_role *d);
 /* data_snap.c (loop thread) */
 int tm_data_snapshot(void *arg, struct tm_buf *out);
 int tm_data_restore(void *arg, const void *buf, size_t len);
