@@ -310,6 +310,7 @@ static int start_data(struct node *nd, const char *coord_url)
         .seal_bytes = (uint64_t)(c->seal_mb > 0 ? c->seal_mb : 64) << 20,
         .seal_rows = (uint64_t)(c->seal_rows > 0 ? c->seal_rows : 0),
         .groups = nd->groups,
+        .files_dir = seg,
         .self_id = c->id,
         .election_ms = c->election_ms,
     };
@@ -318,15 +319,17 @@ static int start_data(struct node *nd, const char *coord_url)
 
 static int start_query(struct node *nd, const char *coord_url)
 {
-    char idx[1100], url[URL_MAX];
+    char idx[1100], fetched[1100], url[URL_MAX];
     snprintf(idx, sizeof idx, "%s/indexes", nd->cfg->dir);
+    snprintf(fetched, sizeof fetched, "%s/fetched", nd->cfg->dir);
     url_at(url, sizeof url, nd->cfg->rpc, PORT_QUERY);
     struct tm_query_role_config qc = {.url = url,
                                       .data_url = nd->shard_urls[0],
                                       .shard_data_urls = nd->shard_url_ptrs,
                                       .coord_url = coord_url,
                                       .shards = nd->shards,
-                                      .index_dir = idx};
+                                      .index_dir = idx,
+                                      .fetch_dir = fetched};
     return tm_query_role_start(&nd->r.query, &qc);
 }
 

@@ -443,7 +443,7 @@ static int load_range(struct tm_query_role *q, int shard, int64_t coll, uint64_t
         return 0; /* dropped: its range is garbage */
     struct tm_seal_owned o;
     char err[TM_BINLOG_ERRMSG] = "";
-    int rc = tm_seal_read(dir, index, &o, err);
+    int rc = tm_qfetch_read(q, shard, coll, index, dir, &o, err);
     if (!rc) {
         pthread_rwlock_wrlock(&c->store->lock);
         c->store->apply_shard = shard;
@@ -509,6 +509,7 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     q->colls = calloc(65536, sizeof *q->colls);
     q->shards = calloc((size_t)cfg->shards, sizeof *q->shards);
     q->nshards_alloc = q->shards ? cfg->shards : 0;
+    snprintf(q->fetch_dir, sizeof q->fetch_dir, "%s", cfg->fetch_dir ? cfg->fetch_dir : "");
     q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
     int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
     for (int i = 0; !rc && i < cfg->shards; i++) {

@@ -39,6 +39,9 @@ struct tm_query_role_config {
     /* Where index files live (query_index.h), created when first needed;
      * NULL: indexes are built in memory only, and again after a restart. */
     const char *index_dir;
+    /* A cluster: where sealed segments copied from the shard leaders go
+     * (query_fetch.c); NULL: read in place (the same file system). */
+    const char *fetch_dir;
 };
 
 int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg);

@@ -53,8 +53,16 @@ struct tm_query_role {
     pthread_mutex_t progress_mu;
     pthread_cond_t progress;
     uint64_t *tsafe;
-    struct qidx *qidx; /* the index builder (query_index.c) */
+    struct qidx *qidx;    /* the index builder (query_index.c) */
+    char fetch_dir[1024]; /* "": sealed segments are read where the data role wrote them */
 };
+
+struct tm_seal_owned;
+/* query_fetch.c: reads the range sealed at index that the shard leader
+ * holds in remote_dir, copying its files into fetch_dir first when the
+ * query role has one. As tm_seal_read (seal_io.h). */
+int tm_qfetch_read(struct tm_query_role *q, int shard, int64_t coll, uint64_t index,
+                   const char *remote_dir, struct tm_seal_owned *o, char *err);
 
 struct read_args {
     int64_t coll;

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RANGE_PREFIX_LEN 22 /* "r" + 20 digits + "-" */
+#define RANGE_PREFIX_LEN TM_SEAL_PREFIX_LEN
 
-static void range_prefix(char out[RANGE_PREFIX_LEN + 1], uint64_t log_index)
+void tm_seal_range_prefix(char out[TM_SEAL_PREFIX_LEN + 1], uint64_t log_index)
 {
     snprintf(out, RANGE_PREFIX_LEN + 1, "r%020" PRIu64 "-", log_index);
 }
@@ -79,7 +79,7 @@ static int write_one(const char *dir, const struct tm_seg_meta *range, uint32_t 
     struct tm_seg_meta meta = *range;
     struct tm_batch none;
     struct tm_binlog_wstats one = {0};
-    range_prefix(prefix, range->log_index);
+    tm_seal_range_prefix(prefix, range->log_index);
     meta.seg_id = range->seg_id + i;
     meta.part_id = part ? part->part_id : -1;
     if (part)
@@ -144,7 +144,7 @@ static int cmp_name(const void *a, const void *b)
 static int list_range(const char *dir, uint64_t log_index, char ***names_out, uint32_t *n_out)
 {
     char prefix[RANGE_PREFIX_LEN + 1];
-    range_prefix(prefix, log_index);
+    tm_seal_range_prefix(prefix, log_index);
     DIR *d = opendir(dir);
     if (!d)
         return TM_ENOTFOUND;

@@ -28,6 +28,11 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
                   enum tm_dtype pk_type, struct tm_binlog_wstats *stats_out, uint32_t *nsegs_out,
                   char errmsg[TM_BINLOG_ERRMSG]);
 
+/* The name prefix of every segment of the range sealed at log_index
+ * ("r" + 20 digits + "-"): its files are dir/<prefix>.../<file>. */
+#define TM_SEAL_PREFIX_LEN 22
+void tm_seal_range_prefix(char out[TM_SEAL_PREFIX_LEN + 1], uint64_t log_index);
+
 /* A range read back: owns the rows, timestamps and deletes `seal` points to. */
 struct tm_seal_owned {
     struct tm_seal seal;

@@ -567,6 +567,10 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         call_last_ts(d, body, reply, st);
     else if (strcmp(type, "sealed") == 0)
         tm_data_call_sealed(d, body, reply, st);
+    else if (strcmp(type, "files") == 0)
+        tm_data_call_files(d, body, reply, st);
+    else if (strcmp(type, "file") == 0)
+        tm_data_call_file(d, body, reply, st);
     else
         tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
 }
@@ -678,6 +682,7 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     d->seal_rows = cfg->seal_rows ? cfg->seal_rows : TM_DATA_SEAL_ROWS_DEFAULT;
     int rc = d->shards ? tm_rpc_client_open(&d->coord, cfg->coord_url) : TM_ENOMEM;
     d->cluster = cfg->groups != NULL;
+    snprintf(d->files_root, sizeof d->files_root, "%s", cfg->files_dir ? cfg->files_dir : "");
     tm_data_lease_init(d);
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg);

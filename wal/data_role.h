@@ -22,6 +22,11 @@
  *   "sealed"  {"shard"}             -> {"ranges": the sink's list}: what a
  *             reader loads before tailing (after a restart the tail starts
  *             behind the last seal).
+ *   "files"   {"shard", "dir", "prefix"} -> [[name, size], ...]: the files of
+ *             the entries of dir (below files_dir) whose names start with
+ *             prefix, one level down: a sealed range's segment files.
+ *   "file"    {"shard", "dir", "name", "offset"} -> {"size": uint, "data": bin}
+ *             up to 4 MiB of a file from offset (data_files.c).
  *   "digest"  {"shard"} -> {"leading": bool, "n": entries applied, "ts": last ts,
  *                          "digest": uint}
  *             a running hash of every entry applied (retries that were
@@ -94,6 +99,8 @@ struct tm_data_role_config {
      * the standalone server). This node hosts the shards whose group names
      * self_id; elsewhere its calls answer TM_MV_NOT_LEADER. */
     const struct tm_data_group *groups;
+    /* The segments root, whose files "files"/"file" serve; NULL: none. */
+    const char *files_dir;
     uint64_t self_id;
     unsigned election_ms;
 };

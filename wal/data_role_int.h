@@ -93,6 +93,7 @@ struct tm_data_role {
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
     bool cluster;
+    char files_root[1024]; /* segment files served by "files" and "file" */
     /* the lease thread (lease.c) */
     pthread_t lease_thread;
     pthread_mutex_t lease_wait_mu;
@@ -128,6 +129,11 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, struct t
 /* From the tick: queues a seal once enough bytes or rows were written since
  * the last. */
 void tm_data_maybe_seal(struct shard *sh);
+/* data_files.c */
+void tm_data_call_files(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                        struct tm_status *st);
+void tm_data_call_file(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                       struct tm_status *st);
 void tm_data_call_sealed(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                          struct tm_status *st);
 

@@ -569,6 +569,10 @@ class QueryNodeKill(ClusterCase):
                 vecs[k] = vec_of(rnd)
                 rows.append({"id": k, "vec": vecs[k], "v": k * 3})
             self.write_until_ok(coll, rows, 60 * SLOW, "the initial load")
+        # Sealed now: a restarted query node copies the sealed segments from
+        # the shard leaders into its own directory (query_fetch.c).
+        r = self.rest.call("collections/flush", {"collectionName": coll})
+        self.assertEqual(r.get("code"), 0, r)
         q0 = vec_of(rnd)
         self.wait(lambda: self.search_ok(coll, vecs, q0) is None, 60 * SLOW,
                   "a first right search", 0.2)
@@ -594,6 +598,34 @@ class QueryNodeKill(ClusterCase):
             for _ in range(10):
                 self.assertIsNone(self.search_ok(coll, vecs, vec_of(rnd)))
                 self.assertIsNone(self.query_ok(coll, vecs, rnd.sample(sorted(vecs), 5)))
+        self.damaged_copy_fetched_again(coll, vecs, rnd)
+
+    def fetched_files(self, nid):
+        root = os.path.join(self.node_dir(nid), "fetched")
+        return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+
+    def node_dir(self, nid):
+        return os.path.join(self.tmp, "node-%d" % nid)
+
+    def damaged_copy_fetched_again(self, coll, vecs, rnd):
+        """Every restarted query node copied segment files; a flipped byte in
+        one copy is found by its checksum at the next start, and the range is
+        copied again: answers stay right."""
+        victim = self.cl.ids("query")[0]
+        files = [f for f in self.fetched_files(victim) if f.endswith(".col")]
+        self.assertTrue(files, "query node %d copied no segment file" % victim)
+        self.cl.kill(victim, signal.SIGKILL)
+        with open(files[0], "r+b") as f:
+            f.seek(os.path.getsize(files[0]) // 2)
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 0x5A]))
+        self.cl.start(victim)
+        self.wait(lambda: b"fetching it again" in open(self.cl.path(victim, "log"), "rb").read(),
+                  30 * SLOW, "query node %d to copy the damaged range again" % victim, 0.2)
+        for _ in range(10):
+            self.assertIsNone(self.search_ok(coll, vecs, vec_of(rnd)))
+            self.assertIsNone(self.query_ok(coll, vecs, rnd.sample(sorted(vecs), 5)))
 
     def reads_under_fault(self, coll, vecs, rnd, next_key, seconds, count):
         """Searches and pk queries (and an upsert every 5th round, so that
