@@ -263,9 +263,30 @@ void tm_data_post_drain(struct shard *sh)
 
 /* ---- time ticks (loop thread) ---- */
 
+static void publish_safe(struct shard *sh, uint64_t ts)
+{
+    pthread_mutex_lock(&sh->tmu);
+    if (ts > sh->safe_ts)
+        sh->safe_ts = ts;
+    pthread_cond_broadcast(&sh->tcond);
+    pthread_mutex_unlock(&sh->tmu);
+}
+
+/* A tick's barrier committed: a majority still followed this leader after
+ * the tick's timestamp was taken, so any later leader stamps above it. */
+static void on_tick_committed(void *arg, int rc)
+{
+    struct shard *sh = arg;
+    if (rc == 0 && atomic_load(&sh->leading))
+        publish_safe(sh, sh->tick_ts);
+}
+
 /* With nothing in flight, every later entry takes a later timestamp from the
  * TSO, so a fresh timestamp is safe: readers may treat the shard as complete
- * up to it. This advances tsafe on idle shards without writing to the log. */
+ * up to it. This advances tsafe on idle shards without writing entries of
+ * our own. In a cluster the timestamp is published only once a Raft barrier
+ * after it commits: a leader cut off from its followers (deposed without
+ * knowing it yet) must not vouch for times a new leader may stamp below. */
 static void on_tick(uv_timer_t *t)
 {
     struct shard *sh = t->data;
@@ -275,11 +296,14 @@ static void on_tick(uv_timer_t *t)
     tm_data_maybe_seal(sh);
     if (sh->inflight || tm_data_shard_ts(sh, 1, &ts))
         return;
-    pthread_mutex_lock(&sh->tmu);
-    if (ts > sh->safe_ts)
-        sh->safe_ts = ts;
-    pthread_cond_broadcast(&sh->tcond);
-    pthread_mutex_unlock(&sh->tmu);
+    if (!sh->role->cluster) {
+        publish_safe(sh, ts);
+        return;
+    }
+    uint64_t running = sh->tick_ts; /* a barrier still running keeps its own */
+    sh->tick_ts = ts;
+    if (tm_raft_group_barrier(sh->raft, on_tick_committed, sh))
+        sh->tick_ts = running;
 }
 
 static void tick_start_job(struct tm_raft_job *job, int stopping)

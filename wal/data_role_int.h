@@ -61,6 +61,7 @@ struct shard {
     struct applied *log;
     uint64_t nlog, caplog;
     uint64_t last_ts, safe_ts;
+    uint64_t tick_ts; /* a tick's timestamp while its barrier runs; loop thread only */
     struct tm_raft_job tick_job;
     uv_timer_t tick;
     bool tick_started;

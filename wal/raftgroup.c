@@ -38,6 +38,9 @@ struct tm_raft_group {
     bool stopping; /* guarded by mu */
     /* leadership, written on the loop thread */
     bool barrier_running;
+    struct raft_barrier user_barrier; /* tm_raft_group_barrier */
+    tm_raft_done_fn user_done;
+    void *user_arg;
     atomic_bool leading; /* leads and applied every earlier entry */
     atomic_uint_fast64_t leader_id;
 };
@@ -532,6 +535,30 @@ int tm_raft_group_append(struct tm_raft_group *g, const struct tm_raft_buf *bufs
     int rv = raft_apply(&g->raft, &a->req, rb, n, on_applied);
     if (rv) {
         free(a);
+        return rv == RAFT_NOTLEADER ? TM_ENOTLEADER : TM_EIO;
+    }
+    return 0;
+}
+
+static void on_user_barrier(struct raft_barrier *req, int status)
+{
+    struct tm_raft_group *g = req->data;
+    tm_raft_done_fn done = g->user_done;
+    g->user_done = NULL;
+    if (done) /* NULL: the duplicate call of libraft 0.15 */
+        done(g->user_arg, status ? (status == RAFT_NOTLEADER ? TM_ENOTLEADER : TM_EIO) : 0);
+}
+
+int tm_raft_group_barrier(struct tm_raft_group *g, tm_raft_done_fn done, void *arg)
+{
+    if (g->user_done)
+        return TM_EAGAIN;
+    g->user_barrier.data = g;
+    g->user_done = done;
+    g->user_arg = arg;
+    int rv = raft_barrier(&g->raft, &g->user_barrier, on_user_barrier);
+    if (rv) {
+        g->user_done = NULL;
         return rv == RAFT_NOTLEADER ? TM_ENOTLEADER : TM_EIO;
     }
     return 0;

@@ -103,6 +103,13 @@ void tm_raft_free(void *p);
  * snapshots now, only a threshold of entries since the last snapshot. */
 void tm_raft_group_snapshot_soon(struct tm_raft_group *g);
 
+/* Loop thread only. Appends a barrier entry and calls done(arg, rc) on the
+ * loop thread once it is committed (rc 0: a majority still followed this
+ * member when it was, and every earlier entry is applied) or failed. At
+ * most one barrier per group at a time: TM_EAGAIN while one runs. libraft
+ * 0.15 may call a barrier back twice; the second call is dropped here. */
+int tm_raft_group_barrier(struct tm_raft_group *g, tm_raft_done_fn done, void *arg);
+
 /* Any thread: whether this member leads (with its log replayed), and the id
  * of the member it believes leads (0: unknown). */
 int tm_raft_group_leading(struct tm_raft_group *g, uint64_t *leader_id);
