@@ -203,12 +203,14 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
 struct rpc_addr {
     nng_socket sock;
     atomic_int pipes;
+    char url[256];
 };
 
 struct tm_rpc_client {
     struct rpc_addr addrs[TM_RPC_MAX_ADDRS];
-    int n;
-    atomic_int cur; /* the address that answered last */
+    atomic_int n;           /* addrs[0..n) are open; grows only (tm_rpc_client_add) */
+    pthread_mutex_t add_mu; /* serialises additions */
+    atomic_int cur;         /* the address that answered last */
     atomic_uint_fast64_t next_id;
 };
 
@@ -221,6 +223,7 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 static int addr_open(struct rpc_addr *a, const char *url)
 {
+    snprintf(a->url, sizeof a->url, "%s", url);
     int rv = nng_req0_open(&a->sock);
     if (!rv)
         rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
@@ -248,21 +251,21 @@ int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls)
     struct tm_rpc_client *c = calloc(1, sizeof *c);
     if (!c)
         return TM_ENOMEM;
+    pthread_mutex_init(&c->add_mu, NULL);
     int rc = 0;
     for (const char *u = urls; !rc && *u;) {
         size_t len = strcspn(u, ",");
         char url[256];
-        if (len == 0 || len >= sizeof url || c->n == TM_RPC_MAX_ADDRS)
+        if (len == 0 || len >= sizeof url)
             rc = TM_EINVAL;
         else {
             memcpy(url, u, len);
             url[len] = '\0';
-            rc = addr_open(&c->addrs[c->n], url);
-            c->n += !rc;
+            rc = tm_rpc_client_add(c, url);
         }
         u += len + (u[len] == ',');
     }
-    if (!rc && c->n == 0)
+    if (!rc && atomic_load(&c->n) == 0)
         rc = TM_EINVAL;
     if (rc) {
         TM_ERROR("rpc", "cannot open a client for '%s': %s", urls, tm_strerror(rc));
@@ -274,12 +277,27 @@ int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls)
     return 0;
 }
 
+int tm_rpc_client_add(struct tm_rpc_client *c, const char *url)
+{
+    pthread_mutex_lock(&c->add_mu);
+    int n = atomic_load(&c->n), rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = strcmp(c->addrs[i].url, url) == 0 ? 1 : 0;
+    if (rc == 0 && n == TM_RPC_MAX_ADDRS)
+        rc = TM_ETOOBIG;
+    if (rc == 0 && (rc = addr_open(&c->addrs[n], url)) == 0)
+        atomic_store(&c->n, n + 1); /* after the address is whole: callers read n first */
+    pthread_mutex_unlock(&c->add_mu);
+    return rc == 1 ? 0 : rc;
+}
+
 void tm_rpc_client_close(struct tm_rpc_client *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; i < atomic_load(&c->n); i++)
         nng_close(c->addrs[i].sock);
+    pthread_mutex_destroy(&c->add_mu);
     free(c);
 }
 
@@ -434,7 +452,7 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
         nng_msg_free(msg);
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }
-    rc = ctx_roundtrip(ctx, &msg, timeout_ms, c->n > 1 ? &c->addrs[i] : NULL);
+    rc = ctx_roundtrip(ctx, &msg, timeout_ms, atomic_load(&c->n) > 1 ? &c->addrs[i] : NULL);
     nng_ctx_close(ctx);
     if (rc) {
         int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
@@ -456,7 +474,8 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
 int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
                 int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
 {
-    if (c->n == 1)
+    int n = atomic_load(&c->n);
+    if (n == 1)
         return call_addr(c, 0, type, body, len, timeout_ms, reply, st);
     uint64_t deadline = tm_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
     int start = atomic_load(&c->cur), rc = TM_ETIMEDOUT;
@@ -464,15 +483,15 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
         uint64_t now = tm_mono_ms();
         if (now >= deadline)
             return rc;
-        int i = (start + attempt) % c->n;
-        if (atomic_load(&c->addrs[i].pipes) == 0 && attempt % (2 * c->n) < c->n)
+        int i = (start + attempt) % n;
+        if (atomic_load(&c->addrs[i].pipes) == 0 && attempt % (2 * n) < n)
             continue; /* unreachable now: try those connected first */
         rc = call_addr(c, i, type, body, len, (int)(deadline - now), reply, st);
         if (rc == 0 || (rc == TM_ESTATUS && st->code != TM_MV_NOT_LEADER)) {
             atomic_store(&c->cur, i);
             return rc;
         }
-        if ((attempt + 1) % c->n == 0) /* a whole round failed: an election, maybe */
+        if ((attempt + 1) % n == 0) /* a whole round failed: an election, maybe */
             tm_sleep_ms(tm_mono_ms() + 50 < deadline ? 50 : 1);
     }
 }

@@ -54,6 +54,11 @@ struct tm_rpc_client;
  * its timeout. */
 int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls);
 void tm_rpc_client_close(struct tm_rpc_client *c);
+/* Adds an address to the client's list (nothing if it is there already),
+ * while other threads call through it: a replica that joined later.
+ * Addresses are never removed. 0, TM_ETOOBIG past TM_RPC_MAX_ADDRS, or a
+ * dial error. */
+int tm_rpc_client_add(struct tm_rpc_client *c, const char *url);
 
 /* A reply: its body is readable with `body` until tm_rpc_reply_free. */
 struct tm_rpc_reply {

@@ -35,6 +35,7 @@ struct node {
     pthread_t heartbeat;
     bool heartbeat_up;
     atomic_bool stopping;
+    atomic_bool proxy_ready; /* the proxy serves: the heartbeat adds query nodes to it */
     /* the placement */
     int shards;
     struct tm_data_group groups[64];
@@ -102,11 +103,15 @@ static void register_once(struct node *nd)
     tm_mpw_free(&w);
 }
 
+static void refresh_query_nodes(struct node *nd);
+
 static void *heartbeat_main(void *arg)
 {
     struct node *nd = arg;
     while (!atomic_load(&nd->stopping)) {
         register_once(nd);
+        if (atomic_load(&nd->proxy_ready))
+            refresh_query_nodes(nd);
         for (int i = 0; i < 5 && !atomic_load(&nd->stopping); i++)
             tm_sleep_ms(100);
     }
@@ -200,47 +205,60 @@ static int await_placement(struct node *nd)
     return TM_ESHUTDOWN;
 }
 
-/* The query nodes the proxy sends reads to: those registered now. */
+/* The roles and RPC base address of one registry entry. */
+static void registry_entry(struct tm_mpr m, char *roles, size_t rcap, char *rpc, size_t pcap)
+{
+    uint32_t nk, kn;
+    const char *k;
+    if (tm_mpr_map(&m, &nk))
+        return;
+    for (uint32_t j = 0; j < nk && !m.err; j++) {
+        tm_mpr_str(&m, &k, &kn);
+        if (kn == 5 && memcmp(k, "roles", 5) == 0)
+            tm_mpr_str_copy(&m, roles, rcap);
+        else if (kn == 3 && memcmp(k, "rpc", 3) == 0)
+            tm_mpr_str_copy(&m, rpc, pcap);
+        else
+            tm_mpr_skip(&m);
+    }
+}
+
+/* The query role URLs of the query nodes in the coordinators' registry (up
+ * or not: a client passes over one it cannot reach). How many, up to max. */
+static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
+{
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    uint32_t n = 0;
+    int found = 0;
+    if (tm_rpc_call(nd->coord, "nodes", NULL, 0, 2000, &rep, &st))
+        return 0;
+    struct tm_mpr *b = &rep.body;
+    if (tm_mpr_array(b, &n))
+        n = 0;
+    for (uint32_t i = 0; i < n && found < max && !b->err; i++) {
+        struct tm_node_config probe = {0};
+        char rpc[URL_MAX] = "";
+        registry_entry(*b, probe.roles, sizeof probe.roles, rpc, sizeof rpc);
+        tm_mpr_skip(b);
+        if (tm_node_has_role(&probe, "query") && !url_at(urls[found], URL_MAX, rpc, PORT_QUERY))
+            found++;
+    }
+    tm_rpc_reply_free(&rep);
+    return found;
+}
+
+/* The query nodes the proxy starts with: those registered now (waits for
+ * one). Later ones are added by the heartbeat (refresh_query_nodes). */
 static int find_query_nodes(struct node *nd)
 {
     for (int tries = 0; tries < 300 && !atomic_load(&nd->stopping); tries++) {
-        struct tm_rpc_reply rep;
-        struct tm_status st;
-        uint32_t n, kn;
-        nd->nquery = 0;
-        if (tm_rpc_call(nd->coord, "nodes", NULL, 0, 2000, &rep, &st) == 0) {
-            struct tm_mpr *b = &rep.body;
-            size_t len = 0;
-            if (tm_mpr_array(b, &n) == 0)
-                for (uint32_t i = 0; i < n && nd->nquery < TM_PROXY_MAX_QUERY; i++) {
-                    char roles[64] = "", rpc[URL_MAX] = "";
-                    struct tm_mpr m = *b;
-                    const char *k;
-                    tm_mpr_skip(b);
-                    uint32_t nk;
-                    if (tm_mpr_map(&m, &nk))
-                        break;
-                    for (uint32_t j = 0; j < nk && !m.err; j++) {
-                        tm_mpr_str(&m, &k, &kn);
-                        if (kn == 5 && memcmp(k, "roles", 5) == 0)
-                            tm_mpr_str_copy(&m, roles, sizeof roles);
-                        else if (kn == 3 && memcmp(k, "rpc", 3) == 0)
-                            tm_mpr_str_copy(&m, rpc, sizeof rpc);
-                        else
-                            tm_mpr_skip(&m);
-                    }
-                    struct tm_node_config probe = {0};
-                    snprintf(probe.roles, sizeof probe.roles, "%s", roles);
-                    char *url = nd->query_urls[nd->nquery];
-                    if (!tm_node_has_role(&probe, "query") ||
-                        url_at(url, URL_MAX, rpc, PORT_QUERY) ||
-                        len + strlen(url) + 2 > sizeof nd->query_all)
-                        continue;
-                    nd->query_url_ptrs[nd->nquery++] = url;
-                    len += (size_t)snprintf(nd->query_all + len, sizeof nd->query_all - len, "%s%s",
-                                            len ? "," : "", url);
-                }
-            tm_rpc_reply_free(&rep);
+        nd->nquery = list_query_urls(nd, nd->query_urls, TM_PROXY_MAX_QUERY);
+        size_t len = 0;
+        for (int i = 0; i < nd->nquery; i++) {
+            nd->query_url_ptrs[i] = nd->query_urls[i];
+            len += (size_t)snprintf(nd->query_all + len, sizeof nd->query_all - len, "%s%s",
+                                    len ? "," : "", nd->query_urls[i]);
         }
         if (nd->nquery)
             return 0;
@@ -248,6 +266,14 @@ static int find_query_nodes(struct node *nd)
     }
     TM_ERROR("node", "no query node registered with the coordinators");
     return TM_ETIMEDOUT;
+}
+
+static void refresh_query_nodes(struct node *nd)
+{
+    char urls[TM_PROXY_MAX_QUERY][URL_MAX];
+    int n = list_query_urls(nd, urls, TM_PROXY_MAX_QUERY);
+    for (int i = 0; i < n; i++)
+        tm_proxy_add_query(&nd->r.proxy, urls[i]);
 }
 
 /* ---- roles ---- */
@@ -358,6 +384,7 @@ static int start_proxy(struct node *nd, const char *coord_url)
                                 .arg = &nd->r.proxy};
     if (!rc)
         rc = tm_http_server_start(&nd->r.http, &hc);
+    atomic_store(&nd->proxy_ready, rc == 0);
     if (!rc) {
         printf("tidemark: serving the Milvus REST API on http://%s:%d\n", host,
                tm_http_server_port(nd->r.http));

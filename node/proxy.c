@@ -26,8 +26,9 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
                                 cfg->shard_data_urls ? cfg->shard_data_urls[s] : cfg->data_url);
     if (!rc)
         rc = tm_rpc_client_open(&p->query, cfg->query_url);
-    for (int i = 0; !rc && i < cfg->nquery; i++, p->nquery_each++)
-        rc = tm_rpc_client_open(&p->query_each[i], cfg->query_urls[i]);
+    pthread_mutex_init(&p->add_mu, NULL);
+    for (int i = 0; !rc && i < cfg->nquery; i++)
+        rc = tm_proxy_add_query(p, cfg->query_urls[i]);
     p->nonce = (unsigned)tm_wall_ms() ^ (unsigned)getpid() << 16;
     if (rc)
         tm_proxy_close(p);
@@ -40,19 +41,43 @@ void tm_proxy_close(struct tm_proxy *p)
     for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
         tm_rpc_client_close(p->data[s]);
     tm_rpc_client_close(p->query);
-    for (int i = 0; i < p->nquery_each; i++)
+    for (int i = 0; i < atomic_load(&p->nquery_each); i++)
         tm_rpc_client_close(p->query_each[i]);
+    if (p->query)
+        pthread_mutex_destroy(&p->add_mu);
     tm_schema_cache_free(&p->cache);
     memset(p, 0, sizeof *p);
+}
+
+int tm_proxy_add_query(struct tm_proxy *p, const char *url)
+{
+    pthread_mutex_lock(&p->add_mu);
+    int n = atomic_load(&p->nquery_each), rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        rc = strcmp(p->query_urls[i], url) == 0;
+    if (!rc && n == TM_PROXY_MAX_QUERY)
+        rc = TM_ETOOBIG;
+    if (!rc)
+        rc = tm_rpc_client_add(p->query, url);
+    if (!rc)
+        rc = tm_rpc_client_open(&p->query_each[n], url);
+    if (!rc) {
+        snprintf(p->query_urls[n], sizeof p->query_urls[n], "%s", url);
+        atomic_store(&p->nquery_each, n + 1);
+        TM_INFO("proxy", "reads may go to the query node at %s", url);
+    }
+    pthread_mutex_unlock(&p->add_mu);
+    return rc == 1 ? 0 : rc;
 }
 
 void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw *body)
 {
     struct tm_status saved = r->st;
     struct tm_rpc_reply rep;
-    if (r->p->nquery_each == 0 && tm_proxy_call(r, r->p->query, type, body, &rep) == 0)
+    int n = atomic_load(&r->p->nquery_each);
+    if (n == 0 && tm_proxy_call(r, r->p->query, type, body, &rep) == 0)
         tm_rpc_reply_free(&rep);
-    for (int i = 0; i < r->p->nquery_each; i++)
+    for (int i = 0; i < n; i++)
         if (tm_proxy_call(r, r->p->query_each[i], type, body, &rep) == 0)
             tm_rpc_reply_free(&rep);
     r->st = saved;

@@ -11,6 +11,7 @@
 #define TM_PROXY_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "catalog.h"
@@ -49,7 +50,9 @@ struct tm_proxy {
     struct tm_rpc_client *coord, *query;
     struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];      /* follows each shard's leader */
     struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY]; /* for calls every node must see */
-    int nquery_each;
+    char query_urls[TM_PROXY_MAX_QUERY][128];
+    _Atomic int nquery_each; /* grows only (tm_proxy_add_query) */
+    pthread_mutex_t add_mu;
     unsigned nonce; /* names this proxy's writes (tm_req_write_id) */
     _Atomic uint64_t writes;
     struct tm_schema_cache cache;
@@ -102,6 +105,9 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
                   const struct tm_mpw *body, struct tm_rpc_reply *reply);
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts);
+/* A query node registered after the proxy started: reads may go to it, and
+ * calls every query node must see do. Nothing if it is known. 0 or an error. */
+int tm_proxy_add_query(struct tm_proxy *p, const char *url);
 /* Sends a call every query node must see (drop, index_sync) to each, best
  * effort: a node that is down learns it from the catalog when it returns. */
 void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw *body);
