@@ -263,11 +263,11 @@ int tm_rest_keys_of_rows(struct tm_req *r, const struct tm_collection *c,
             .is_str = pk->type == TM_T_VARCHAR, .s = (const char *)v, .len = (uint32_t)len};
         if (!key.is_str)
             memcpy(&key.i, v, 8);
-        if (tm_pkindex_find(&seen, &key))
+        if (rows->nrows > 1 && tm_pkindex_find(&seen, &key)) /* one row: nothing to compare */
             rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM,
                                "duplicate primary keys are not allowed in the same batch: "
                                "invalid parameter");
-        else if (!tm_pkindex_get(&seen, &key) || tm_col_push(dst, v, len))
+        else if ((rows->nrows > 1 && !tm_pkindex_get(&seen, &key)) || tm_col_push(dst, v, len))
             rc = tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
         else
             pks->nrows++;
