@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <raft.h>
 #include <raft/uv.h>
@@ -162,6 +163,9 @@ static int transport_setup(struct tm_raft_group *g)
             .init = null_init, .listen = null_listen, .connect = null_connect, .close = null_close};
         return 0;
     }
+    /* libuv writes to sockets without MSG_NOSIGNAL: a peer that died
+     * mid-write must cost an error, not this process. */
+    signal(SIGPIPE, SIG_IGN);
     int rv = raft_uv_tcp_init(&g->tcp, &g->loop);
     if (rv)
         return TM_ERROR("raft", "%s: raft_uv_tcp_init: %d", g->dir, rv), TM_EIO;

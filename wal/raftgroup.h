@@ -5,7 +5,8 @@
  * A group of one (the standalone server) needs no network. A group of
  * several members talks over raft_uv_tcp wrapped so that every connection
  * sets TCP_NODELAY (the stock transport stalls ~40 ms under pipelined
- * appends: Nagle against delayed ACKs, wal-anchor.md §4.1).
+ * appends: Nagle against delayed ACKs, wal-anchor.md §4.1). Starting one
+ * makes the process ignore SIGPIPE: libuv writes without MSG_NOSIGNAL.
  *
  * Threading: raft and every callback given here run on the group's loop
  * thread. Other threads reach it only through tm_raft_group_post().
