@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t mono_ms(void)
-{
-    return tm_mono_ns() / 1000000u;
-}
-
 static bool placement_decided(struct tm_coord_role *c)
 {
     pthread_rwlock_rdlock(&c->lock);
@@ -48,7 +43,7 @@ static int placement_try(struct tm_coord_role *c, size_t *ndata_out)
     struct tm_placement_node *nodes = malloc(TM_REGISTRY_MAX * sizeof *nodes);
     if (!nodes)
         return TM_ENOMEM;
-    size_t n = tm_registry_data_nodes(&c->reg, mono_ms(), nodes, TM_REGISTRY_MAX);
+    size_t n = tm_registry_data_nodes(&c->reg, tm_mono_ms(), nodes, TM_REGISTRY_MAX);
     *ndata_out = n;
     struct tm_ddl d;
     tm_ddl_init(&d, TM_DDL_PLACEMENT);
@@ -81,7 +76,7 @@ static void call_register(struct tm_coord_role *c, struct tm_mpr *body, struct t
                       "register: raft %s leaves no room for %u shard ports", node.raft, c->shards);
         return;
     }
-    if (tm_registry_put(&c->reg, &node, mono_ms())) {
+    if (tm_registry_put(&c->reg, &node, tm_mono_ms())) {
         tm_status_set(st, TM_MV_INTERNAL,
                       "register: the coordinator tracks at most %d nodes; node %llu refused",
                       TM_REGISTRY_MAX, (unsigned long long)node.id);
@@ -119,7 +114,7 @@ bool coord_cluster_call(struct tm_coord_role *c, const char *type, struct tm_mpr
     if (strcmp(type, "register") == 0)
         call_register(c, body, st);
     else if (strcmp(type, "nodes") == 0)
-        tm_registry_encode(&c->reg, reply, mono_ms());
+        tm_registry_encode(&c->reg, reply, tm_mono_ms());
     else if (strcmp(type, "placement") == 0)
         call_placement(c, reply, st);
     else
