@@ -104,7 +104,8 @@ static int serve(int argc, char **argv)
 static const char g_node_usage[] =
     "usage: tidemark node --id N --roles coord,data,query,proxy --dir DIR --coord H:P[,H:P...]\n"
     "                     [--coord-raft H:P[,...]] [--rpc H:P] [--raft H:P] [--http H:P]\n"
-    "                     [--shards N] [--replicas R] [--election-ms MS] [--config FILE]\n"
+    "                     [--shards N] [--replicas R] [--election-ms MS] [--seal-mb N]\n"
+    "                     [--seal-rows N] [--config FILE]\n"
     "\n"
     "Runs some roles of a cluster (docs/cluster.md); cluster/tmcluster starts a local one.\n"
     "  --id           this node's id, unique in the cluster\n"
@@ -117,6 +118,7 @@ static const char g_node_usage[] =
     "  --http         the proxy's REST address\n"
     "  --shards, --replicas   WAL shards and replicas per shard (coordinators; 2 and 3)\n"
     "  --election-ms  Raft election timeout (default 1000)\n"
+    "  --seal-mb, --seal-rows   a WAL shard's seal triggers, as for serve (data role)\n"
     "  --config       a JSON object with the same keys; later settings win\n";
 
 static int node(int argc, char **argv)
