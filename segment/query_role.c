@@ -474,7 +474,10 @@ static int load_sealed(struct tm_query_role *q, int nshards, uint64_t *sealed_ts
         tm_mpw_free(&w);
         if (rc)
             return rc;
-        struct tm_mpr *b = &rep.body;
+        struct tm_mpr *b = &rep.body, up = rep.body;
+        uint64_t upto = 0;
+        if (tm_mpr_find(&up, "upto") == 0 && tm_mpr_uint(&up, &upto) == 0)
+            sealed_ts[sh] = upto;
         rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : 0;
         for (uint32_t i = 0; i < n && !rc; i++) {
             int64_t coll;

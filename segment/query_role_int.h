@@ -34,7 +34,8 @@ struct qshard {
     struct tm_rpc_client *data; /* the shard's replicas: the leader answers */
     uint64_t after;             /* the timestamp of the last entry applied */
     /* Entries at or before this timestamp are in the sealed ranges loaded
-     * at start (the latest range's seal timestamp): skipped by the tail. */
+     * at start (the latest range's seal timestamp, or the leader's "upto"
+     * if later): skipped by the tail. */
     uint64_t sealed_ts;
 };
 

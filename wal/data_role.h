@@ -19,9 +19,11 @@
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
  *             applied entry: every acknowledged write is at or below it.
- *   "sealed"  {"shard"}             -> {"ranges": the sink's list}: what a
- *             reader loads before tailing (after a restart the tail starts
- *             behind the last seal).
+ *   "sealed"  {"shard"}             -> {"upto": ts, "ranges": the sink's list}:
+ *             what a reader loads before tailing; everything at or below
+ *             `upto` is in those ranges (after a restart this replica's log
+ *             in memory starts behind its last seal), so the reader tails
+ *             after max(upto, the ranges' seal timestamps).
  *   "files"   {"shard", "dir", "prefix"} -> [[name, size], ...]: the files of
  *             the entries of dir (below files_dir) whose names start with
  *             prefix, one level down: a sealed range's segment files.

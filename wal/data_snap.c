@@ -4,7 +4,9 @@
  *   {"v": 2, "last": last timestamp, "dedupe": [key, ...] (oldest first),
  *    "tail": [entry bytes, ...] (applied after the last seal, in log order),
  *    "sink": bin (the sink's own state: its durable ranges),
- *    "dg": running digest, "dn": entries in it (data_role.h "digest")}
+ *    "dg": running digest, "dn": entries in it (data_role.h "digest"),
+ *    "st": the timestamp of the seal the snapshot follows: every entry at or
+ *          below it is in segments, every later one in "tail" or the log}
  * Version 1 (no digest) is still read: its digest starts again from zero.
  * padded to 8 bytes by raftgroup.c.
  *
@@ -117,9 +119,11 @@ int tm_data_snapshot(void *arg, struct tm_buf *out)
         return rc;
     }
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 7);
+    tm_mpw_map(&w, 8);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, SNAP_VERSION);
     pthread_mutex_lock(&sh->tmu);
+    tm_mpw_cstr(&w, "st"),
+        tm_mpw_uint(&w, sh->seal_pos ? sh->log[sh->seal_pos - 1].ts : sh->base_ts);
     tm_mpw_cstr(&w, "dg"), tm_mpw_uint(&w, sh->digest);
     tm_mpw_cstr(&w, "dn"), tm_mpw_uint(&w, sh->ndigest);
     tm_mpw_cstr(&w, "last"), tm_mpw_uint(&w, sh->last_ts);
@@ -174,12 +178,14 @@ static int restore_tail(struct shard *sh, struct tm_mpr *r)
     return 0;
 }
 
-/* The digest, and where the log in memory starts: everything before the
- * restored tail (or the seal, when it is empty) is in segments. */
+/* The digest, and where the log in memory starts: everything up to the
+ * seal the snapshot follows is in segments. */
 static void restore_digest(struct shard *sh, struct tm_mpr r)
 {
-    uint64_t dg = 0, dn = 0;
+    uint64_t dg = 0, dn = 0, seal_ts = 0;
     struct tm_mpr m = r;
+    if (tm_mpr_find(&m, "st") == 0)
+        tm_mpr_uint(&m, &seal_ts);
     if (tm_mpr_find(&m, "dg") == 0)
         tm_mpr_uint(&m, &dg);
     m = r;
@@ -188,7 +194,8 @@ static void restore_digest(struct shard *sh, struct tm_mpr r)
     pthread_mutex_lock(&sh->tmu);
     sh->digest = dg;
     sh->ndigest = dn;
-    sh->base_ts = sh->nlog ? sh->log[0].ts - 1 : sh->last_ts;
+    /* Without "st" (version 1): no later than the first restored entry. */
+    sh->base_ts = seal_ts ? seal_ts : sh->nlog ? sh->log[0].ts - 1 : sh->last_ts;
     pthread_mutex_unlock(&sh->tmu);
 }
 
@@ -241,7 +248,12 @@ void tm_data_call_sealed(struct tm_data_role *d, struct tm_mpr *body, struct tm_
         tm_status_set(st, TM_MV_INTERNAL, "no WAL shard %lld", (long long)id);
         return;
     }
-    tm_mpw_map(reply, 1);
+    struct shard *sh = &d->shards[id];
+    pthread_mutex_lock(&sh->tmu);
+    uint64_t upto = sh->base_ts;
+    pthread_mutex_unlock(&sh->tmu);
+    tm_mpw_map(reply, 2);
+    tm_mpw_cstr(reply, "upto"), tm_mpw_uint(reply, upto);
     tm_mpw_cstr(reply, "ranges");
     if (d->sink)
         d->sink->list(d->sink->arg, (int)id, reply);
