@@ -384,13 +384,15 @@ static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr
 {
     int idle_slices = 0;
     pthread_mutex_lock(&w->mu);
+    while (!w->done && !watch)
+        pthread_cond_wait(&w->cond, &w->mu); /* one address: nothing to give up for */
     while (!w->done) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000;
         if (ts.tv_nsec >= 1000000000)
             ts.tv_sec++, ts.tv_nsec -= 1000000000;
-        if (pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0 || !watch)
+        if (pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0)
             continue;
         idle_slices = atomic_load(&watch->pipes) > 0 ? 0 : idle_slices + 1;
         if (idle_slices == 4) {
@@ -494,6 +496,18 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
         if ((attempt + 1) % n == 0) /* a whole round failed: an election, maybe */
             tm_sleep_ms(tm_mono_ms() + 50 < deadline ? 50 : 1);
     }
+}
+
+int tm_rpc_call_uint_arg(struct tm_rpc_client *c, const char *type, const char *key, int64_t arg,
+                         int timeout_ms, uint64_t *out, struct tm_status *st)
+{
+    struct tm_mpw w;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, key), tm_mpw_int(&w, arg);
+    int rc = tm_rpc_call_uint(c, type, &w, timeout_ms, out, st);
+    tm_mpw_free(&w);
+    return rc;
 }
 
 int tm_rpc_call_uint(struct tm_rpc_client *c, const char *type, const struct tm_mpw *body,

@@ -81,4 +81,8 @@ void tm_rpc_reply_free(struct tm_rpc_reply *reply);
 int tm_rpc_call_uint(struct tm_rpc_client *c, const char *type, const struct tm_mpw *body,
                      int timeout_ms, uint64_t *out, struct tm_status *st);
 
+/* tm_rpc_call_uint with the one-key body {key: arg}. */
+int tm_rpc_call_uint_arg(struct tm_rpc_client *c, const char *type, const char *key, int64_t arg,
+                         int timeout_ms, uint64_t *out, struct tm_status *st);
+
 #endif

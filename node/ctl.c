@@ -12,6 +12,7 @@
  *       makes its calls this way)
  *
  * --data takes data roles' addresses (a node's --rpc port + 1). */
+#include "node.h"
 #include "tm_rpc.h"
 
 #include <getopt.h>
@@ -83,27 +84,15 @@ static void print_value(struct tm_mpr *r)
     }
 }
 
-/* "tcp://a,tcp://b" from "a,b". */
-static void to_urls(const char *addrs, char *dst, size_t cap)
-{
-    size_t n = 0;
-    dst[0] = '\0';
-    for (const char *p = addrs; *p && n < cap;) {
-        size_t len = strcspn(p, ",");
-        n += (size_t)snprintf(dst + n, cap - n, "%s%s%.*s", n ? "," : "",
-                              strncmp(p, "tcp://", 6) ? "tcp://" : "", (int)len, p);
-        p += len + (p[len] == ',');
-    }
-}
-
 /* One call to the role at addrs (a list: the first that answers). */
 static int ctl_rpc(const char *addrs, const char *type, const struct tm_mpw *body,
                    struct tm_rpc_reply *rep, struct tm_status *st)
 {
     char url[1024];
     struct tm_rpc_client *c;
-    to_urls(addrs, url, sizeof url);
-    int rc = tm_rpc_client_open(&c, url);
+    int rc = tm_node_urls(addrs, 0, url, sizeof url);
+    if (!rc)
+        rc = tm_rpc_client_open(&c, url);
     if (rc)
         return tm_status_set(st, TM_MV_INTERNAL, "cannot reach %s", addrs), rc;
     rc =

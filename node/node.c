@@ -10,7 +10,9 @@
 #include "data_role.h"
 #include "http.h"
 #include "proxy.h"
+#include "placement.h"
 #include "query_role.h"
+#include "registry.h"
 #include "sealer.h"
 #include "serve.h"
 #include "tm_log.h"
@@ -51,28 +53,26 @@ struct node {
 /* "tcp://host:port+delta" from "host:port" or "tcp://host:port". */
 static int url_at(char *dst, size_t cap, const char *addr, int delta)
 {
+    char moved[TM_ADDR_MAX];
     const char *hp = strncmp(addr, "tcp://", 6) == 0 ? addr + 6 : addr;
-    const char *colon = strrchr(hp, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (!colon || port <= 0 || port + delta > 65535)
+    if (tm_addr_port_add(hp, (uint32_t)delta, moved, sizeof moved))
         return TM_EINVAL;
-    int n = snprintf(dst, cap, "tcp://%.*s:%ld", (int)(colon - hp), hp, port + delta);
+    int n = snprintf(dst, cap, "tcp://%s", moved);
     return n > 0 && (size_t)n < cap ? 0 : TM_EINVAL;
 }
 
-/* Every coordinator's URL, comma separated. */
-static int coord_urls(const struct tm_node_config *c, char *dst, size_t cap)
+int tm_node_urls(const char *addrs, int delta, char *dst, size_t cap)
 {
     size_t len = 0;
     dst[0] = '\0';
-    for (const char *p = c->coord; *p;) {
+    for (const char *p = addrs; *p;) {
         size_t n = strcspn(p, ",");
         char one[URL_MAX], addr[URL_MAX];
         if (n == 0 || n >= sizeof addr)
             return TM_EINVAL;
         memcpy(addr, p, n);
         addr[n] = '\0';
-        if (url_at(one, sizeof one, addr, 0) || len + strlen(one) + 2 > cap)
+        if (url_at(one, sizeof one, addr, delta) || len + strlen(one) + 2 > cap)
             return TM_EINVAL;
         len += (size_t)snprintf(dst + len, cap - len, "%s%s", len ? "," : "", one);
         p += n + (p[n] == ',');
@@ -120,64 +120,36 @@ static void *heartbeat_main(void *arg)
 
 /* ---- placement ---- */
 
-static int parse_member(struct tm_mpr *b, struct tm_raft_member *m, char *rpc, size_t cap)
-{
-    uint32_t n, kn;
-    const char *k;
-    if (tm_mpr_map(b, &n))
-        return TM_ECORRUPT;
-    for (uint32_t i = 0; i < n; i++) {
-        if (tm_mpr_str(b, &k, &kn))
-            return TM_ECORRUPT;
-        int rc = kn == 2 && memcmp(k, "id", 2) == 0 ? tm_mpr_uint(b, &m->id)
-                 : kn == 4 && memcmp(k, "raft", 4) == 0
-                     ? tm_mpr_str_copy(b, m->address, sizeof m->address)
-                 : kn == 3 && memcmp(k, "rpc", 3) == 0 ? tm_mpr_str_copy(b, rpc, cap)
-                                                       : tm_mpr_skip(b);
-        if (rc)
-            return TM_ECORRUPT;
-    }
-    return m->id && m->address[0] && rpc[0] ? 0 : TM_ECORRUPT;
-}
-
-/* One shard's group; its replicas' data role URLs into nd->shard_urls[s]. */
-static int parse_group(struct node *nd, struct tm_mpr *b, int s)
-{
-    uint32_t n;
-    struct tm_data_group *g = &nd->groups[s];
-    if (tm_mpr_array(b, &n) || n == 0 || n > TM_DATA_MAX_REPLICAS)
-        return TM_ECORRUPT;
-    size_t len = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        char rpc[URL_MAX] = "", url[URL_MAX];
-        int rc = parse_member(b, &g->members[i], rpc, sizeof rpc);
-        if (!rc)
-            rc = url_at(url, sizeof url, rpc, PORT_DATA);
-        if (rc || len + strlen(url) + 2 > URLS_MAX)
-            return TM_ECORRUPT;
-        len +=
-            (size_t)snprintf(nd->shard_urls[s] + len, URLS_MAX - len, "%s%s", len ? "," : "", url);
-    }
-    g->n = n;
-    nd->shard_url_ptrs[s] = nd->shard_urls[s];
-    return 0;
-}
-
+/* The coordinators' placement (coord/placement.h) as Raft groups for the
+ * data role and, per shard, its replicas' data role URLs. */
 static int parse_placement(struct node *nd, struct tm_mpr b)
 {
-    struct tm_mpr m = b;
-    uint64_t shards = 0;
-    uint32_t n;
-    if (tm_mpr_find(&m, "shards") || tm_mpr_uint(&m, &shards) || shards == 0 || shards > 64)
-        return TM_ECORRUPT;
-    m = b;
-    if (tm_mpr_find(&m, "groups") || tm_mpr_array(&m, &n) || n != shards)
-        return TM_ECORRUPT;
-    for (int s = 0; s < (int)n; s++)
-        if (parse_group(nd, &m, s))
-            return TM_ECORRUPT;
-    nd->shards = (int)n;
-    return 0;
+    struct tm_placement p;
+    int rc = tm_placement_decode(&b, &p);
+    if (!rc && (p.shards > 64 || p.replicas > TM_DATA_MAX_REPLICAS))
+        rc = TM_ECORRUPT;
+    for (uint32_t s = 0; !rc && s < p.shards; s++) {
+        const struct tm_placement_member *m = tm_placement_group(&p, s);
+        struct tm_data_group *g = &nd->groups[s];
+        size_t len = 0;
+        g->n = p.replicas;
+        for (uint32_t i = 0; !rc && i < p.replicas; i++) {
+            char url[URL_MAX];
+            g->members[i].id = m[i].id;
+            snprintf(g->members[i].address, sizeof g->members[i].address, "%s", m[i].raft);
+            rc = url_at(url, sizeof url, m[i].rpc, PORT_DATA);
+            if (!rc && len + strlen(url) + 2 > URLS_MAX)
+                rc = TM_ECORRUPT;
+            if (!rc)
+                len += (size_t)snprintf(nd->shard_urls[s] + len, URLS_MAX - len, "%s%s",
+                                        len ? "," : "", url);
+        }
+        nd->shard_url_ptrs[s] = nd->shard_urls[s];
+    }
+    if (!rc)
+        nd->shards = (int)p.shards;
+    tm_placement_free(&p);
+    return rc;
 }
 
 /* Waits for the coordinators' placement (decided once enough data nodes
@@ -205,24 +177,6 @@ static int await_placement(struct node *nd)
     return TM_ESHUTDOWN;
 }
 
-/* The roles and RPC base address of one registry entry. */
-static void registry_entry(struct tm_mpr m, char *roles, size_t rcap, char *rpc, size_t pcap)
-{
-    uint32_t nk, kn;
-    const char *k;
-    if (tm_mpr_map(&m, &nk))
-        return;
-    for (uint32_t j = 0; j < nk && !m.err; j++) {
-        tm_mpr_str(&m, &k, &kn);
-        if (kn == 5 && memcmp(k, "roles", 5) == 0)
-            tm_mpr_str_copy(&m, roles, rcap);
-        else if (kn == 3 && memcmp(k, "rpc", 3) == 0)
-            tm_mpr_str_copy(&m, rpc, pcap);
-        else
-            tm_mpr_skip(&m);
-    }
-}
-
 /* The query role URLs of the query nodes in the coordinators' registry (up
  * or not: a client passes over one it cannot reach). How many, up to max. */
 static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
@@ -237,11 +191,10 @@ static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
     if (tm_mpr_array(b, &n))
         n = 0;
     for (uint32_t i = 0; i < n && found < max && !b->err; i++) {
-        struct tm_node_config probe = {0};
-        char rpc[URL_MAX] = "";
-        registry_entry(*b, probe.roles, sizeof probe.roles, rpc, sizeof rpc);
+        struct tm_node node;
+        bool query = tm_node_decode(b, &node, &st) == 0 && tm_roles_has(node.roles, "query");
         tm_mpr_skip(b);
-        if (tm_node_has_role(&probe, "query") && !url_at(urls[found], URL_MAX, rpc, PORT_QUERY))
+        if (query && !url_at(urls[found], URL_MAX, node.rpc, PORT_QUERY))
             found++;
     }
     tm_rpc_reply_free(&rep);
@@ -397,7 +350,7 @@ static int node_start(struct node *nd)
 {
     const struct tm_node_config *c = nd->cfg;
     char coord_url[URLS_MAX];
-    if (coord_urls(c, coord_url, sizeof coord_url))
+    if (tm_node_urls(c->coord, 0, coord_url, sizeof coord_url))
         return TM_ERROR("node", "bad --coord list '%s'", c->coord), TM_EINVAL;
     int rc = tm_node_has_role(c, "coord") ? start_coord(nd) : 0;
     if (!rc)

@@ -4,6 +4,7 @@
 #define TM_NODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tm_node_config {
@@ -22,6 +23,9 @@ struct tm_node_config {
 
 int tm_node_parse(struct tm_node_config *c, int argc, char **argv, const char *usage);
 bool tm_node_has_role(const struct tm_node_config *c, const char *role);
+/* "tcp://h:p+delta,..." from a list of "h:p" (or "tcp://h:p"); 0 or
+ * TM_EINVAL (an entry without a port, or dst too small). */
+int tm_node_urls(const char *addrs, int delta, char *dst, size_t cap);
 /* Runs until SIGINT or SIGTERM; the exit code. */
 int tm_node_main(const struct tm_node_config *c);
 

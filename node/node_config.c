@@ -1,6 +1,7 @@
 /* `tidemark node` settings: flags, or a JSON file with the same keys
  * (docs/cluster.md). Flags given after --config win over the file. */
 #include "node.h"
+#include "registry.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -182,12 +183,5 @@ int tm_node_parse(struct tm_node_config *c, int argc, char **argv, const char *u
 
 bool tm_node_has_role(const struct tm_node_config *c, const char *role)
 {
-    size_t n = strlen(role);
-    for (const char *p = c->roles; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && memcmp(p, role, n) == 0)
-            return true;
-        p += len + (p[len] == ',');
-    }
-    return false;
+    return tm_roles_has(c->roles, role);
 }

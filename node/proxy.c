@@ -243,13 +243,9 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts)
 {
-    struct tm_mpw w;
     struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
-    int rc = tm_rpc_call_uint(r->p->coord, "tso", &w, r->p->cfg.request_timeout_ms, ts, &st);
-    tm_mpw_free(&w);
+    int rc =
+        tm_rpc_call_uint_arg(r->p->coord, "tso", "n", n, r->p->cfg.request_timeout_ms, ts, &st);
     return rc ? tm_req_fail_call(r, &st) : 0;
 }
 

@@ -205,14 +205,8 @@ static void *tail_main(void *arg)
 
 static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
 {
-    struct tm_mpw w;
     struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-    int rc = tm_rpc_call_uint(q->shards[shard].data, "last_ts", &w, 5000, ts, &st);
-    tm_mpw_free(&w);
-    return rc;
+    return tm_rpc_call_uint_arg(q->shards[shard].data, "last_ts", "shard", shard, 5000, ts, &st);
 }
 
 /* The guarantee timestamp of each shard for this read (0 = no wait). */

@@ -19,18 +19,6 @@
 #include <errno.h>
 #include <time.h>
 
-static int tso_alloc(struct tm_data_role *d, uint32_t n, uint64_t *ts)
-{
-    struct tm_mpw w;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "n"), tm_mpw_uint(&w, n);
-    int rc = tm_rpc_call_uint(d->coord, "tso", &w, 2000, ts, &st);
-    tm_mpw_free(&w);
-    return rc;
-}
-
 static bool wants_spare(struct shard *sh, uint64_t now)
 {
     if (!sh->hosted || (sh->role->cluster && !atomic_load(&sh->leading)))
@@ -46,7 +34,8 @@ static void refill(struct shard *sh)
 {
     uint64_t gen = atomic_load(&sh->lease_gen), ts = 0;
     uint64_t at = tm_wall_ms();
-    if (tso_alloc(sh->role, LEASE_COUNT, &ts))
+    struct tm_status st;
+    if (tm_rpc_call_uint_arg(sh->role->coord, "tso", "n", LEASE_COUNT, 2000, &ts, &st))
         return;
     pthread_mutex_lock(&sh->lease_mu);
     /* A leadership change meanwhile: this lease may predate it. */
