@@ -32,6 +32,7 @@ enum {
 /* Milvus status codes used by the REST API (milvus-rest-v2.md §2.1). */
 enum {
     TM_MV_OK = 0,
+    TM_MV_UNAVAILABLE = 2, /* merr.ErrServiceUnavailable */
     TM_MV_INTERNAL = 5,
     TM_MV_COLL_NOT_FOUND = 100,
     TM_MV_COLL_NOT_LOADED = 101,

@@ -212,6 +212,7 @@ struct tm_rpc_client {
     pthread_mutex_t add_mu; /* serialises additions */
     atomic_int cur;         /* the address that answered last */
     atomic_uint_fast64_t next_id;
+    atomic_bool watch; /* tm_rpc_client_watch */
 };
 
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -454,7 +455,8 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
         nng_msg_free(msg);
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }
-    rc = ctx_roundtrip(ctx, &msg, timeout_ms, atomic_load(&c->n) > 1 ? &c->addrs[i] : NULL);
+    bool watch = atomic_load(&c->n) > 1 || atomic_load(&c->watch);
+    rc = ctx_roundtrip(ctx, &msg, timeout_ms, watch ? &c->addrs[i] : NULL);
     nng_ctx_close(ctx);
     if (rc) {
         int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
@@ -467,6 +469,19 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
     }
     reply->msg = msg;
     return 0;
+}
+
+void tm_rpc_client_watch(struct tm_rpc_client *c)
+{
+    atomic_store(&c->watch, true);
+}
+
+bool tm_rpc_client_connected(struct tm_rpc_client *c)
+{
+    for (int i = 0; i < atomic_load(&c->n); i++)
+        if (atomic_load(&c->addrs[i].pipes) > 0)
+            return true;
+    return false;
 }
 
 /* Several addresses: the one that answered last first, then the others in

@@ -19,6 +19,7 @@
 #ifndef TM_RPC_H
 #define TM_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,12 @@ void tm_rpc_client_close(struct tm_rpc_client *c);
  * Addresses are never removed. 0, TM_ETOOBIG past TM_RPC_MAX_ADDRS, or a
  * dial error. */
 int tm_rpc_client_add(struct tm_rpc_client *c, const char *url);
+/* Makes a one-address client give up a call once its peer has had no
+ * connection for 200 ms, as a several-address client does (a caller that
+ * can go elsewhere: the proxy's query nodes). */
+void tm_rpc_client_watch(struct tm_rpc_client *c);
+/* Whether the client holds a connection to any of its addresses now. */
+bool tm_rpc_client_connected(struct tm_rpc_client *c);
 
 /* A reply: its body is readable with `body` until tm_rpc_reply_free. */
 struct tm_rpc_reply {

@@ -52,7 +52,7 @@ void tm_registry_encode(struct tm_registry *r, struct tm_mpw *w, uint64_t now_ms
     for (size_t i = 0; i < r->n; i++) {
         const struct tm_node *node = &r->nodes[i];
         uint64_t age = age_of(node, now_ms);
-        tm_mpw_map(w, 7);
+        tm_mpw_map(w, 8);
         tm_mpw_cstr(w, "id"), tm_mpw_uint(w, node->id);
         tm_mpw_cstr(w, "roles"), tm_mpw_cstr(w, node->roles);
         tm_mpw_cstr(w, "rpc"), tm_mpw_cstr(w, node->rpc);
@@ -60,6 +60,7 @@ void tm_registry_encode(struct tm_registry *r, struct tm_mpw *w, uint64_t now_ms
         tm_mpw_cstr(w, "http"), tm_mpw_cstr(w, node->http);
         tm_mpw_cstr(w, "up"), tm_mpw_bool(w, age < TM_NODE_DOWN_MS);
         tm_mpw_cstr(w, "age_ms"), tm_mpw_uint(w, age);
+        tm_mpw_cstr(w, "serves"), tm_mpw_uint(w, node->serves);
     }
     pthread_mutex_unlock(&r->mu);
 }
@@ -117,6 +118,10 @@ int tm_node_decode(const struct tm_mpr *r, struct tm_node *node, struct tm_statu
     if (id <= 0)
         return tm_status_set(st, TM_MV_INVALID_PARAM, "register: id must be a positive integer");
     node->id = (uint64_t)id;
+    struct tm_mpr serves = *r;
+    if (!tm_mpr_find(&serves, "serves") && tm_mpr_uint(&serves, &node->serves))
+        return tm_status_set(st, TM_MV_INVALID_PARAM,
+                             "register: serves must be an unsigned integer");
     for (size_t i = 0; i < 4; i++)
         if (key_str(*r, keys[i], dsts[i], caps[i]))
             return tm_status_set(st, TM_MV_INVALID_PARAM,

@@ -34,6 +34,7 @@ struct tm_node {
     char rpc[TM_RPC_URL_MAX];
     char raft[TM_ADDR_MAX];
     char http[TM_ADDR_MAX];
+    uint64_t serves;  /* a query node's shards (bit s); 0: all */
     uint64_t seen_ms; /* when it last registered (monotonic) */
 };
 
@@ -53,7 +54,7 @@ void tm_registry_clear(struct tm_registry *r);
  * node is new and the table is full. */
 int tm_registry_put(struct tm_registry *r, const struct tm_node *node, uint64_t now_ms);
 
-/* Writes the `nodes` reply: [{"id","roles","rpc","raft","http","up","age_ms"}]
+/* Writes the `nodes` reply: [{"id","roles","rpc","raft","http","up","age_ms","serves"}]
  * in registration order. */
 void tm_registry_encode(struct tm_registry *r, struct tm_mpw *w, uint64_t now_ms);
 
@@ -66,7 +67,7 @@ size_t tm_registry_data_nodes(struct tm_registry *r, uint64_t now_ms, struct tm_
  * "metadata" does not name "data"). */
 bool tm_roles_has(const char *roles, const char *role);
 
-/* Reads a `register` body {"id","roles","rpc","raft","http"} (r is not
+/* Reads a `register` body {"id","roles","rpc","raft","http","serves"} (r is not
  * advanced) into *node; absent strings read as "". 0, or TM_ESTATUS with st
  * filled (1100) when the id is missing or 0, a string is too long, or a
  * node with the data role lacks rpc or a host:port raft address. */

@@ -105,7 +105,7 @@ static const char g_node_usage[] =
     "usage: tidemark node --id N --roles coord,data,query,proxy --dir DIR --coord H:P[,H:P...]\n"
     "                     [--coord-raft H:P[,...]] [--rpc H:P] [--raft H:P] [--http H:P]\n"
     "                     [--shards N] [--replicas R] [--election-ms MS] [--seal-mb N]\n"
-    "                     [--seal-rows N] [--config FILE]\n"
+    "                     [--seal-rows N] [--serve-shards S,S...] [--config FILE]\n"
     "\n"
     "Runs some roles of a cluster (docs/cluster.md); cluster/tmcluster starts a local one.\n"
     "  --id           this node's id, unique in the cluster\n"
@@ -119,6 +119,8 @@ static const char g_node_usage[] =
     "  --shards, --replicas   WAL shards and replicas per shard (coordinators; 2 and 3)\n"
     "  --election-ms  Raft election timeout (default 1000)\n"
     "  --seal-mb, --seal-rows   a WAL shard's seal triggers, as for serve (data role)\n"
+    "  --serve-shards  the WAL shards the query role tails and answers for (default\n"
+    "                 all); the proxy sends each read to nodes that serve every shard\n"
     "  --config       a JSON object with the same keys; later settings win\n";
 
 static int node(int argc, char **argv)

@@ -45,6 +45,7 @@ struct node {
     const char *shard_url_ptrs[64];
     char query_urls[TM_PROXY_MAX_QUERY][URL_MAX];
     const char *query_url_ptrs[TM_PROXY_MAX_QUERY];
+    uint64_t query_serves[TM_PROXY_MAX_QUERY];
     char query_all[URLS_MAX];
     int nquery;
     struct tm_roles r;
@@ -92,8 +93,9 @@ static void register_once(struct node *nd)
     struct tm_rpc_reply rep;
     struct tm_status st;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 5);
+    tm_mpw_map(&w, 6);
     tm_mpw_cstr(&w, "id"), tm_mpw_uint(&w, c->id);
+    tm_mpw_cstr(&w, "serves"), tm_mpw_uint(&w, tm_node_has_role(c, "query") ? c->serve_shards : 0);
     tm_mpw_cstr(&w, "roles"), tm_mpw_cstr(&w, c->roles);
     tm_mpw_cstr(&w, "rpc"), tm_mpw_cstr(&w, rpc);
     tm_mpw_cstr(&w, "raft"), tm_mpw_cstr(&w, c->raft);
@@ -178,8 +180,9 @@ static int await_placement(struct node *nd)
 }
 
 /* The query role URLs of the query nodes in the coordinators' registry (up
- * or not: a client passes over one it cannot reach). How many, up to max. */
-static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
+ * or not: a client passes over one it cannot reach), and the shards each
+ * serves. How many, up to max. */
+static int list_query_urls(struct node *nd, char urls[][URL_MAX], uint64_t *serves, int max)
 {
     struct tm_rpc_reply rep;
     struct tm_status st;
@@ -195,7 +198,7 @@ static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
         bool query = tm_node_decode(b, &node, &st) == 0 && tm_roles_has(node.roles, "query");
         tm_mpr_skip(b);
         if (query && !url_at(urls[found], URL_MAX, node.rpc, PORT_QUERY))
-            found++;
+            serves[found++] = node.serves;
     }
     tm_rpc_reply_free(&rep);
     return found;
@@ -206,7 +209,7 @@ static int list_query_urls(struct node *nd, char urls[][URL_MAX], int max)
 static int find_query_nodes(struct node *nd)
 {
     for (int tries = 0; tries < 300 && !atomic_load(&nd->stopping); tries++) {
-        nd->nquery = list_query_urls(nd, nd->query_urls, TM_PROXY_MAX_QUERY);
+        nd->nquery = list_query_urls(nd, nd->query_urls, nd->query_serves, TM_PROXY_MAX_QUERY);
         size_t len = 0;
         for (int i = 0; i < nd->nquery; i++) {
             nd->query_url_ptrs[i] = nd->query_urls[i];
@@ -224,9 +227,10 @@ static int find_query_nodes(struct node *nd)
 static void refresh_query_nodes(struct node *nd)
 {
     char urls[TM_PROXY_MAX_QUERY][URL_MAX];
-    int n = list_query_urls(nd, urls, TM_PROXY_MAX_QUERY);
+    uint64_t serves[TM_PROXY_MAX_QUERY];
+    int n = list_query_urls(nd, urls, serves, TM_PROXY_MAX_QUERY);
     for (int i = 0; i < n; i++)
-        tm_proxy_add_query(&nd->r.proxy, urls[i]);
+        tm_proxy_add_query(&nd->r.proxy, urls[i], serves[i]);
 }
 
 /* ---- roles ---- */
@@ -308,7 +312,8 @@ static int start_query(struct node *nd, const char *coord_url)
                                       .coord_url = coord_url,
                                       .shards = nd->shards,
                                       .index_dir = idx,
-                                      .fetch_dir = fetched};
+                                      .fetch_dir = fetched,
+                                      .serves = nd->cfg->serve_shards};
     return tm_query_role_start(&nd->r.query, &qc);
 }
 
@@ -323,6 +328,7 @@ static int start_proxy(struct node *nd, const char *coord_url)
                                  .max_body = 64u << 20,
                                  .shard_data_urls = nd->shard_url_ptrs,
                                  .query_urls = nd->query_url_ptrs,
+                                 .query_serves = nd->query_serves,
                                  .nquery = nd->nquery};
     if (!rc && !(rc = tm_proxy_init(&nd->r.proxy, &pc)))
         nd->r.proxy_up = true;

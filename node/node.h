@@ -19,6 +19,7 @@ struct tm_node_config {
     int shards, replicas;  /* coordinators, at the placement decision */
     unsigned election_ms;
     int seal_mb, seal_rows;
+    uint64_t serve_shards; /* the query role's shards (bit s); 0: all */
 };
 
 int tm_node_parse(struct tm_node_config *c, int argc, char **argv, const char *usage);

@@ -23,6 +23,7 @@ enum {
     O_ELECTION,
     O_SEAL_MB,
     O_SEAL_ROWS,
+    O_SERVE_SHARDS,
     O_CONFIG,
     O_HELP
 };
@@ -40,6 +41,7 @@ static const struct option g_opts[] = {{"id", required_argument, 0, O_ID},
                                        {"election-ms", required_argument, 0, O_ELECTION},
                                        {"seal-mb", required_argument, 0, O_SEAL_MB},
                                        {"seal-rows", required_argument, 0, O_SEAL_ROWS},
+                                       {"serve-shards", required_argument, 0, O_SERVE_SHARDS},
                                        {"config", required_argument, 0, O_CONFIG},
                                        {"help", no_argument, 0, O_HELP},
                                        {0, 0, 0, 0}};
@@ -64,6 +66,25 @@ static int to_int(const char *v, long lo, long hi, const char *name, long *out)
     }
     *out = x;
     return 0;
+}
+
+/* "0,2": shard numbers in [0, 64) as a bit set. */
+static int to_shard_set(const char *v, const char *name, uint64_t *out)
+{
+    *out = 0;
+    for (const char *p = v;; p++) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 63 || (*end && *end != ',')) {
+            fprintf(stderr, "tidemark node: --%s must list shard numbers in [0, 63], as 0,1\n",
+                    name);
+            return -1;
+        }
+        *out |= 1ull << x;
+        if (!*end)
+            return 0;
+        p = end;
+    }
 }
 
 /* One setting by its option code, from a flag or from the file. */
@@ -98,6 +119,8 @@ static int set_opt(struct tm_node_config *c, int code, const char *v)
         return to_int(v, 1, 65536, name, &x) ? -1 : (c->seal_mb = (int)x, 0);
     case O_SEAL_ROWS:
         return to_int(v, 1, 1000000000, name, &x) ? -1 : (c->seal_rows = (int)x, 0);
+    case O_SERVE_SHARDS:
+        return to_shard_set(v, name, &c->serve_shards);
     default:
         return -1;
     }

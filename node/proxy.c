@@ -28,7 +28,10 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
         rc = tm_rpc_client_open(&p->query, cfg->query_url);
     pthread_mutex_init(&p->add_mu, NULL);
     for (int i = 0; !rc && i < cfg->nquery; i++)
-        rc = tm_proxy_add_query(p, cfg->query_urls[i]);
+        rc =
+            tm_proxy_add_query(p, cfg->query_urls[i], cfg->query_serves ? cfg->query_serves[i] : 0);
+    if (!rc && cfg->nquery == 0) /* alone: the one query role serves every shard */
+        rc = tm_proxy_add_query(p, cfg->query_url, 0);
     p->nonce = (unsigned)tm_wall_ms() ^ (unsigned)getpid() << 16;
     if (rc)
         tm_proxy_close(p);
@@ -49,12 +52,19 @@ void tm_proxy_close(struct tm_proxy *p)
     memset(p, 0, sizeof *p);
 }
 
-int tm_proxy_add_query(struct tm_proxy *p, const char *url)
+int tm_proxy_add_query(struct tm_proxy *p, const char *url, uint64_t serves)
 {
+    uint64_t every = p->cfg.shards >= 64 ? ~0ull : (1ull << p->cfg.shards) - 1;
+    serves = serves ? serves & every : every;
     pthread_mutex_lock(&p->add_mu);
     int n = atomic_load(&p->nquery_each), rc = 0;
     for (int i = 0; i < n && !rc; i++)
-        rc = strcmp(p->query_urls[i], url) == 0;
+        if (strcmp(p->query_urls[i], url) == 0) {
+            if (atomic_exchange(&p->query_serves[i], serves) != serves)
+                TM_INFO("proxy", "the query node at %s serves shards %#llx", url,
+                        (unsigned long long)serves);
+            rc = 1;
+        }
     if (!rc && n == TM_PROXY_MAX_QUERY)
         rc = TM_ETOOBIG;
     if (!rc)
@@ -62,9 +72,14 @@ int tm_proxy_add_query(struct tm_proxy *p, const char *url)
     if (!rc)
         rc = tm_rpc_client_open(&p->query_each[n], url);
     if (!rc) {
+        /* in a cluster a read can go to another node: give up a dead one soon */
+        if (p->cfg.nquery)
+            tm_rpc_client_watch(p->query_each[n]);
         snprintf(p->query_urls[n], sizeof p->query_urls[n], "%s", url);
+        atomic_store(&p->query_serves[n], serves);
         atomic_store(&p->nquery_each, n + 1);
-        TM_INFO("proxy", "reads may go to the query node at %s", url);
+        TM_INFO("proxy", "reads may go to the query node at %s (shards %#llx)", url,
+                (unsigned long long)serves);
     }
     pthread_mutex_unlock(&p->add_mu);
     return rc == 1 ? 0 : rc;
@@ -75,8 +90,6 @@ void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw
     struct tm_status saved = r->st;
     struct tm_rpc_reply rep;
     int n = atomic_load(&r->p->nquery_each);
-    if (n == 0 && tm_proxy_call(r, r->p->query, type, body, &rep) == 0)
-        tm_rpc_reply_free(&rep);
     for (int i = 0; i < n; i++)
         if (tm_proxy_call(r, r->p->query_each[i], type, body, &rep) == 0)
             tm_rpc_reply_free(&rep);

@@ -39,19 +39,25 @@ struct tm_proxy_config {
     int request_timeout_ms;
     size_t max_body;
     /* A cluster (NULL/0 alone): shard s's replicas, comma separated, and
-     * each query node's address. query_url then lists them all. */
+     * each query node's address and the shards it serves (bit s; NULL or
+     * 0: all). query_url then lists them all. */
     const char *const *shard_data_urls;
     const char *const *query_urls;
+    const uint64_t *query_serves;
     int nquery;
 };
 
 struct tm_proxy {
     struct tm_proxy_config cfg;
     struct tm_rpc_client *coord, *query;
-    struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];      /* follows each shard's leader */
-    struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY]; /* for calls every node must see */
+    struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS]; /* follows each shard's leader */
+    /* Every query node: reads go to those that serve the shards (fanout.h),
+     * calls every node must see to all. */
+    struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY];
+    _Atomic uint64_t query_serves[TM_PROXY_MAX_QUERY]; /* bit s: serves shard s */
     char query_urls[TM_PROXY_MAX_QUERY][128];
-    _Atomic int nquery_each; /* grows only (tm_proxy_add_query) */
+    _Atomic int nquery_each;    /* grows only (tm_proxy_add_query) */
+    _Atomic unsigned read_turn; /* where the next read's choice of nodes starts */
     pthread_mutex_t add_mu;
     unsigned nonce; /* names this proxy's writes (tm_req_write_id) */
     _Atomic uint64_t writes;
@@ -105,9 +111,10 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
                   const struct tm_mpw *body, struct tm_rpc_reply *reply);
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts);
-/* A query node registered after the proxy started: reads may go to it, and
- * calls every query node must see do. Nothing if it is known. 0 or an error. */
-int tm_proxy_add_query(struct tm_proxy *p, const char *url);
+/* A query node registered after the proxy started, serving the shards in
+ * `serves` (0: all): reads may go to it, and calls every query node must
+ * see do. A known node's shards are updated. 0 or an error. */
+int tm_proxy_add_query(struct tm_proxy *p, const char *url, uint64_t serves);
 /* Sends a call every query node must see (drop, index_sync) to each, best
  * effort: a node that is down learns it from the catalog when it returns. */
 void tm_proxy_query_each(struct tm_req *r, const char *type, const struct tm_mpw *body);

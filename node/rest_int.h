@@ -6,6 +6,7 @@
 #include "batch.h"
 #include "ddl.h"
 #include "render.h"
+#include "fanout.h"
 #include "proxy.h"
 #include "wal/entry.h"
 
@@ -88,6 +89,12 @@ json_t *tm_rest_pk_terms(const struct tm_collection *c, const char *filter);
 int tm_rest_filter_keys(struct tm_req *r, const struct tm_collection *c, const char *filter,
                         int64_t part, struct tm_batch *pks);
 
+/* Sends a "read" (its body written by encode) to query nodes serving every
+ * shard and gathers their rows into out (freshly initialised); from
+ * several nodes, the rows [offset, offset + limit) of their concatenation
+ * (limit 0: no bound). */
+int tm_rest_read_gather(struct tm_req *r, tm_fanout_encode_fn encode, void *arg, uint64_t offset,
+                        uint64_t limit, struct tm_batch *out);
 /* Reads the rows a plan selects (of the keys in pks, when given) into out
  * (freshly initialised). */
 int tm_rest_read_batch(struct tm_req *r, const struct tm_collection *c,

@@ -178,17 +178,45 @@ void tm_rest_plan_encode(struct tm_mpw *w, const struct tm_collection *c,
     tm_mpw_cstr(w, "timeout_ms"), tm_mpw_uint(w, timeout_ms);
 }
 
-/* The query role's count of the rows the plan selects. */
+struct plan_call {
+    const struct tm_req *r;
+    const struct tm_collection *c;
+    const struct tm_read_plan *p;
+    const struct tm_batch *pks;
+};
+
+/* Several nodes answering: each returns its first offset + limit rows and
+ * the proxy windows their concatenation. */
+static void encode_plan(struct tm_mpw *w, bool whole, void *arg)
+{
+    const struct plan_call *pc = arg;
+    struct tm_read_plan part = *pc->p;
+    if (!whole) {
+        part.limit = part.limit ? part.limit + part.offset : 0;
+        part.offset = 0;
+    }
+    tm_rest_plan_encode(w, pc->c, &part, pc->pks, (uint64_t)pc->r->p->cfg.request_timeout_ms / 2,
+                        0);
+}
+
+/* The query nodes' count of the rows the plan selects. */
 static int count_call(struct tm_req *r, const struct tm_collection *c, const struct tm_read_plan *p,
                       uint64_t *n)
 {
-    struct tm_mpw w;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_rest_plan_encode(&w, c, p, NULL, (uint64_t)r->p->cfg.request_timeout_ms / 2, 0);
-    int rc = tm_rpc_call_uint(r->p->query, "count", &w, r->p->cfg.request_timeout_ms, n, &st);
-    tm_mpw_free(&w);
-    return rc ? tm_req_fail_call(r, &st) : 0;
+    struct plan_call pc = {r, c, p, NULL};
+    struct tm_fanout f;
+    int rc = tm_fanout_call(r, "count", encode_plan, &pc, &f);
+    *n = 0;
+    for (int i = 0; i < f.n && !rc; i++) {
+        uint64_t part;
+        struct tm_mpr *b = &f.replies[i].body;
+        if (tm_mpr_find(b, "n") || tm_mpr_uint(b, &part))
+            rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed count reply");
+        *n += part;
+    }
+    if (f.n)
+        tm_fanout_free(&f);
+    return rc;
 }
 
 int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t *parts,
@@ -202,22 +230,63 @@ int tm_rest_count(struct tm_req *r, const struct tm_collection *c, const int64_t
     return count_call(r, c, &p, n);
 }
 
+/* Appends the rows of a "read" reply to out. */
+static int gather_rows(struct tm_mpr body, struct tm_batch *out)
+{
+    struct tm_batch part;
+    tm_batch_init(&part);
+    int rc = tm_mpr_find(&body, "rows") || tm_batch_decode(&body, &part) ? TM_ECORRUPT : 0;
+    if (!rc && part.nrows && out->nrows == 0) {
+        tm_batch_free(out);
+        *out = part; /* out had no rows, and maybe no columns: take part's */
+        return 0;
+    }
+    if (!rc && part.nrows)
+        rc = tm_batch_append_rows(out, &part, 0, part.nrows);
+    tm_batch_free(&part);
+    return rc;
+}
+
+/* Keeps rows [offset, offset + limit) of b (limit 0: all after offset). */
+static int window_rows(struct tm_batch *b, uint64_t offset, uint64_t limit)
+{
+    uint32_t from = offset < b->nrows ? (uint32_t)offset : b->nrows;
+    uint32_t n = b->nrows - from;
+    if (limit && limit < n)
+        n = (uint32_t)limit;
+    if (from == 0 && n == b->nrows)
+        return 0;
+    struct tm_batch kept;
+    tm_batch_init(&kept);
+    int rc = tm_batch_clone_layout(&kept, b);
+    if (!rc)
+        rc = tm_batch_append_rows(&kept, b, from, n);
+    tm_batch_free(b);
+    *b = kept;
+    return rc;
+}
+
+int tm_rest_read_gather(struct tm_req *r, tm_fanout_encode_fn encode, void *arg, uint64_t offset,
+                        uint64_t limit, struct tm_batch *out)
+{
+    struct tm_fanout f;
+    int rc = tm_fanout_call(r, "read", encode, arg, &f);
+    if (rc)
+        return rc;
+    for (int i = 0; i < f.n && !rc; i++)
+        rc = gather_rows(f.replies[i].body, out);
+    if (!rc && f.n > 1)
+        rc = window_rows(out, offset, limit);
+    tm_fanout_free(&f);
+    return rc ? tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply") : 0;
+}
+
 int tm_rest_read_batch(struct tm_req *r, const struct tm_collection *c,
                        const struct tm_read_plan *p, const struct tm_batch *pks,
                        struct tm_batch *out)
 {
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    tm_mpw_init(&w);
-    tm_rest_plan_encode(&w, c, p, pks, (uint64_t)r->p->cfg.request_timeout_ms / 2, 0);
-    int rc = tm_proxy_call(r, r->p->query, "read", &w, &rep);
-    tm_mpw_free(&w);
-    if (rc)
-        return rc;
-    if (tm_mpr_find(&rep.body, "rows") || tm_batch_decode(&rep.body, out))
-        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed read reply");
-    tm_rpc_reply_free(&rep);
-    return rc;
+    struct plan_call pc = {r, c, p, pks};
+    return tm_rest_read_gather(r, encode_plan, &pc, p->offset, p->limit, out);
 }
 
 static void write_count(struct tm_req *r, uint64_t n)

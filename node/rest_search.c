@@ -6,6 +6,8 @@
  * search runs each sub-search there and fuses the ranked lists here
  * (rest_rerank.c). */
 #include "rest_search.h"
+#include "fanout.h"
+#include "search_merge.h"
 #include "index_types.h"
 #include "rows.h"
 #include "search.h"
@@ -388,22 +390,65 @@ static int decode_result(struct tm_mpr *b, struct tm_sub_result *res)
     return rc;
 }
 
+struct search_call {
+    const struct tm_req *r;
+    const struct tm_collection *c;
+    const struct tm_sub_search *ss;
+};
+
+/* Several nodes answering: each returns the first offset + limit hits
+ * (groups), and for grouping the grouping field, which the merge needs. */
+static void encode_part(struct tm_mpw *w, bool whole, void *arg)
+{
+    const struct search_call *sc = arg;
+    if (whole) {
+        encode_search(w, sc->r, sc->c, sc->ss);
+        return;
+    }
+    struct tm_sub_search part = *sc->ss;
+    part.plan.limit += part.plan.offset;
+    part.plan.offset = 0;
+    bool has_group = !part.group;
+    for (uint32_t i = 0; i < part.plan.sel.nfields && !has_group; i++)
+        has_group = part.plan.sel.fields[i] == part.group;
+    if (!has_group && part.plan.sel.nfields < TM_BATCH_MAX_COLS)
+        part.plan.sel.fields[part.plan.sel.nfields++] = part.group;
+    encode_search(w, sc->r, sc->c, &part);
+}
+
+static int merge_parts(struct tm_req *r, const struct tm_sub_search *ss, struct tm_fanout *f,
+                       struct tm_sub_result *res)
+{
+    struct tm_sub_result parts[TM_PROXY_MAX_QUERY] = {0};
+    int rc = 0, n = 0;
+    for (; n < f->n && !rc; n++) {
+        memset(&parts[n], 0, sizeof parts[n]);
+        tm_batch_init(&parts[n].rows);
+        rc = decode_result(&f->replies[n].body, &parts[n]);
+    }
+    if (!rc && n == 1) {
+        *res = parts[0];
+        return 0;
+    }
+    if (!rc)
+        rc = tm_search_merge(parts, n, ss, res);
+    for (int i = 0; i < n; i++)
+        tm_sub_result_free(&parts[i]);
+    return rc ? tm_status_set(&r->st, TM_MV_INTERNAL, "malformed search reply") : 0;
+}
+
 int tm_sub_search_run(struct tm_req *r, const struct tm_collection *c,
                       const struct tm_sub_search *ss, struct tm_sub_result *res)
 {
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
+    struct search_call sc = {r, c, ss};
+    struct tm_fanout f;
     memset(res, 0, sizeof *res);
     tm_batch_init(&res->rows);
-    tm_mpw_init(&w);
-    encode_search(&w, r, c, ss);
-    int rc = tm_proxy_call(r, r->p->query, "search", &w, &rep);
-    tm_mpw_free(&w);
+    int rc = tm_fanout_call(r, "search", encode_part, &sc, &f);
     if (rc)
         return rc;
-    if (decode_result(&rep.body, res))
-        rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed search reply");
-    tm_rpc_reply_free(&rep);
+    rc = merge_parts(r, ss, &f, res);
+    tm_fanout_free(&f);
     return rc;
 }
 

@@ -75,6 +75,7 @@ static int read_key(struct tm_mpr *r, struct read_args *a, struct search_args *s
                   : KEY_IS(k, kn, "level")      ? &a->level
                   : KEY_IS(k, kn, "gts")        ? &a->gts
                   : KEY_IS(k, kn, "timeout_ms") ? &a->timeout_ms
+                  : KEY_IS(k, kn, "shards")     ? &a->shards
                                                 : NULL;
     if (u)
         return tm_mpr_uint(r, u);

@@ -209,11 +209,13 @@ static int shard_last_ts(struct tm_query_role *q, int shard, uint64_t *ts)
     return tm_rpc_call_uint_arg(q->shards[shard].data, "last_ts", "shard", shard, 5000, ts, &st);
 }
 
-/* The guarantee timestamp of each shard for this read (0 = no wait). */
-static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_t *g)
+/* The guarantee timestamp of each shard read (0 = no wait). */
+static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_t ask, uint64_t *g)
 {
     for (int s = 0; s < q->nshards; s++) {
         g[s] = 0;
+        if (!(ask >> s & 1))
+            continue;
         if (a->level == TM_CL_STRONG) {
             int rc = shard_last_ts(q, s, &g[s]);
             if (rc)
@@ -237,9 +239,11 @@ static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_
 
 /* Waits until tsafe[s] >= g[s] for every shard, or the timeout, and copies
  * each shard's tsafe into read_ts: a shard's rows are read at its own
- * tsafe, where everything it acknowledged up to then is applied. */
-static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t timeout_ms,
-                            uint64_t *read_ts)
+ * tsafe, where everything it acknowledged up to then is applied. A shard
+ * not asked for reads at 0, where none of its rows (all stamped later) is
+ * visible. */
+static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t ask,
+                            uint64_t timeout_ms, uint64_t *read_ts)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -255,7 +259,8 @@ static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t
         while (q->tsafe[s] < g[s] && !rc)
             if (pthread_cond_timedwait(&q->progress, &q->progress_mu, &until))
                 rc = TM_ETIMEDOUT;
-    memcpy(read_ts, q->tsafe, (size_t)q->nshards * sizeof *read_ts);
+    for (int s = 0; s < q->nshards; s++)
+        read_ts[s] = ask >> s & 1 ? q->tsafe[s] : 0;
     pthread_mutex_unlock(&q->progress_mu);
     return rc;
 }
@@ -283,11 +288,16 @@ static int parse_filter(const struct qcoll *c, const struct read_args *a, struct
 struct qcoll *tm_query_prepare(struct tm_query_role *q, const struct read_args *a,
                                uint64_t *read_ts, struct tm_expr **filter_out, struct tm_status *st)
 {
-    uint64_t g[64];
+    uint64_t g[64], ask = a->shards ? a->shards : q->serves;
     *filter_out = NULL;
-    int rc = guarantee(q, a, g);
+    if (ask & ~q->serves) {
+        tm_status_set(st, TM_MV_INVALID_PARAM, "this query node does not serve shard %d",
+                      __builtin_ctzll(ask & ~q->serves));
+        return NULL;
+    }
+    int rc = guarantee(q, a, ask, g);
     if (!rc)
-        rc = wait_serviceable(q, g, a->timeout_ms, read_ts);
+        rc = wait_serviceable(q, g, ask, a->timeout_ms, read_ts);
     if (rc) {
         tm_status_set(st, TM_MV_TIMEOUT,
                       "the collection is not serviceable at the requested consistency level "
@@ -453,10 +463,12 @@ static int load_range(struct tm_query_role *q, int shard, int64_t coll, uint64_t
 /* Loads every shard's sealed ranges (the data role's "sealed" list), all of
  * them before any tail thread applies an entry: tm_store_load_sealed must
  * see a range before the entries that follow it. */
-static int load_sealed(struct tm_query_role *q, int nshards, uint64_t *sealed_ts)
+static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
 {
     int rc = 0;
-    for (int sh = 0; sh < nshards && !rc; sh++) {
+    for (int sh = 0; sh < q->nshards && !rc; sh++) {
+        if (!(q->serves >> sh & 1))
+            continue;
         struct tm_mpw w;
         struct tm_rpc_reply rep;
         struct tm_status st;
@@ -509,6 +521,10 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     snprintf(q->fetch_dir, sizeof q->fetch_dir, "%s", cfg->fetch_dir ? cfg->fetch_dir : "");
     q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
     int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
+    q->nshards = cfg->shards;
+    q->serves = cfg->shards >= 64 ? ~0ull : (1ull << cfg->shards) - 1;
+    if (cfg->serves)
+        q->serves &= cfg->serves;
     for (int i = 0; !rc && i < cfg->shards; i++) {
         q->shards[i] = (struct qshard){.q = q, .id = i};
         rc = tm_rpc_client_open(&q->shards[i].data,
@@ -520,14 +536,16 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
         rc = tm_qidx_init(q, cfg->index_dir);
     uint64_t sealed_ts[64] = {0};
     if (!rc)
-        rc = load_sealed(q, cfg->shards, sealed_ts);
+        rc = load_sealed(q, sealed_ts);
     /* After the load: the builder's first sweep must see every segment. */
     if (!rc)
         rc = tm_qidx_run(q);
     for (int i = 0; !rc && i < cfg->shards; i++) {
+        if (!(q->serves >> i & 1))
+            continue;
         q->shards[i].sealed_ts = q->shards[i].after = sealed_ts[i];
         rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;
-        q->nshards += !rc;
+        q->shards[i].tailing = !rc;
     }
     if (!rc)
         rc = tm_rpc_server_start(&q->rpc, cfg->url, 32, handle, q);
@@ -545,8 +563,9 @@ void tm_query_role_stop(struct tm_query_role *q)
         return;
     tm_rpc_server_stop(q->rpc);
     atomic_store(&q->stopping, true);
-    for (int i = 0; i < q->nshards; i++)
-        pthread_join(q->shards[i].thread, NULL);
+    for (int i = 0; q->shards && i < q->nshards_alloc; i++)
+        if (q->shards[i].tailing)
+            pthread_join(q->shards[i].thread, NULL);
     tm_qidx_stop(q); /* before the stores go: the builder reads them */
     for (int i = 0; q->shards && i < q->nshards_alloc; i++)
         tm_rpc_client_close(q->shards[i].data);

@@ -5,8 +5,12 @@
  * Calls (type: request body -> reply body):
  *   "read"  {"coll": id, "pks": batch|nil, "parts": [id]|nil, "fields": [id],
  *            "offset": uint, "limit": uint, "level": consistency, "gts": uint,
- *            "timeout_ms": uint}
+ *            "timeout_ms": uint, "shards": uint}
  *                           -> {"rows": batch}  visible rows (pk column first)
+ *   Every read ("read", "count", "search") may name the shards it reads,
+ *   bit s for shard s ("shards", absent or 0: all this node serves): rows
+ *   of other shards are left out, and only the named shards are waited
+ *   for. A shard the node does not serve is refused.
  *   "count" {"coll", "parts", "level", "gts", "timeout_ms"} -> {"n": uint}
  *   "drop"  {"coll": id}    -> nil   forget a dropped collection
  *   "search" (query_search.c), "index_sync" and "index_progress"
@@ -42,6 +46,10 @@ struct tm_query_role_config {
     /* A cluster: where sealed segments copied from the shard leaders go
      * (query_fetch.c); NULL: read in place (the same file system). */
     const char *fetch_dir;
+    /* The shards this node tails and answers (bit s for shard s); 0: all.
+     * A cluster may spread shards over query nodes; the proxy sends each
+     * read to nodes that together serve every shard and merges. */
+    uint64_t serves;
 };
 
 int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg);

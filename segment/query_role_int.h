@@ -37,14 +37,16 @@ struct qshard {
      * at start (the latest range's seal timestamp, or the leader's "upto"
      * if later): skipped by the tail. */
     uint64_t sealed_ts;
+    bool tailing; /* a tail thread runs (joined at stop) */
 };
 
 struct tm_query_role {
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
     struct qshard *shards;
-    int nshards;       /* with a tail thread running */
+    int nshards;       /* in the cluster */
     int nshards_alloc; /* with a client (closed at stop) */
+    uint64_t serves;   /* the shards tailed and answered (bit s) */
     atomic_bool stopping;
     /* collections, guarded by colls_mu */
     pthread_mutex_t colls_mu;
@@ -76,6 +78,7 @@ struct read_args {
     int64_t fields[TM_BATCH_MAX_COLS];
     uint32_t nfields;
     uint64_t offset, limit, level, gts, timeout_ms;
+    uint64_t shards; /* the shards read (bit s); 0: all served */
 };
 
 /* What a search adds to a read. */

@@ -48,11 +48,26 @@ static uint64_t **bits_alloc(const struct tm_store *s)
     return bits;
 }
 
-static uint64_t min_read_ts(const struct tm_store_read *q)
+/* The read timestamp of segment i's rows: a segment holds one shard's
+ * rows (store.h), read at that shard's timestamp. */
+static uint64_t seg_read_ts(const struct tm_store *s, uint32_t i, const struct tm_store_read *q)
 {
-    uint64_t m = q->nshards ? UINT64_MAX : q->ts;
-    for (uint32_t i = 0; i < q->nshards; i++)
-        m = q->shard_ts[i] < m ? q->shard_ts[i] : m;
+    int32_t sh = s->segs[i].shard;
+    if (!q->nshards)
+        return q->ts;
+    return sh >= 0 && (uint32_t)sh < q->nshards ? q->shard_ts[sh] : 0;
+}
+
+/* The lowest read timestamp of the shards the store holds rows of: a
+ * query node serving some shards, or a read asking for some, reads the
+ * others at 0, and they must not cost every row a visibility check. */
+static uint64_t min_read_ts(const struct tm_store *s, const struct tm_store_read *q)
+{
+    uint64_t m = UINT64_MAX;
+    for (uint32_t i = 0; i < s->nsegs; i++) {
+        uint64_t t = seg_read_ts(s, i, q);
+        m = t < m ? t : m;
+    }
     return m;
 }
 
@@ -62,12 +77,12 @@ static uint64_t min_read_ts(const struct tm_store_read *q)
 static void mark_only_versions(const struct tm_store *s, const struct tm_store_read *q,
                                uint64_t **bits)
 {
-    bool all = min_read_ts(q) >= s->max_ts;
+    bool all = min_read_ts(s, q) >= s->max_ts;
     for (uint32_t i = 0; i < s->nsegs; i++) {
         const struct tm_store_seg *sg = &s->segs[i];
-        if (!tm_store_seg_selected(s, i, q))
-            continue;
-        if (all) { /* every row: whole words at once (a search's fixed cost) */
+        if (!tm_store_seg_selected(s, i, q) || seg_read_ts(s, i, q) == 0)
+            continue; /* a shard not read: none of its rows (timestamps > 0) */
+        if (all) {    /* every row: whole words at once (a search's fixed cost) */
             uint32_t n = sg->rows.nrows;
             memset(bits[i], 0xff, (size_t)(n / 64) * 8);
             if (n % 64)

@@ -15,6 +15,10 @@ temporary directory (coordinators, 3 data nodes, 2 query nodes, 1 proxy;
   restarted node serves again.
 - of three coordinators the leader is killed: DDL and writes continue within
   a few seconds, with rising write timestamps; again with the restarted one.
+- each query node serves one of the two shards: every read goes to both and
+  the proxy merges (top-k, offsets, grouping, filtered queries, counts, gets,
+  merge-mode upserts), each answer equal to an exact reference; with one
+  node down, reads fail with a clear "service unavailable" until it is back.
 
 Under ASan (TM_SANITIZED=1) loads are smaller and waits longer. Set
 TIDEMARK_KEEP=1 to keep the cluster directories (node logs) after the run;
@@ -195,6 +199,7 @@ def schema_body(name):
 
 class ClusterCase(unittest.TestCase):
     COORDS = 1
+    QUERY_SHARDS = None  # the shards each query node serves ("0;1"); default all
 
     def setUp(self):
         require_node_subcommand()
@@ -203,7 +208,7 @@ class ClusterCase(unittest.TestCase):
         self.cl = tm.Cluster.create(self.tmp, die_with_parent=True, quiet=True,
                                     coords=self.COORDS, data=3, query=2, proxies=1, shards=2,
                                     replicas=3, bin_path=harness.bin_path(),
-                                    election_ms=ELECTION_MS)
+                                    election_ms=ELECTION_MS, query_shards=self.QUERY_SHARDS)
         try:
             self.cl.up(timeout_s=60 * SLOW)
         except tm.ClusterError as e:
@@ -751,6 +756,110 @@ class CoordLeaderKill(ClusterCase):
         for name in ("c1", "c2"):
             self.wait(lambda: insert_one(name, 1), 30 * SLOW, "an insert into %s" % name)
             self.assertEqual(self.wait(lambda: self.strong_count(name), 30 * SLOW, "count"), 1)
+
+
+class QueryFanout(ClusterCase):
+    COORDS = 1
+    QUERY_SHARDS = "0;1"
+    GROUPS = 5
+
+    def fanout_schema(self, name):
+        body = schema_body(name)
+        body["schema"]["fields"].append({"fieldName": "g", "dataType": "Int64"})
+        return body
+
+    def load(self, coll, rnd, keys, vecs):
+        rows = []
+        for k in keys:
+            vecs[k] = vec_of(rnd)
+            rows.append({"id": k, "vec": vecs[k], "v": k * 3, "g": k % self.GROUPS})
+        for i in range(0, len(rows), 50):
+            self.write_until_ok(coll, rows[i:i + 50], 30 * SLOW, "a load into %s" % coll)
+
+    def check_searches(self, coll, vecs, vals, rnd):
+        qs = [vec_of(rnd), vec_of(rnd)]
+        for offset, limit in ((0, 10), (7, 5)):
+            r = self.rest.call("entities/search", {
+                "collectionName": coll, "data": qs, "limit": limit, "offset": offset,
+                "outputFields": ["v"], "consistencyLevel": "Strong"})
+            for q, hits in zip(qs, ref.split_topks(self, r, len(qs))):
+                ranked = ref.rank(ref.distances(q, vecs, "L2"), "L2")
+                ref.check_window(self, hits, ranked, offset, limit, 1e-4,
+                                 what="search offset %d limit %d" % (offset, limit))
+                self.assertTrue(all(h["v"] == vals[h["id"]] for h in hits), hits)
+        q = qs[0]
+        r = self.rest.call("entities/search", {
+            "collectionName": coll, "data": [q], "limit": 3, "groupingField": "g",
+            "groupSize": 2, "outputFields": ["g"], "consistencyLevel": "Strong"})
+        self.assertEqual(r.get("code"), 0, r)
+        want = ref.group_top(ref.distances(q, vecs, "L2"), "L2",
+                             {k: k % self.GROUPS for k in vecs}, 3, 2)
+        got = [(h["g"], h["id"]) for h in r["data"]]
+        self.assertEqual([g for g, _ in got], [g for g, hits in want for _ in hits], r)
+        self.assertEqual([k for _, k in got], [pk for _, hits in want for pk, _ in hits], r)
+
+    def check_queries(self, coll, vecs):
+        r = self.rest.call("entities/query", {
+            "collectionName": coll, "filter": "v >= 30", "limit": 7, "offset": 4,
+            "outputFields": ["v"], "consistencyLevel": "Strong"})
+        self.assertEqual(r.get("code"), 0, r)
+        ids = [row["id"] for row in r["data"]]
+        self.assertEqual(len(ids), 7, r)
+        self.assertEqual(len(set(ids)), 7, r)
+        self.assertTrue(all(k >= 10 and k in vecs for k in ids), r)
+        r = self.rest.call("entities/query", {
+            "collectionName": coll, "filter": "g == 1", "outputFields": ["count(*)"],
+            "consistencyLevel": "Strong"})
+        self.assertEqual(r.get("code"), 0, r)
+        self.assertEqual(r["data"][0]["count(*)"],
+                         sum(1 for k in vecs if k % self.GROUPS == 1), r)
+        self.assertEqual(self.strong_count(coll), len(vecs))
+        keys = sorted(random.Random(5).sample(sorted(vecs), 40)) + [10 ** 9]
+        r = self.rest.call("entities/get", {"collectionName": coll, "id": keys,
+                                            "outputFields": ["v"]})
+        self.assertEqual(r.get("code"), 0, r)
+        self.assertEqual(sorted(row["id"] for row in r["data"]), keys[:-1], r)
+
+    def test_reads_fan_out_and_merge(self):
+        coll = "fo"
+        self.wait(lambda: self.rest.call("collections/create", self.fanout_schema(coll))
+                  .get("code") == 0 or Failed("create"), 60 * SLOW, "collections/create")
+        rnd = random.Random(17)
+        vecs = {}
+        self.load(coll, rnd, range(0, 300), vecs)
+        r = self.rest.call("collections/flush", {"collectionName": coll})
+        self.assertEqual(r.get("code"), 0, r)
+        self.load(coll, rnd, range(300, 360), vecs)  # growing, beside the sealed
+        vals = {k: k * 3 for k in vecs}
+        self.check_searches(coll, vecs, vals, rnd)
+        self.check_queries(coll, vecs)
+
+        # Merge mode reads the keys' rows from both nodes first.
+        r, _ = self.write(coll, [{"id": 4, "v": -1}, {"id": 5, "v": -2}], op="upsert")
+        self.assertNotEqual(r.get("code"), 0, "a merge needs partialUpdate: %r" % r)
+        r, _ = self.rest.post("entities/upsert", {"collectionName": coll, "partialUpdate": True,
+                                                  "data": [{"id": 4, "v": -1}, {"id": 5, "v": -2}]})
+        self.assertEqual(r.get("code"), 0, r)
+        got = self.strong_rows(coll, [4, 5], ("v", "g"))
+        self.assertEqual({k: (rows[0]["v"], rows[0]["g"]) for k, rows in got.items()},
+                         {4: (-1, 4), 5: (-2, 0)})
+        vals.update({4: -1, 5: -2})
+
+        # A node down: its shard has no other node, so reads fail clearly.
+        victim = self.cl.ids("query")[0]
+        self.cl.kill(victim, signal.SIGKILL)
+        r = self.wait(lambda: (lambda r: r if r.get("code") != 0 else Failed(r))(
+            self.rest.call("entities/search", {"collectionName": coll, "data": [vec_of(rnd)],
+                                               "limit": 3, "consistencyLevel": "Strong"})),
+            30 * SLOW, "a search to fail without the node of shard 0")
+        self.assertEqual(r.get("code"), 2, r)
+        self.assertIn("shard 0", r.get("message", ""), r)
+        self.cl.start(victim)
+        self.wait(lambda: self.rest.call("entities/query", {
+            "collectionName": coll, "filter": "", "outputFields": ["count(*)"],
+            "consistencyLevel": "Strong"}).get("code") == 0 or Failed("count"),
+            60 * SLOW, "reads after restarting query node %d" % victim, 0.2)
+        self.check_searches(coll, vecs, vals, rnd)
 
 
 if __name__ == "__main__":

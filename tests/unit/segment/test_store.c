@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkindex.h"
 #include "store.h"
 #include "tm_err.h"
 
@@ -556,6 +557,67 @@ static void test_varchar_keys(void **state)
     pthread_rwlock_unlock(&s->lock);
 }
 
+/* Rows of two shards, each applied as its shard's entries (a segment
+ * holds one shard's rows). A shard read at 0 shows none of its rows, the
+ * other shard's show at their own timestamp: what a query node answering
+ * for some shards returns. With deletes, the per-key path must agree. */
+static void shard_rows(struct tm_store *s, int64_t n, uint32_t *per_shard)
+{
+    per_shard[0] = per_shard[1] = 0;
+    for (int64_t id = 0; id < n; id++) {
+        struct tm_pk pk = {.i = id};
+        int shard = tm_pk_shard(&pk, 2);
+        pthread_rwlock_wrlock(&s->lock);
+        s->apply_shard = shard;
+        pthread_rwlock_unlock(&s->lock);
+        insert1(s, 10, 1, id, (int32_t)id);
+        per_shard[shard]++;
+    }
+}
+
+static uint32_t rows_at(struct tm_store *s, uint64_t ts0, uint64_t ts1, int want_shard)
+{
+    const uint64_t ts[2] = {ts0, ts1};
+    struct tm_store_read q = query(0, NULL, 0);
+    q.shard_ts = ts;
+    q.nshards = 2;
+    struct tm_batch out;
+    uint64_t n;
+    assert_int_equal(read_q(s, NULL, &q, &out), 0);
+    pthread_rwlock_rdlock(&s->lock);
+    assert_int_equal(tm_store_count(s, &q, &n), 0);
+    pthread_rwlock_unlock(&s->lock);
+    assert_int_equal(n, out.nrows);
+    for (uint32_t i = 0; i < out.nrows && want_shard >= 0; i++) {
+        struct tm_pk pk = {.i = tm_col_int64(tm_batch_col(&out, PK), i)};
+        assert_int_equal(tm_pk_shard(&pk, 2), want_shard);
+    }
+    tm_batch_free(&out);
+    return (uint32_t)n;
+}
+
+static void test_shard_read_at_zero_shows_none(void **state)
+{
+    struct tm_store *s = *state;
+    uint32_t per[2];
+    shard_rows(s, 200, per);
+    assert_true(per[0] > 0 && per[1] > 0);
+    assert_int_equal(rows_at(s, 10, 10, -1), 200);
+    assert_int_equal(rows_at(s, 10, 0, 0), per[0]);
+    assert_int_equal(rows_at(s, 0, 10, 1), per[1]);
+    assert_int_equal(rows_at(s, 0, 0, -1), 0);
+    assert_int_equal(rows_at(s, 5, 10, 1), per[1]); /* shard 0 read before its rows */
+    /* a delete leaves the only-versions fast path: the per-key path agrees */
+    struct tm_pk pk = {.i = 0};
+    pthread_rwlock_wrlock(&s->lock);
+    s->apply_shard = tm_pk_shard(&pk, 2);
+    pthread_rwlock_unlock(&s->lock);
+    delete1(s, 20, 1, 0);
+    uint32_t own = (uint32_t)tm_pk_shard(&pk, 2);
+    assert_int_equal(rows_at(s, own ? 0 : 30, own ? 30 : 0, (int)own), per[own] - 1);
+    assert_int_equal(rows_at(s, own ? 30 : 0, own ? 0 : 30, (int)!own), per[!own]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -574,6 +636,7 @@ int main(void)
         T(test_point_read_mixed_keys),
         T(test_empty_and_clear),
         T(test_varchar_keys),
+        T(test_shard_read_at_zero_shows_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
