@@ -20,6 +20,8 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
     tm_schema_cache_init(&p->cache);
     if (cfg->shards < 1 || cfg->shards > TM_PROXY_MAX_SHARDS || cfg->nquery > TM_PROXY_MAX_QUERY)
         return TM_EINVAL;
+    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
+        tm_write_queue_init(&p->write_queues[s]);
     int rc = tm_rpc_client_open(&p->coord, cfg->coord_url);
     for (int s = 0; !rc && s < cfg->shards; s++)
         rc = tm_rpc_client_open(&p->data[s],
@@ -41,8 +43,10 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
 void tm_proxy_close(struct tm_proxy *p)
 {
     tm_rpc_client_close(p->coord);
-    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
+    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++) {
         tm_rpc_client_close(p->data[s]);
+        tm_write_queue_destroy(&p->write_queues[s]);
+    }
     tm_rpc_client_close(p->query);
     for (int i = 0; i < atomic_load(&p->nquery_each); i++)
         tm_rpc_client_close(p->query_each[i]);

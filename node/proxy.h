@@ -20,6 +20,7 @@
 #include "schema_cache.h"
 #include "tm_rpc.h"
 #include "wal/entry.h"
+#include "write_queue.h"
 
 /* Session consistency over REST (Milvus has none): a write's response
  * carries its timestamp in this header; a read at level Session that sends
@@ -50,7 +51,8 @@ struct tm_proxy_config {
 struct tm_proxy {
     struct tm_proxy_config cfg;
     struct tm_rpc_client *coord, *query;
-    struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS]; /* follows each shard's leader */
+    struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];         /* follows each shard's leader */
+    struct tm_write_queue write_queues[TM_PROXY_MAX_SHARDS]; /* group commit per shard */
     /* Every query node: reads go to those that serve the shards (fanout.h),
      * calls every node must see to all. */
     struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY];

@@ -67,9 +67,10 @@ static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int
     tm_mpw_cstr(&w, "pks"), span_of(pks, &w);
     struct tm_status st;
     uint64_t ts = 0;
-    int rc = tm_mpw_error(&w) ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
-                              : tm_rpc_call_uint(r->p->data[shard], "write", &w,
-                                                 r->p->cfg.request_timeout_ms, &ts, &st);
+    int rc = tm_mpw_error(&w)
+                 ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
+                 : tm_write_queue_call(&r->p->write_queues[shard], r->p->data[shard], shard, &w,
+                                       r->p->cfg.request_timeout_ms, &ts, &st);
     tm_mpw_free(&w);
     if (rc)
         return rc == TM_ESTATUS && r->st.code ? rc : tm_req_fail_call(r, &st);

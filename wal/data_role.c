@@ -396,10 +396,25 @@ static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_stat
     return &d->shards[id];
 }
 
+/* Queues each parsed write on sh and waits for them all; rcs[i] is write
+ * i's result. */
+static void write_all(struct shard *sh, struct write_args *a, uint32_t n, int *rcs)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        tm_wait_init(&a[i].req.wait);
+        tm_data_enqueue(sh, &a[i].req);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rcs[i] = tm_wait_for(&a[i].req.wait);
+        tm_wait_destroy(&a[i].req.wait);
+    }
+}
+
 static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                        struct tm_status *st)
 {
     struct write_args a;
+    int rc;
     if (parse_write(body, &a)) {
         tm_status_set(st, TM_MV_INTERNAL, "malformed write request");
         return;
@@ -407,16 +422,60 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     struct shard *sh = shard_of(d, a.shard, st);
     if (!sh)
         return;
-    tm_wait_init(&a.req.wait);
-    tm_data_enqueue(sh, &a.req);
-    int rc = tm_wait_for(&a.req.wait);
-    tm_wait_destroy(&a.req.wait);
+    write_all(sh, &a, 1, &rc);
     if (rc) {
         tm_status_set(st, TM_MV_INTERNAL, "write not committed: %s", tm_strerror(rc));
         return;
     }
     tm_mpw_map(reply, 1);
     tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a.req.hdr.ts);
+}
+
+static int parse_writes(struct tm_mpr *body, struct write_args **out, uint32_t *n)
+{
+    int64_t shard = tm_mpr_key_int(*body, "shard", -1);
+    if (tm_mpr_find(body, "items") || tm_mpr_array(body, n) || *n == 0 || *n > TM_DATA_MAX_WRITES)
+        return TM_ECORRUPT;
+    struct write_args *a = calloc(*n, sizeof *a);
+    int rc = a ? 0 : TM_ENOMEM;
+    for (uint32_t i = 0; i < *n && !rc; i++)
+        if (parse_write(body, &a[i]) || a[i].shard != shard)
+            rc = TM_ECORRUPT;
+    if (rc)
+        free(a);
+    *out = rc ? NULL : a;
+    return rc;
+}
+
+static void call_writes(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                        struct tm_status *st)
+{
+    struct write_args *a;
+    uint32_t n;
+    int rcs[TM_DATA_MAX_WRITES];
+    if (parse_writes(body, &a, &n)) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed writes request");
+        return;
+    }
+    struct shard *sh = shard_of(d, a[0].shard, st);
+    if (sh) {
+        write_all(sh, a, n, rcs);
+        tm_mpw_map(reply, 1);
+        tm_mpw_cstr(reply, "results"), tm_mpw_array(reply, n);
+    }
+    for (uint32_t i = 0; sh && i < n; i++) {
+        if (rcs[i]) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "write not committed: %s", tm_strerror(rcs[i]));
+            tm_mpw_map(reply, 2);
+            tm_mpw_cstr(reply, "code"), tm_mpw_uint(reply, TM_MV_INTERNAL);
+            tm_mpw_cstr(reply, "message"), tm_mpw_cstr(reply, msg);
+        } else {
+            tm_mpw_map(reply, 1);
+            tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a[i].req.hdr.ts);
+        }
+    }
+    free(a);
 }
 
 void tm_data_enqueue(struct shard *sh, struct write_req *req)
@@ -585,6 +644,8 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         call_applied(d, body, reply, st);
     else if (strcmp(type, "write") == 0)
         call_write(d, body, reply, st);
+    else if (strcmp(type, "writes") == 0)
+        call_writes(d, body, reply, st);
     else if (strcmp(type, "tail") == 0)
         call_tail(d, body, reply, st);
     else if (strcmp(type, "last_ts") == 0)

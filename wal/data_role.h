@@ -6,6 +6,12 @@
  * Calls (type: request body -> reply body):
  *   "write"   {"shard", "kind", "coll", "part", "cid", "seq", "rows", "pks"}
  *                                   -> {"ts": uint}   the entry's timestamp
+ *   "writes"  {"shard", "items": [write body, ...]} (at most
+ *             TM_DATA_MAX_WRITES, every item for that shard)
+ *                                   -> {"results": [{"ts"} or {"code", "message"}]}
+ *             several writes in one call, each its own entry, queued
+ *             together, each answered as "write" would (the proxy's group
+ *             commit: node/write_queue.h)
  *   "tail"    {"shard", "after", "wait_ms"}
  *                                   -> {"entries": [bin], "safe": uint}
  *             the entries with a timestamp above `after`, waiting up to
@@ -78,6 +84,7 @@ struct tm_shard_sink {
 
 /* A cluster's replica set of one shard (coord "placement"). */
 #define TM_DATA_MAX_REPLICAS 5
+#define TM_DATA_MAX_WRITES 256 /* items of one "writes" call */
 struct tm_data_group {
     unsigned n;
     struct tm_raft_member members[TM_DATA_MAX_REPLICAS];

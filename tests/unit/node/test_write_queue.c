@@ -1,0 +1,139 @@
+/* The proxy's group commit (node/write_queue.h) against a real tm_rpc
+ * server on nng inproc that plays the data role's "writes" call: every
+ * write gets its own answer, writes that queue meanwhile share calls, and
+ * a refused call fails each of its writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "write_queue.h"
+
+#define THREADS 16
+#define WRITES 50 /* per thread */
+
+static atomic_int g_calls, g_items;
+
+/* "writes": answers item i {"ts": its "seq" * 10}, or {"code": 1100} for
+ * seq 13; a call for shard 9 is refused whole. Slow enough (1 ms) that
+ * writes queue behind a call in flight. */
+static void data_role(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
+                      struct tm_status *st)
+{
+    (void)arg;
+    uint32_t n;
+    if (strcmp(type, "writes") || tm_mpr_key_int(*body, "shard", -1) == 9) {
+        tm_status_set(st, 10001, "refused");
+        return;
+    }
+    assert_int_equal(tm_mpr_find(body, "items"), 0);
+    assert_int_equal(tm_mpr_array(body, &n), 0);
+    atomic_fetch_add(&g_calls, 1);
+    atomic_fetch_add(&g_items, (int)n);
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "results"), tm_mpw_array(reply, n);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t seq = tm_mpr_key_int(*body, "seq", -1);
+        assert_int_equal(tm_mpr_skip(body), 0);
+        tm_mpw_map(reply, 1);
+        if (seq == 13) {
+            tm_mpw_cstr(reply, "code"), tm_mpw_uint(reply, 1100);
+        } else {
+            tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, (uint64_t)seq * 10);
+        }
+    }
+}
+
+struct writer {
+    struct tm_write_queue *q;
+    struct tm_rpc_client *c;
+    int id, shard, wrong;
+};
+
+static int write_one(struct writer *w, int64_t seq, uint64_t *ts, struct tm_status *st)
+{
+    struct tm_mpw body;
+    tm_mpw_init(&body);
+    tm_mpw_map(&body, 2);
+    tm_mpw_cstr(&body, "shard"), tm_mpw_int(&body, w->shard);
+    tm_mpw_cstr(&body, "seq"), tm_mpw_int(&body, seq);
+    int rc = tm_write_queue_call(w->q, w->c, w->shard, &body, 5000, ts, st);
+    tm_mpw_free(&body);
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < WRITES; i++) {
+        int64_t seq = 100 + w->id * WRITES + i;
+        uint64_t ts = 0;
+        struct tm_status st;
+        if (write_one(w, seq, &ts, &st) || ts != (uint64_t)seq * 10)
+            w->wrong++;
+    }
+    return NULL;
+}
+
+static void test_each_write_its_answer_calls_shared(void **state)
+{
+    (void)state;
+    struct tm_rpc_server *s;
+    struct tm_rpc_client *c;
+    struct tm_write_queue q;
+    assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq", 8, data_role, NULL), 0);
+    assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq"), 0);
+    tm_write_queue_init(&q);
+
+    /* alone: one call per write, each answered */
+    struct writer one = {.q = &q, .c = c, .id = 0};
+    uint64_t ts;
+    struct tm_status st;
+    assert_int_equal(write_one(&one, 7, &ts, &st), 0);
+    assert_int_equal(ts, 70);
+    assert_int_equal(write_one(&one, 13, &ts, &st), TM_ESTATUS); /* its own error */
+    assert_int_equal(st.code, 1100);
+    assert_int_equal(atomic_load(&g_calls), 2);
+
+    atomic_store(&g_calls, 0), atomic_store(&g_items, 0);
+    pthread_t t[THREADS];
+    struct writer w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct writer){.q = &q, .c = c, .id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].wrong, 0);
+    }
+    assert_int_equal(atomic_load(&g_items), THREADS * WRITES);
+    print_message("%d writes in %d calls\n", THREADS * WRITES, atomic_load(&g_calls));
+    assert_true(atomic_load(&g_calls) < THREADS * WRITES);
+
+    /* a refused call fails its writes with the call's status */
+    struct writer bad = {.q = &q, .c = c, .shard = 9};
+    assert_int_equal(write_one(&bad, 1, &ts, &st), TM_ESTATUS);
+    assert_int_equal(st.code, 10001);
+    assert_int_equal(q.sending, 0); /* every sending turn given back */
+    assert_null(q.head);
+
+    tm_write_queue_destroy(&q);
+    tm_rpc_client_close(c);
+    tm_rpc_server_stop(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_each_write_its_answer_calls_shared),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
