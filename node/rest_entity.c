@@ -7,6 +7,7 @@
 #include "rows.h"
 #include "rest_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* ---- shard routing ---- */
@@ -45,38 +46,73 @@ static void span_of(const struct tm_batch *b, struct tm_mpw *w)
         tm_mpw_nil(w);
 }
 
-static int write_shard(struct tm_req *r, int shard, enum tm_entry_kind kind, int64_t coll,
-                       const int64_t part[2], const struct tm_batch *rows,
-                       const struct tm_batch *pks)
+/* One shard's part of a write: its body, then its answer. */
+struct shard_write {
+    struct tm_proxy *p;
+    int shard;
+    struct tm_mpw body;
+    int rc;
+    uint64_t ts;
+    struct tm_status st;
+    pthread_t thread;
+    bool threaded;
+};
+
+static void encode_write(struct tm_req *r, struct shard_write *sw, enum tm_entry_kind kind,
+                         int64_t coll, const int64_t part[2], const struct tm_batch *rows,
+                         const struct tm_batch *pks)
 {
-    struct tm_mpw w;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, r->nops ? 10 : 9);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    struct tm_mpw *w = &sw->body;
+    tm_mpw_init(w);
+    tm_mpw_map(w, r->nops ? 10 : 9);
+    tm_mpw_cstr(w, "shard"), tm_mpw_int(w, sw->shard);
     if (r->nops) {
-        tm_mpw_cstr(&w, "ops"), tm_entry_ops_encode(&w, r->ops, r->nops);
+        tm_mpw_cstr(w, "ops"), tm_entry_ops_encode(w, r->ops, r->nops);
     }
     /* One request may write to several shards: the shard is the sequence. */
-    tm_mpw_cstr(&w, "cid"), tm_mpw_cstr(&w, tm_req_write_id(r));
-    tm_mpw_cstr(&w, "seq"), tm_mpw_uint(&w, (uint64_t)shard);
-    tm_mpw_cstr(&w, "kind"), tm_mpw_uint(&w, (uint64_t)kind);
-    tm_mpw_cstr(&w, "coll"), tm_mpw_int(&w, coll);
-    tm_mpw_cstr(&w, "part"), tm_mpw_int(&w, part[0]);
-    tm_mpw_cstr(&w, "dpart"), tm_mpw_int(&w, part[1]);
-    tm_mpw_cstr(&w, "rows"), span_of(rows, &w);
-    tm_mpw_cstr(&w, "pks"), span_of(pks, &w);
-    struct tm_status st;
-    uint64_t ts = 0;
-    int rc = tm_mpw_error(&w)
-                 ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory")
-                 : tm_write_queue_call(&r->p->write_queues[shard], r->p->data[shard], shard, &w,
-                                       r->p->cfg.request_timeout_ms, &ts, &st);
-    tm_mpw_free(&w);
-    if (rc)
-        return rc == TM_ESTATUS && r->st.code ? rc : tm_req_fail_call(r, &st);
-    if (ts > r->write_ts)
-        r->write_ts = ts; /* the session timestamp covers every shard written */
-    return 0;
+    tm_mpw_cstr(w, "cid"), tm_mpw_cstr(w, tm_req_write_id(r));
+    tm_mpw_cstr(w, "seq"), tm_mpw_uint(w, (uint64_t)sw->shard);
+    tm_mpw_cstr(w, "kind"), tm_mpw_uint(w, (uint64_t)kind);
+    tm_mpw_cstr(w, "coll"), tm_mpw_int(w, coll);
+    tm_mpw_cstr(w, "part"), tm_mpw_int(w, part[0]);
+    tm_mpw_cstr(w, "dpart"), tm_mpw_int(w, part[1]);
+    tm_mpw_cstr(w, "rows"), span_of(rows, w);
+    tm_mpw_cstr(w, "pks"), span_of(pks, w);
+}
+
+static void *send_write(void *arg)
+{
+    struct shard_write *sw = arg;
+    if (tm_mpw_error(&sw->body)) {
+        sw->rc = TM_ESTATUS;
+        tm_status_set(&sw->st, TM_MV_INTERNAL, "out of memory");
+        return NULL;
+    }
+    sw->rc = tm_write_queue_call(&sw->p->write_queues[sw->shard], sw->p->data[sw->shard], sw->shard,
+                                 &sw->body, sw->p->cfg.request_timeout_ms, &sw->ts, &sw->st);
+    return NULL;
+}
+
+/* Sends every shard's part at once and waits for all; the first failure's
+ * status, else 0. */
+static int send_writes(struct tm_req *r, struct shard_write *sw, int n)
+{
+    for (int i = 1; i < n; i++)
+        sw[i].threaded = pthread_create(&sw[i].thread, NULL, send_write, &sw[i]) == 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || !sw[i].threaded)
+            send_write(&sw[i]);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (sw[i].threaded)
+            pthread_join(sw[i].thread, NULL);
+        tm_mpw_free(&sw[i].body);
+        if (sw[i].rc && !rc)
+            rc = tm_req_fail_call(r, &sw[i].st);
+        if (!sw[i].rc && sw[i].ts > r->write_ts)
+            r->write_ts = sw[i].ts; /* the session timestamp covers every shard written */
+    }
+    return rc;
 }
 
 /* Writes rows and/or pks, split by shard. */
@@ -84,11 +120,14 @@ int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm
                       const int64_t part[2], const struct tm_batch *rows,
                       const struct tm_batch *pks)
 {
-    int n = r->p->cfg.shards;
+    int n = r->p->cfg.shards, nsw = 0, rc = 0;
     int64_t pk_id = tm_schema_pk(&c->schema)->id;
-    if (n == 1)
-        return write_shard(r, 0, kind, c->id, part, rows, pks);
-    int rc = 0;
+    struct shard_write sw[TM_PROXY_MAX_SHARDS];
+    if (n == 1) {
+        sw[0] = (struct shard_write){.p = r->p, .shard = 0};
+        encode_write(r, &sw[0], kind, c->id, part, rows, pks);
+        return send_writes(r, sw, 1);
+    }
     for (int s = 0; s < n && !rc; s++) {
         struct tm_batch rs, ps;
         tm_batch_init(&rs);
@@ -97,21 +136,31 @@ int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm
             rc = rows_of_shard(rows, pk_id, s, n, &rs);
         if (!rc && pks)
             rc = rows_of_shard(pks, pk_id, s, n, &ps);
-        if (!rc && (rs.nrows || ps.nrows))
-            rc = write_shard(r, s, kind, c->id, part, &rs, &ps);
+        if (!rc && (rs.nrows || ps.nrows)) {
+            sw[nsw] = (struct shard_write){.p = r->p, .shard = s};
+            encode_write(r, &sw[nsw++], kind, c->id, part, &rs, &ps);
+        }
         tm_batch_free(&rs);
         tm_batch_free(&ps);
     }
-    return rc == TM_ENOMEM ? tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory") : rc;
+    if (rc) {
+        for (int i = 0; i < nsw; i++)
+            tm_mpw_free(&sw[i].body);
+        return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    }
+    return send_writes(r, sw, nsw);
 }
 
 int tm_rest_seal(struct tm_req *r, const struct tm_collection *c, bool compact)
 {
     const int64_t part[2] = {-1, -1};
-    int rc = 0;
-    for (int s = 0; s < r->p->cfg.shards && !rc; s++)
-        rc = write_shard(r, s, compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id, part, NULL, NULL);
-    return rc;
+    struct shard_write sw[TM_PROXY_MAX_SHARDS];
+    for (int s = 0; s < r->p->cfg.shards; s++) {
+        sw[s] = (struct shard_write){.p = r->p, .shard = s};
+        encode_write(r, &sw[s], compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id, part, NULL,
+                     NULL);
+    }
+    return send_writes(r, sw, r->p->cfg.shards);
 }
 
 /* ---- shared request parts ---- */
