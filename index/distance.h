@@ -124,6 +124,14 @@ struct tm_kernels {
      * them stay in L2. The bound on q is what lets x86 use VPMADDUBSW, whose
      * 16-bit pair sums would otherwise saturate. */
     void (*dot_s8u8_many)(const int8_t *q, const uint8_t *base, size_t n, size_t d, int32_t *out);
+    /* A 4-bit fast-scan probe's table made on the fly (ivf_search.c): the
+     * query's table a plus the list's table b (b NULL: a alone), entry by
+     * entry. pq4_table_max returns the larger of mx and the largest a[i] +
+     * b[i]; pq4_table_bytes writes out[i] = (uint8_t)(int32_t)((a[i] + b[i])
+     * * scale + 0.5f) for values in [0, 255.5), each operation rounded to
+     * float as written, never fused, so every set gives the scalar bytes. */
+    float (*pq4_table_max)(const float *a, const float *b, size_t n, float mx);
+    void (*pq4_table_bytes)(const float *a, const float *b, size_t n, float scale, uint8_t *out);
 };
 
 /* The set chosen for this process (see Dispatch above). Decided on the first

@@ -337,4 +337,47 @@ static void avx2_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, s
     }
 }
 
+/* pq4_table_max and pq4_table_bytes (distance.h): 8 entries per step; the
+ * bytes 32 at a time, packed 32 -> 16 -> 8 bits (the packs interleave the
+ * 128-bit lanes, which one permutation puts back in order). */
+static inline __m256 avx2_pq4_entry(const float *a, const float *b, size_t i)
+{
+    __m256 v = _mm256_loadu_ps(a + i);
+    return b ? _mm256_add_ps(v, _mm256_loadu_ps(b + i)) : v;
+}
+
+static float avx2_pq4_table_max(const float *a, const float *b, size_t n, float mx)
+{
+    __m256 m = _mm256_set1_ps(mx);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(m, avx2_pq4_entry(a, b, i));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return dist_pq4_max_tail(a, b, i, n, _mm_cvtss_f32(h));
+}
+
+static inline __m256i avx2_pq4_ints(const float *a, const float *b, size_t i, __m256 scale)
+{
+    __m256 v = _mm256_add_ps(_mm256_mul_ps(avx2_pq4_entry(a, b, i), scale), _mm256_set1_ps(0.5f));
+    return _mm256_cvttps_epi32(v);
+}
+
+static void avx2_pq4_table_bytes(const float *a, const float *b, size_t n, float scale,
+                                 uint8_t *out)
+{
+    const __m256 s = _mm256_set1_ps(scale);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i w01 = _mm256_packus_epi32(avx2_pq4_ints(a, b, i, s), avx2_pq4_ints(a, b, i + 8, s));
+        __m256i w23 =
+            _mm256_packus_epi32(avx2_pq4_ints(a, b, i + 16, s), avx2_pq4_ints(a, b, i + 24, s));
+        __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), order);
+        _mm256_storeu_si256((__m256i *)(out + i), bytes);
+    }
+    dist_pq4_bytes_tail(a, b, i, n, scale, out);
+}
+
 DIST_KERNELS_DEFINE(avx2);

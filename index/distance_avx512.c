@@ -289,4 +289,33 @@ static void avx512_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n,
     }
 }
 
+/* pq4_table_max and pq4_table_bytes (distance.h), 16 entries per step;
+ * VPMOVUSDB narrows 32-bit lanes to bytes in order. */
+static inline __m512 avx512_pq4_entry(const float *a, const float *b, size_t i)
+{
+    __m512 v = _mm512_loadu_ps(a + i);
+    return b ? _mm512_add_ps(v, _mm512_loadu_ps(b + i)) : v;
+}
+
+static float avx512_pq4_table_max(const float *a, const float *b, size_t n, float mx)
+{
+    __m512 m = _mm512_set1_ps(mx);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        m = _mm512_max_ps(m, avx512_pq4_entry(a, b, i));
+    return dist_pq4_max_tail(a, b, i, n, _mm512_reduce_max_ps(m));
+}
+
+static void avx512_pq4_table_bytes(const float *a, const float *b, size_t n, float scale,
+                                   uint8_t *out)
+{
+    const __m512 s = _mm512_set1_ps(scale), half = _mm512_set1_ps(0.5f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(avx512_pq4_entry(a, b, i), s), half);
+        _mm_storeu_si128((__m128i *)(out + i), _mm512_cvtusepi32_epi8(_mm512_cvttps_epi32(v)));
+    }
+    dist_pq4_bytes_tail(a, b, i, n, scale, out);
+}
+
 DIST_KERNELS_DEFINE(avx512);

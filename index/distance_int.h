@@ -45,6 +45,8 @@ extern const struct tm_kernels tm_kernels_neon;
         .bf16_to_f32 = isa##_bf16_to_f32,                                                          \
         .pq4_accumulate = isa##_pq4_accumulate,                                                    \
         .dot_s8u8_many = isa##_dot_s8u8_many,                                                      \
+        .pq4_table_max = isa##_pq4_table_max,                                                      \
+        .pq4_table_bytes = isa##_pq4_table_bytes,                                                  \
     }
 
 /* The float and int8 entry points, the same for every SIMD file, built from
@@ -294,6 +296,26 @@ static inline int32_t dist_dot_s8u8_tail(const int8_t *q, const uint8_t *v, size
     for (; i < d; i++)
         s += (int32_t)q[i] * (int32_t)v[i];
     return s;
+}
+
+/* pq4_table_max and pq4_table_bytes (distance.h) for entries [i, n): the
+ * scalar reference, and the SIMD sets' tail. */
+static inline float dist_pq4_max_tail(const float *a, const float *b, size_t i, size_t n, float mx)
+{
+    for (; i < n; i++) {
+        float v = b ? a[i] + b[i] : a[i];
+        mx = v > mx ? v : mx;
+    }
+    return mx;
+}
+
+static inline void dist_pq4_bytes_tail(const float *a, const float *b, size_t i, size_t n,
+                                       float scale, uint8_t *out)
+{
+    for (; i < n; i++) {
+        float v = b ? a[i] + b[i] : a[i];
+        out[i] = (uint8_t)(int32_t)(v * scale + 0.5f);
+    }
 }
 
 static inline void dist_f16_tail(const uint16_t *in, float *out, size_t i, size_t n)

@@ -138,4 +138,15 @@ static void scalar_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n,
         out[i] = dist_dot_s8u8_tail(q, base + i * d, 0, d, 0);
 }
 
+static float scalar_pq4_table_max(const float *a, const float *b, size_t n, float mx)
+{
+    return dist_pq4_max_tail(a, b, 0, n, mx);
+}
+
+static void scalar_pq4_table_bytes(const float *a, const float *b, size_t n, float scale,
+                                   uint8_t *out)
+{
+    dist_pq4_bytes_tail(a, b, 0, n, scale, out);
+}
+
 DIST_KERNELS_DEFINE(scalar);

@@ -190,9 +190,13 @@ static uint32_t shortlist_size(uint32_t nprobe, uint32_t nlist)
     return r > nlist ? nlist : r;
 }
 
+/* IVF_PQ: a float table per probe; IVF_PQ4: the query's table only (the
+ * probes' tables are made on the fly, scan_pq4). */
 static size_t lut_floats(const struct tm_ivf *ix, uint32_t nprobe)
 {
-    return ix->p.kind == TM_IVF_FLAT ? 0 : (size_t)nprobe * ix->mpad * ix->ksub;
+    if (ix->p.kind == TM_IVF_FLAT)
+        return 0;
+    return (size_t)(ix->p.kind == TM_IVF_PQ4 ? 1 : nprobe) * ix->mpad * ix->ksub;
 }
 
 static void *carve(char **p, size_t bytes)
@@ -213,7 +217,7 @@ static char *ctx_alloc(struct ctx *c)
                       d * sizeof(float),
                       lf * sizeof(float),
                       c->nprobe * sizeof(float),
-                      lf,
+                      ix->p.kind == TM_IVF_PQ4 ? (size_t)c->nprobe * ix->mpad * 16 : 0,
                       lists * sizeof(float),
                       lists * sizeof(uint16_t),
                       nl * sizeof(float),
@@ -316,10 +320,6 @@ static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp
     }
 }
 
-/* The probes' float tables (c->lut, one per probe) as bytes with one scale
- * for the query: *scale_out, and each probe's bias grows by its minima.
- * The largest byte is 255, or less when more than 257 sub-spaces would let
- * a 16-bit sum overflow (distance.h, pq4_accumulate). */
 /* The largest 16-bit sum whose key, bias + sum / scale, can still enter a
  * heap whose worst key is limit (one more than the exact bound, so rounding
  * never drops a candidate the float comparison in pool_add would take). */
@@ -358,33 +358,43 @@ static void scan_pq4_list(struct ctx *c, uint32_t p, float scale, struct pool *h
  * of any probe mapped to 255, so that keys (bias + sum / scale) compare
  * across lists; with more than 257 sub-spaces the top byte is lower, so
  * that no 16-bit sum overflows (distance.h, pq4_accumulate). */
-static void scan_pq4(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
+/* A probe's float table, tq plus the list's tl (tq alone for IP), exists
+ * only on the fly: writing nprobe of them (4 KB each at m = 64) to memory
+ * and reading them back cost more than the adds, so the largest entry is
+ * found in one pass and the bytes written in a second. */
+static float pq4_table_max(const struct ctx *c, const float *tq, uint32_t np, float mx)
 {
     const struct tm_ivf *ix = c->ix;
     size_t per = (size_t)ix->mpad * 16;
+    for (uint32_t p = 0; p < np; p++)
+        mx = c->k->pq4_table_max(tq, ix->tl + (size_t)c->probes[p].id * per, per, mx);
+    return mx;
+}
+
+static void pq4_table_bytes(struct ctx *c, const float *tq, uint32_t p, float scale)
+{
+    const struct tm_ivf *ix = c->ix;
+    size_t per = (size_t)ix->mpad * 16;
+    const float *tl = ix->p.metric == TM_IVF_IP ? NULL : ix->tl + (size_t)c->probes[p].id * per;
+    c->k->pq4_table_bytes(tq, tl, per, scale, c->lut8 + p * per); /* >= 0: truncation rounds */
+}
+
+static void scan_pq4(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
+{
+    const struct tm_ivf *ix = c->ix;
     float tq_min, span, top = ix->mpad > 257 ? (float)(65535u / ix->mpad) : 255.0f;
     int l2 = ix->p.metric != TM_IVF_IP;
-    float *tq = c->lut + (size_t)(np - 1) * per; /* the last probe's slot, written last */
+    float *tq = c->lut;
     ivf_pq4_query_table(ix, q, tq, &tq_min, &span);
-    float qn = l2 ? c->k->ip_f32(q, q, ix->p.dim) : 0.0f, mx = span;
+    float qn = l2 ? c->k->ip_f32(q, q, ix->p.dim) : 0.0f;
+    float mx = l2 ? pq4_table_max(c, tq, np, span) : span;
     for (uint32_t p = 0; p < np; p++) {
         uint32_t l = c->probes[p].id;
-        float *out = c->lut + p * per;
         c->bias[p] = c->probes[p].key + tq_min + (l2 ? qn + ix->tl_min[l] : 0.0f);
-        if (!l2) {
-            if (out != tq)
-                memcpy(out, tq, per * sizeof(float));
-            continue;
-        }
-        const float *tl = ix->tl + (size_t)l * per;
-        for (size_t i = 0; i < per; i++) {
-            out[i] = tq[i] + tl[i];
-            mx = out[i] > mx ? out[i] : mx;
-        }
     }
     float scale = mx > 0 ? top / mx : 1.0f;
-    for (size_t i = 0; i < np * per; i++) /* >= 0: truncation rounds */
-        c->lut8[i] = (uint8_t)(int32_t)(c->lut[i] * scale + 0.5f);
+    for (uint32_t p = 0; p < np; p++)
+        pq4_table_bytes(c, tq, p, scale);
     for (uint32_t p = 0; p < np; p++)
         scan_pq4_list(c, p, scale, hp);
 }

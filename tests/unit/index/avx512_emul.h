@@ -152,4 +152,44 @@ static inline __m512 avx512_emul_cvtph_ps(__m256i h)
 }
 #define _mm512_cvtph_ps(h) avx512_emul_cvtph_ps(h)
 
+/* The largest lane (no NaNs in the kernels' inputs). */
+static inline float avx512_emul_reduce_max_ps(__m512 v)
+{
+    float f[16];
+    memcpy(f, &v, sizeof(f));
+    float m = f[0];
+    for (unsigned i = 1; i < 16; i++)
+        m = f[i] > m ? f[i] : m;
+    return m;
+}
+#define _mm512_reduce_max_ps(v) avx512_emul_reduce_max_ps(v)
+
+/* VCVTTPS2DQ: truncation; out of range or NaN gives INT32_MIN. */
+static inline __m512i avx512_emul_cvttps_epi32(__m512 v)
+{
+    float f[16];
+    int32_t r[16];
+    memcpy(f, &v, sizeof(f));
+    for (unsigned i = 0; i < 16; i++)
+        r[i] = f[i] > -2147483648.0f && f[i] < 2147483648.0f ? (int32_t)f[i] : INT32_MIN;
+    __m512i out;
+    memcpy(&out, r, sizeof(out));
+    return out;
+}
+#define _mm512_cvttps_epi32(v) avx512_emul_cvttps_epi32(v)
+
+/* VPMOVUSDB: each lane as unsigned 32 bits, saturated to a byte. */
+static inline __m128i avx512_emul_cvtusepi32_epi8(__m512i v)
+{
+    uint32_t x[16];
+    uint8_t r[16];
+    memcpy(x, &v, sizeof(x));
+    for (unsigned i = 0; i < 16; i++)
+        r[i] = x[i] > 255u ? 255u : (uint8_t)x[i];
+    __m128i out;
+    memcpy(&out, r, sizeof(out));
+    return out;
+}
+#define _mm512_cvtusepi32_epi8(v) avx512_emul_cvtusepi32_epi8(v)
+
 #endif

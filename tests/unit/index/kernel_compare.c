@@ -526,9 +526,54 @@ static void kc_run_dot_s8u8(const struct tm_kernels *k, const struct tm_kernels 
     kc_sweep(kc_dot_s8u8_case, 3, 0xd07, k, ref, res);
 }
 
+/* A probe's table on the fly: floats >= 0 below a random range, with and
+ * without b, every n to 300 and a few large ones, at unaligned addresses;
+ * the scale maps the largest entry to 255. The largest entry and every
+ * byte must equal scalar's bit for bit. */
+static void kc_pq4_table_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
+                              size_t n, struct kc_result *res)
+{
+    float *amem, *bmem, range = 1.0f + (float)kc_below(s, 1000);
+    uint8_t *gmem, *wmem;
+    /* uniform in [-range/2, range/2), moved up to [0, range) */
+    float *a = kc_f32_vec(s, &amem, n % 3, n, range / 2),
+          *b = kc_f32_vec(s, &bmem, n % 5, n, range / 2);
+    for (size_t i = 0; i < n; i++)
+        a[i] += range / 2, b[i] += range / 2;
+    uint8_t *got = kc_bytes(s, &gmem, n), *want = kc_bytes(s, &wmem, n);
+    const float *bs[2] = {b, NULL};
+    for (int with_b = 0; with_b < 2; with_b++) {
+        float mx0 = kc_below(s, 2) ? 0.0f : range / 4;
+        float mg = k->pq4_table_max(a, bs[with_b], n, mx0);
+        float mw = ref->pq4_table_max(a, bs[with_b], n, mx0);
+        res->compared++;
+        if (memcmp(&mg, &mw, sizeof mg))
+            kc_fail(res, "pq4_table_max n=%zu: got %.9g want %.9g", n, (double)mg, (double)mw);
+        float scale = mw > 0 ? 255.0f / mw : 1.0f;
+        k->pq4_table_bytes(a, bs[with_b], n, scale, got);
+        ref->pq4_table_bytes(a, bs[with_b], n, scale, want);
+        for (size_t i = 0; i < n; i++)
+            kc_expect_eq(res, "pq4_table_bytes", n, got[i], want[i]);
+    }
+    free(amem), free(bmem), free(gmem), free(wmem);
+}
+
+static void kc_run_pq4_table(const struct tm_kernels *k, const struct tm_kernels *ref,
+                             struct kc_result *res)
+{
+    kc_sweep(kc_pq4_table_case, 2, 0x7ab1e, k, ref, res);
+}
+
 const struct kc_check kc_checks[] = {
-    {"f32", kc_run_f32},   {"f32_many", kc_run_f32_many}, {"f32_batch", kc_run_f32_batch},
-    {"i8", kc_run_i8},     {"binary", kc_run_binary},     {"f16", kc_run_f16},
-    {"bf16", kc_run_bf16}, {"pq4", kc_run_pq4},           {"dot_s8u8", kc_run_dot_s8u8},
+    {"f32", kc_run_f32},
+    {"f32_many", kc_run_f32_many},
+    {"f32_batch", kc_run_f32_batch},
+    {"i8", kc_run_i8},
+    {"binary", kc_run_binary},
+    {"f16", kc_run_f16},
+    {"bf16", kc_run_bf16},
+    {"pq4", kc_run_pq4},
+    {"dot_s8u8", kc_run_dot_s8u8},
+    {"pq4_table", kc_run_pq4_table},
 };
 const size_t kc_check_count = sizeof(kc_checks) / sizeof(kc_checks[0]);
