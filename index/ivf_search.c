@@ -31,47 +31,9 @@ struct hit {
     uint32_t id;
 };
 
-/* A bounded max-heap: the worst kept hit on top. */
-struct heap {
-    struct hit *h;
-    uint32_t n, cap;
-};
-
 static int worse(struct hit a, struct hit b)
 {
     return a.key > b.key || (a.key == b.key && a.id > b.id);
-}
-
-static void heap_down(struct heap *hp, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < hp->n && worse(hp->h[l], hp->h[w]))
-            w = l;
-        if (r < hp->n && worse(hp->h[r], hp->h[w]))
-            w = r;
-        if (w == i)
-            return;
-        struct hit t = hp->h[i];
-        hp->h[i] = hp->h[w], hp->h[w] = t;
-        i = w;
-    }
-}
-
-static void heap_offer(struct heap *hp, float key, uint32_t id)
-{
-    struct hit x = {key, id};
-    if (hp->n < hp->cap) {
-        uint32_t i = hp->n++;
-        while (i > 0 && worse(x, hp->h[(i - 1) / 2])) {
-            hp->h[i] = hp->h[(i - 1) / 2];
-            i = (i - 1) / 2;
-        }
-        hp->h[i] = x;
-    } else if (worse(hp->h[0], x)) {
-        hp->h[0] = x;
-        heap_down(hp, 0);
-    }
 }
 
 static int hit_cmp(const void *a, const void *b)
@@ -222,7 +184,7 @@ static char *ctx_alloc(struct ctx *c)
                       lists * sizeof(uint16_t),
                       nl * sizeof(float),
                       c->sp->k * sizeof(struct hit),
-                      shortlist_size(c->nprobe, ix->p.nlist) * sizeof(struct hit),
+                      nl * sizeof(struct hit),
                       nl * sizeof(int32_t),
                       d};
     size_t total = 0;
@@ -255,33 +217,35 @@ static uint32_t select_probes(struct ctx *c, const float *q)
 {
     const struct tm_ivf *ix = c->ix;
     uint32_t nl = ix->p.nlist, d = ix->p.dim, nr = shortlist_size(c->nprobe, nl);
-    struct heap hp = {c->probes, 0, c->nprobe};
+    uint32_t np = c->nprobe < nl ? c->nprobe : nl;
+    struct hit *all = c->shortlist; /* every list, then the best first */
     if (nr == nl) {
         c->k->ip_f32_many(q, ix->centroids, nl, d, c->coarse);
         for (uint32_t l = 0; l < nl; l++)
-            heap_offer(&hp, coarse_key(ix, l, c->coarse[l]), l);
+            all[l] = (struct hit){coarse_key(ix, l, c->coarse[l]), l};
     } else {
         float scale, base;
-        struct heap sh = {c->shortlist, 0, nr};
         tm_bytes_of_query(q, d, ix->c_lo, ix->c_step, c->q8, &scale, &base);
         c->k->dot_s8u8_many(c->q8, ix->c_u8, nl, d, c->idot);
-        /* keys first, in a loop the compiler vectorizes; then the heap */
-        float *keys = c->coarse, m2 = ivf_coarse_ip(ix) ? 0.0f : 1.0f;
+        float m2 = ivf_coarse_ip(ix) ? 0.0f : 1.0f;
         float mul = ivf_coarse_ip(ix) ? -scale : -2.0f * scale;
         float add = ivf_coarse_ip(ix) ? -base : -2.0f * base;
         for (uint32_t l = 0; l < nl; l++)
-            keys[l] = m2 * ix->cnorm[l] + add + mul * (float)c->idot[l];
-        for (uint32_t l = 0; l < nl; l++)
-            if (sh.n < sh.cap || keys[l] < sh.h[0].key)
-                heap_offer(&sh, keys[l], l);
-        for (uint32_t i = 0; i < sh.n; i++) {
-            uint32_t l = sh.h[i].id;
-            heap_offer(&hp, coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d)),
-                       l);
+            all[l] = (struct hit){m2 * ix->cnorm[l] + add + mul * (float)c->idot[l], l};
+        /* the byte pass's best nr, then their exact keys */
+        select_best(all, nl, nr);
+        for (uint32_t i = 0; i < nr; i++) {
+            uint32_t l = all[i].id;
+            all[i].key = coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d));
         }
+        nl = nr;
     }
-    sort_hits(hp.h, hp.n);
-    return hp.n;
+    /* a selection in linear time, not a heap: the sets are the same under
+     * worse()'s total order */
+    select_best(all, nl, np);
+    memcpy(c->probes, all, np * sizeof *all);
+    sort_hits(c->probes, np);
+    return np;
 }
 
 static void scan_flat(struct ctx *c, const float *q, uint32_t np, struct pool *hp)
