@@ -184,7 +184,7 @@ static char *ctx_alloc(struct ctx *c)
                       lists * sizeof(uint16_t),
                       nl * sizeof(float),
                       c->sp->k * sizeof(struct hit),
-                      nl * sizeof(struct hit),
+                      nl * sizeof(struct hit), /* a pool never holds more than it was offered */
                       nl * sizeof(int32_t),
                       d};
     size_t total = 0;
@@ -213,37 +213,52 @@ static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
  * centroids are scored twice: all of them approximately, from bytes that
  * stay in L2 (a quarter of the float bytes, which at 4,096 x 128 come from
  * L3 or memory on every query), then the short list exactly. */
+/* The best k of n keyed lists into the front of buf (n entries): an
+ * unordered pool, so that a key worse than the k
+ * kept so far costs one comparison (few lists enter when k is small
+ * against n) and a dense choice costs a quickselect now and then, not a
+ * heap sift per list. Exact under worse()'s total order. */
+static uint32_t best_lists(struct hit *buf, const float *keys, const uint32_t *ids, uint32_t n,
+                           uint32_t k)
+{
+    struct pool pl = {buf, 0, k, INFINITY};
+    for (uint32_t i = 0; i < n; i++)
+        pool_add(&pl, keys[i], ids ? ids[i] : i);
+    pool_shrink(&pl);
+    return pl.n;
+}
+
 static uint32_t select_probes(struct ctx *c, const float *q)
 {
     const struct tm_ivf *ix = c->ix;
     uint32_t nl = ix->p.nlist, d = ix->p.dim, nr = shortlist_size(c->nprobe, nl);
     uint32_t np = c->nprobe < nl ? c->nprobe : nl;
-    struct hit *all = c->shortlist; /* every list, then the best first */
+    float *keys = c->coarse;
     if (nr == nl) {
-        c->k->ip_f32_many(q, ix->centroids, nl, d, c->coarse);
+        c->k->ip_f32_many(q, ix->centroids, nl, d, keys);
         for (uint32_t l = 0; l < nl; l++)
-            all[l] = (struct hit){coarse_key(ix, l, c->coarse[l]), l};
+            keys[l] = coarse_key(ix, l, keys[l]);
+        np = best_lists(c->shortlist, keys, NULL, nl, np);
     } else {
         float scale, base;
         tm_bytes_of_query(q, d, ix->c_lo, ix->c_step, c->q8, &scale, &base);
         c->k->dot_s8u8_many(c->q8, ix->c_u8, nl, d, c->idot);
+        /* keys first, in a loop the compiler vectorizes */
         float m2 = ivf_coarse_ip(ix) ? 0.0f : 1.0f;
         float mul = ivf_coarse_ip(ix) ? -scale : -2.0f * scale;
         float add = ivf_coarse_ip(ix) ? -base : -2.0f * base;
         for (uint32_t l = 0; l < nl; l++)
-            all[l] = (struct hit){m2 * ix->cnorm[l] + add + mul * (float)c->idot[l], l};
+            keys[l] = m2 * ix->cnorm[l] + add + mul * (float)c->idot[l];
         /* the byte pass's best nr, then their exact keys */
-        select_best(all, nl, nr);
+        nr = best_lists(c->shortlist, keys, NULL, nl, nr);
+        uint32_t *ids = (uint32_t *)c->idot; /* the byte dot products are spent */
         for (uint32_t i = 0; i < nr; i++) {
-            uint32_t l = all[i].id;
-            all[i].key = coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d));
+            uint32_t l = ids[i] = c->shortlist[i].id;
+            keys[i] = coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d));
         }
-        nl = nr;
+        np = best_lists(c->shortlist, keys, ids, nr, np);
     }
-    /* a selection in linear time, not a heap: the sets are the same under
-     * worse()'s total order */
-    select_best(all, nl, np);
-    memcpy(c->probes, all, np * sizeof *all);
+    memcpy(c->probes, c->shortlist, np * sizeof *c->probes);
     sort_hits(c->probes, np);
     return np;
 }
