@@ -209,15 +209,11 @@ static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
     return ivf_coarse_ip(ix) ? -ip : ix->cnorm[l] - 2.0f * ip;
 }
 
-/* The nprobe best lists for query q, best first, into c->probes. The
- * centroids are scored twice: all of them approximately, from bytes that
- * stay in L2 (a quarter of the float bytes, which at 4,096 x 128 come from
- * L3 or memory on every query), then the short list exactly. */
-/* The best k of n keyed lists into the front of buf (n entries): an
- * unordered pool, so that a key worse than the k
- * kept so far costs one comparison (few lists enter when k is small
- * against n) and a dense choice costs a quickselect now and then, not a
- * heap sift per list. Exact under worse()'s total order. */
+/* The best k of n keyed lists into the front of buf (n entries), through
+ * an unordered pool: a key worse than the k kept so far costs one
+ * comparison (few lists enter when k is small against n), and a dense
+ * choice a quickselect now and then, not a heap sift per list. Exact under
+ * worse()'s total order. */
 static uint32_t best_lists(struct hit *buf, const float *keys, const uint32_t *ids, uint32_t n,
                            uint32_t k)
 {
@@ -228,6 +224,10 @@ static uint32_t best_lists(struct hit *buf, const float *keys, const uint32_t *i
     return pl.n;
 }
 
+/* The nprobe best lists for query q, best first, into c->probes. The
+ * centroids are scored twice: all of them approximately, from bytes that
+ * stay in L2 (a quarter of the float bytes, which at 4,096 x 128 come from
+ * L3 or memory on every query), then the short list exactly. */
 static uint32_t select_probes(struct ctx *c, const float *q)
 {
     const struct tm_ivf *ix = c->ix;
