@@ -22,20 +22,22 @@ static uint64_t plan(struct tm_proxy *p, uint64_t avoid, struct tm_fanout *f)
     for (int connected_only = 1; connected_only >= 0 && need; connected_only--) {
         for (;;) {
             int best = -1, best_cover = 0;
+            uint64_t best_serves = 0;
             for (int j = 0; j < n; j++) {
                 int i = (int)((start + (unsigned)j) % (unsigned)n);
                 if (avoid >> i & 1 ||
                     (connected_only && !tm_rpc_client_connected(p->query_each[i])))
                     continue;
-                int cover = __builtin_popcountll(atomic_load(&p->query_serves[i]) & need);
+                uint64_t serves = atomic_load(&p->query_serves[i]);
+                int cover = __builtin_popcountll(serves & need);
                 if (cover > best_cover)
-                    best = i, best_cover = cover;
+                    best = i, best_cover = cover, best_serves = serves;
             }
             if (best < 0)
                 break;
             f->node[f->n] = best;
-            f->shards[f->n++] = atomic_load(&p->query_serves[best]) & need;
-            need &= ~atomic_load(&p->query_serves[best]);
+            f->shards[f->n++] = best_serves & need;
+            need &= ~best_serves;
         }
     }
     /* parts ordered by their shard sets, whichever node was looked at first: merged
