@@ -4,29 +4,33 @@
 #include "tm_time.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
+
+/* How long a read waits for a connection to a node it needs before trying
+ * the node anyway (docs/decisions.md, "Reads fan out"). */
+#define FANOUT_CONNECT_MS 3000
 
 static uint64_t every_shard(const struct tm_proxy *p)
 {
     return p->cfg.shards >= 64 ? ~0ull : (1ull << p->cfg.shards) - 1;
 }
 
-/* Chooses nodes (none in `avoid`) covering every shard into f; 0, or the
- * shards no usable node serves. */
-static uint64_t plan(struct tm_proxy *p, uint64_t avoid, struct tm_fanout *f)
+/* Chooses nodes (none in `avoid`; with connected_only, none without a
+ * connection) covering every shard into f; 0, or the shards left over. */
+static uint64_t plan(struct tm_proxy *p, uint64_t avoid, bool connected_only, struct tm_fanout *f)
 {
     int n = atomic_load(&p->nquery_each);
     unsigned start = n ? atomic_fetch_add(&p->read_turn, 1) % (unsigned)n : 0;
     uint64_t need = every_shard(p);
     f->n = 0;
-    for (int connected_only = 1; connected_only >= 0 && need; connected_only--) {
+    for (int pass = 0; pass < (connected_only ? 1 : 2) && need; pass++) {
         for (;;) {
             int best = -1, best_cover = 0;
             uint64_t best_serves = 0;
             for (int j = 0; j < n; j++) {
                 int i = (int)((start + (unsigned)j) % (unsigned)n);
-                if (avoid >> i & 1 ||
-                    (connected_only && !tm_rpc_client_connected(p->query_each[i])))
+                if (avoid >> i & 1 || (pass == 0 && !tm_rpc_client_connected(p->query_each[i])))
                     continue;
                 uint64_t serves = atomic_load(&p->query_serves[i]);
                 int cover = __builtin_popcountll(serves & need);
@@ -139,9 +143,17 @@ int tm_fanout_call(struct tm_req *r, const char *type, tm_fanout_encode_fn encod
                    struct tm_fanout *f)
 {
     struct tm_proxy *p = r->p;
-    uint64_t deadline = tm_mono_ms() + (uint64_t)p->cfg.request_timeout_ms, avoid = 0;
+    uint64_t now = tm_mono_ms(), avoid = 0;
+    uint64_t deadline = now + (uint64_t)p->cfg.request_timeout_ms, grace = now + FANOUT_CONNECT_MS;
     for (;;) {
-        uint64_t missing = plan(p, avoid, f), failed = 0;
+        /* a node that registered but is not connected yet (starting, or
+         * its dial retrying) is given a moment before it is tried: tried,
+         * it is given up after 200 ms without a connection */
+        if (plan(p, avoid, true, f) && tm_mono_ms() < grace && tm_mono_ms() < deadline) {
+            tm_sleep_ms(20);
+            continue;
+        }
+        uint64_t missing = plan(p, avoid, false, f), failed = 0;
         if (missing) {
             f->n = 0;
             return tm_status_set(&r->st, TM_MV_UNAVAILABLE,
@@ -153,7 +165,7 @@ int tm_fanout_call(struct tm_req *r, const char *type, tm_fanout_encode_fn encod
         struct tm_status st;
         tm_mpw_init(&body);
         encode(&body, f->n == 1, arg);
-        uint64_t now = tm_mono_ms();
+        now = tm_mono_ms();
         int rc = now < deadline ? run_parts(p, f, type, &body, (int)(deadline - now), &failed, &st)
                                 : TM_ETIMEDOUT;
         tm_mpw_free(&body);
