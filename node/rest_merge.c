@@ -27,33 +27,14 @@ static const struct tm_field *missing_required(const struct tm_schema *s,
     return NULL;
 }
 
-struct keys_call {
-    const struct tm_req *r;
-    const struct tm_collection *c;
-    const struct tm_batch *pks;
-};
-
-static void encode_keys_read(struct tm_mpw *w, bool whole, void *arg)
-{
-    const struct keys_call *kc = arg;
-    (void)whole; /* no window */
-    tm_mpw_map(w, 6);
-    tm_mpw_cstr(w, "coll"), tm_mpw_int(w, kc->c->id);
-    tm_mpw_cstr(w, "pks"), tm_batch_encode(w, kc->pks);
-    tm_mpw_cstr(w, "parts"), tm_mpw_nil(w);
-    tm_mpw_cstr(w, "fields"), tm_mpw_array(w, 0);
-    tm_mpw_cstr(w, "level"), tm_mpw_uint(w, TM_CL_STRONG);
-    tm_mpw_cstr(w, "timeout_ms"), tm_mpw_uint(w, (uint64_t)kc->r->p->cfg.request_timeout_ms / 2);
-}
-
 /* How many of the keys exist now (a Strong read of the primary keys). */
 static int count_existing(struct tm_req *r, const struct tm_collection *c,
                           const struct tm_batch *pks, uint32_t *n_out)
 {
-    struct keys_call kc = {r, c, pks};
+    struct tm_read_plan p = {.level = TM_CL_STRONG, .all_parts = true}; /* no field but the pk */
     struct tm_batch found;
     tm_batch_init(&found);
-    int rc = tm_rest_read_gather(r, encode_keys_read, &kc, 0, 0, &found);
+    int rc = tm_rest_read_batch(r, c, &p, pks, &found);
     *n_out = found.nrows;
     tm_batch_free(&found);
     return rc;

@@ -208,7 +208,7 @@ static int count_call(struct tm_req *r, const struct tm_collection *c, const str
     int rc = tm_fanout_call(r, "count", encode_plan, &pc, &f);
     *n = 0;
     for (int i = 0; i < f.n && !rc; i++) {
-        uint64_t part;
+        uint64_t part = 0;
         struct tm_mpr *b = &f.replies[i].body;
         if (tm_mpr_find(b, "n") || tm_mpr_uint(b, &part))
             rc = tm_status_set(&r->st, TM_MV_INTERNAL, "malformed count reply");
