@@ -117,12 +117,12 @@ struct tm_kernels {
      * in every set. */
     void (*pq4_accumulate)(const uint8_t *codes, size_t nblocks, const uint8_t *lut, size_t m,
                            uint16_t *out);
-    /* One int8 query q, every value in [-64, 64], against n byte vectors
-     * (vector i at base + i*d): out[i] = the sum over t of q[t] * base[i*d + t],
-     * exact in int32 for d <= 65536. The first pass of the IVF coarse
-     * search (ivf_search.c), on centroids stored as bytes so that 4,096 of
-     * them stay in L2. The bound on q is what lets x86 use VPMADDUBSW, whose
-     * 16-bit pair sums would otherwise saturate. */
+    /* One int8 query q, every value in [-32, 32], against n vectors of
+     * bytes in [0, 127] (vector i at base + i*d): out[i] = the sum over t of
+     * q[t] * base[i*d + t], exact in int32 for d <= 65536. The first pass of
+     * the IVF coarse search (ivf_search.c), on centroids stored as bytes so
+     * that 4,096 of them stay in L2. The bounds let x86 use VPMADDUBSW and
+     * add four of its 16-bit pair sums before widening them (distance_avx2.c). */
     void (*dot_s8u8_many)(const int8_t *q, const uint8_t *base, size_t n, size_t d, int32_t *out);
     /* A 4-bit fast-scan probe's table made on the fly (ivf_search.c): the
      * query's table a plus the list's table b (b NULL: a alone), entry by

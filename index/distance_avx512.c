@@ -253,40 +253,52 @@ static void avx512_pq4_accumulate(const uint8_t *codes, size_t nblocks, const ui
     }
 }
 
-/* dot_s8u8_many (distance.h), as the AVX2 kernel with 64 bytes per load
- * and masked tails. */
-static inline __m512i avx512_dot_s8u8_step(__m512i acc, __m512i row, __m512i q)
+/* dot_s8u8_many (distance.h), as the AVX2 kernel (16-bit sums over spans
+ * of 128 bytes, widened once per span) with 64 bytes per load and masked
+ * tails. */
+#define AVX512_DOT_SPAN 128u
+
+static inline __m512i avx512_dot16(__m512i acc, __mmask64 m, const uint8_t *row, __m512i q)
 {
-    return _mm512_add_epi32(acc,
-                            _mm512_madd_epi16(_mm512_maddubs_epi16(row, q), _mm512_set1_epi16(1)));
+    return _mm512_add_epi16(acc, _mm512_maddubs_epi16(_mm512_maskz_loadu_epi8(m, row), q));
+}
+
+static inline __m512i avx512_widen_add(__m512i acc, __m512i sum16)
+{
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(sum16, _mm512_set1_epi16(1)));
+}
+
+/* Rows r + k * d for k < nr (1 or 4) into out[0..nr). */
+static void avx512_dot_s8u8_rows(const int8_t *q, const uint8_t *r, size_t d, size_t nr,
+                                 int32_t *out)
+{
+    __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                    _mm512_setzero_si512()};
+    for (size_t t0 = 0; t0 < d; t0 += AVX512_DOT_SPAN) {
+        size_t end = d - t0 > AVX512_DOT_SPAN ? t0 + AVX512_DOT_SPAN : d;
+        __m512i a[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
+        for (size_t t = t0; t < end; t += 64) {
+            __mmask64 m = avx512_mask64(d - t);
+            __m512i x = _mm512_maskz_loadu_epi8(m, q + t);
+            for (size_t k = 0; k < nr; k++)
+                a[k] = avx512_dot16(a[k], m, r + k * d + t, x);
+        }
+        for (size_t k = 0; k < nr; k++)
+            s[k] = avx512_widen_add(s[k], a[k]);
+    }
+    for (size_t k = 0; k < nr; k++)
+        out[k] = _mm512_reduce_add_epi32(s[k]);
 }
 
 static void avx512_dot_s8u8_many(const int8_t *q, const uint8_t *base, size_t n, size_t d,
                                  int32_t *out)
 {
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const uint8_t *r = base + i * d;
-        __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                        _mm512_setzero_si512()};
-        for (size_t t = 0; t < d; t += 64) {
-            __mmask64 m = avx512_mask64(d - t);
-            __m512i x = _mm512_maskz_loadu_epi8(m, q + t);
-            for (size_t k = 0; k < 4; k++)
-                s[k] = avx512_dot_s8u8_step(s[k], _mm512_maskz_loadu_epi8(m, r + k * d + t), x);
-        }
-        for (size_t k = 0; k < 4; k++)
-            out[i + k] = _mm512_reduce_add_epi32(s[k]);
-    }
-    for (; i < n; i++) {
-        __m512i s0 = _mm512_setzero_si512();
-        for (size_t t = 0; t < d; t += 64) {
-            __mmask64 m = avx512_mask64(d - t);
-            s0 = avx512_dot_s8u8_step(s0, _mm512_maskz_loadu_epi8(m, base + i * d + t),
-                                      _mm512_maskz_loadu_epi8(m, q + t));
-        }
-        out[i] = _mm512_reduce_add_epi32(s0);
-    }
+    for (; i + 4 <= n; i += 4)
+        avx512_dot_s8u8_rows(q, base + i * d, d, 4, out + i);
+    for (; i < n; i++)
+        avx512_dot_s8u8_rows(q, base + i * d, d, 1, out + i);
 }
 
 /* pq4_table_max and pq4_table_bytes (distance.h), 16 entries per step;

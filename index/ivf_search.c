@@ -26,64 +26,93 @@
 
 #define COARSE_CHUNK 64u
 
-struct hit {
-    float key;
-    uint32_t id;
-};
+/* A scored entry (a list or a row) as one integer: the key's bits, made
+ * to order as the floats do, above the id. Comparing two hits is then one
+ * integer comparison, under which ties of key go to the smaller id, and the
+ * selections below run without a branch per element (a float key and an
+ * id compared in two steps cost a mispredicted branch every other element,
+ * a fifth of a synth-1M search). */
+typedef uint64_t hit_t;
 
-static int worse(struct hit a, struct hit b)
+static hit_t hit_make(float key, uint32_t id)
 {
-    return a.key > b.key || (a.key == b.key && a.id > b.id);
+    uint32_t b;
+    key += 0.0f; /* -0 to +0: they compare equal as floats */
+    memcpy(&b, &key, sizeof b);
+    b ^= (uint32_t)((int32_t)b >> 31) | 0x80000000u;
+    return (hit_t)b << 32 | id;
+}
+
+static float hit_key(hit_t h)
+{
+    uint32_t b = (uint32_t)(h >> 32);
+    b ^= b & 0x80000000u ? 0x80000000u : 0xffffffffu;
+    float key;
+    memcpy(&key, &b, sizeof key);
+    return key;
+}
+
+static uint32_t hit_id(hit_t h)
+{
+    return (uint32_t)h;
 }
 
 static int hit_cmp(const void *a, const void *b)
 {
-    struct hit x = *(const struct hit *)a, y = *(const struct hit *)b;
-    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+    hit_t x = *(const hit_t *)a, y = *(const hit_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* Sorts n hits best first: insertion for the short arrays of the hot path
  * (probes, the final k), qsort beyond. */
-static void sort_hits(struct hit *h, uint32_t n)
+static void sort_hits(hit_t *h, uint32_t n)
 {
     if (n > 32) {
-        qsort(h, n, sizeof(struct hit), hit_cmp);
+        qsort(h, n, sizeof(hit_t), hit_cmp);
         return;
     }
     for (uint32_t i = 1; i < n; i++) {
-        struct hit x = h[i];
+        hit_t x = h[i];
         uint32_t j = i;
-        for (; j > 0 && worse(h[j - 1], x); j--)
+        for (; j > 0 && h[j - 1] > x; j--)
             h[j] = h[j - 1];
         h[j] = x;
     }
 }
 
-/* Rearranges h so that h[0..k) are its k best (in no order), 0 < k <= n:
- * Hoare's quickselect under the total order of worse(). */
-static void select_best(struct hit *h, uint32_t n, uint32_t k)
+/* The index of the median of h[a], h[b], h[c]. */
+static uint32_t median3(const hit_t *h, uint32_t a, uint32_t b, uint32_t c)
 {
-    int64_t lo = 0, hi = (int64_t)n - 1, want = (int64_t)k - 1;
+    if (h[a] < h[b])
+        return h[b] < h[c] ? b : h[a] < h[c] ? c : a;
+    return h[a] < h[c] ? a : h[b] < h[c] ? c : b;
+}
+
+/* Rearranges h so that h[0..k) are its k best (in no order), 0 < k <= n:
+ * quickselect with a branch-free Lomuto partition (every element is
+ * swapped; the ones better than the pivot advance the boundary). */
+static void select_best(hit_t *h, uint32_t n, uint32_t k)
+{
+    uint32_t lo = 0, hi = n - 1, want = k - 1;
     while (lo < hi) {
-        struct hit pivot = h[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (worse(pivot, h[i]))
-                i++;
-            while (worse(h[j], pivot))
-                j--;
-            if (i <= j) {
-                struct hit t = h[i];
-                h[i++] = h[j], h[j--] = t;
-            }
+        uint32_t m = median3(h, lo, lo + (hi - lo) / 2, hi);
+        hit_t pivot = h[m];
+        h[m] = h[hi];
+        uint32_t s = lo;
+        for (uint32_t i = lo; i < hi; i++) {
+            hit_t t = h[i];
+            h[i] = h[s];
+            h[s] = t;
+            s += t < pivot;
         }
-        /* now [lo, j] <= pivot <= [i, hi], and j < i */
-        if (want <= j)
-            hi = j;
-        else if (want >= i)
-            lo = i;
-        else
+        h[hi] = h[s];
+        h[s] = pivot;
+        if (want == s)
             return;
+        if (want < s)
+            hi = s - 1;
+        else
+            lo = s + 1;
     }
 }
 
@@ -92,7 +121,7 @@ static void select_best(struct hit *h, uint32_t n, uint32_t k)
  * drops to the worst of them: appends are cheap where a heap would pay a
  * sift per candidate, and the threshold tightens as the scan goes. */
 struct pool {
-    struct hit *h;
+    hit_t *h;
     uint32_t n, cap;
     float limit;
 };
@@ -103,17 +132,17 @@ static void pool_shrink(struct pool *p)
         return;
     select_best(p->h, p->n, p->cap);
     p->n = p->cap;
-    float worst = p->h[0].key;
+    hit_t worst = p->h[0];
     for (uint32_t i = 1; i < p->n; i++)
-        worst = p->h[i].key > worst ? p->h[i].key : worst;
-    p->limit = worst;
+        worst = p->h[i] > worst ? p->h[i] : worst;
+    p->limit = hit_key(worst);
 }
 
 static void pool_add(struct pool *p, float key, uint32_t id)
 {
     if (key > p->limit)
         return;
-    p->h[p->n++] = (struct hit){key, id};
+    p->h[p->n++] = hit_make(key, id);
     if (p->n == 2 * p->cap)
         pool_shrink(p);
 }
@@ -131,16 +160,16 @@ struct ctx {
     const struct tm_kernels *k;
     uint32_t nq, nprobe, ncand;
     /* scratch, carved from one allocation */
-    struct hit *probes, *cands, *best, *shortlist; /* nprobe, ncand, k, short list */
-    float *qbuf;                                   /* COARSE_CHUNK queries, normalised for COSINE */
-    float *coarse;                                 /* nlist exact coarse scores (small nlist) */
-    int32_t *idot;                                 /* nlist byte-pass dot products */
-    int8_t *q8;                                    /* dim: the query as bytes */
-    float *resid, *lut;                            /* dim; nprobe * mpad * ksub */
-    float *bias;                                   /* nprobe */
-    uint8_t *lut8;                                 /* IVF_PQ4: nprobe * mpad * 16 */
-    float *scores;                                 /* IVF_FLAT: one list's distances */
-    uint16_t *acc;                                 /* IVF_PQ4: max_list rounded up to 32 */
+    hit_t *probes, *cands, *best, *shortlist; /* nprobe, ncand, k, short list */
+    float *qbuf;                              /* COARSE_CHUNK queries, normalised for COSINE */
+    float *coarse;                            /* nlist exact coarse scores (small nlist) */
+    int32_t *idot;                            /* nlist byte-pass dot products */
+    int8_t *q8;                               /* dim: the query as bytes */
+    float *resid, *lut;                       /* dim; nprobe * mpad * ksub */
+    float *bias;                              /* nprobe */
+    uint8_t *lut8;                            /* IVF_PQ4: nprobe * mpad * 16 */
+    float *scores;                            /* IVF_FLAT: one list's distances */
+    uint16_t *acc;                            /* IVF_PQ4: max_list rounded up to 32 */
 };
 
 /* Lists short-listed by the byte pass for the exact one: a margin over
@@ -173,8 +202,8 @@ static char *ctx_alloc(struct ctx *c)
     const struct tm_ivf *ix = c->ix;
     size_t d = ix->p.dim, nl = ix->p.nlist, lists = ((size_t)ix->max_list + 31) & ~(size_t)31;
     size_t lf = lut_floats(ix, c->nprobe), chunk = c->nq < COARSE_CHUNK ? c->nq : COARSE_CHUNK;
-    size_t sizes[] = {c->nprobe * sizeof(struct hit),
-                      2 * (size_t)c->ncand * sizeof(struct hit),
+    size_t sizes[] = {c->nprobe * sizeof(hit_t),
+                      2 * (size_t)c->ncand * sizeof(hit_t),
                       chunk * d * sizeof(float),
                       d * sizeof(float),
                       lf * sizeof(float),
@@ -183,8 +212,8 @@ static char *ctx_alloc(struct ctx *c)
                       lists * sizeof(float),
                       lists * sizeof(uint16_t),
                       nl * sizeof(float),
-                      c->sp->k * sizeof(struct hit),
-                      nl * sizeof(struct hit), /* a pool never holds more than it was offered */
+                      c->sp->k * sizeof(hit_t),
+                      nl * sizeof(hit_t), /* a pool never holds more than it was offered */
                       nl * sizeof(int32_t),
                       d};
     size_t total = 0;
@@ -213,15 +242,46 @@ static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
  * an unordered pool: a key worse than the k kept so far costs one
  * comparison (few lists enter when k is small against n), and a dense
  * choice a quickselect now and then, not a heap sift per list. Exact under
- * worse()'s total order. */
-static uint32_t best_lists(struct hit *buf, const float *keys, const uint32_t *ids, uint32_t n,
+ * the hits' order. */
+/* How many of keys[0..16) are at most limit: a count, not an "any", so
+ * that -O2 vectorizes it. */
+static uint32_t count_at_most(const float *keys, float limit)
+{
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < 16; j++)
+        n += keys[j] <= limit;
+    return n;
+}
+
+static uint32_t best_lists(hit_t *buf, const float *keys, const uint32_t *ids, uint32_t n,
                            uint32_t k)
 {
     struct pool pl = {buf, 0, k, INFINITY};
-    for (uint32_t i = 0; i < n; i++)
+    uint32_t i = 0;
+    /* Most keys miss: blocks of 16 are tested in a vectorized loop, and
+     * only a block with a key under the limit is added. */
+    for (; i + 16 <= n; i += 16)
+        if (count_at_most(keys + i, pl.limit))
+            for (uint32_t j = i; j < i + 16; j++)
+                pool_add(&pl, keys[j], ids ? ids[j] : j);
+    for (; i < n; i++)
         pool_add(&pl, keys[i], ids ? ids[i] : i);
     pool_shrink(&pl);
     return pl.n;
+}
+
+/* The byte pass's approximate coarse keys (select_probes), 16 at a time
+ * in loops of fixed length, which -O2 vectorizes (restrict: the arrays do
+ * not overlap). */
+static void byte_keys(float *restrict keys, const float *restrict cnorm,
+                      const int32_t *restrict idot, uint32_t n, float m2, float add, float mul)
+{
+    uint32_t l = 0;
+    for (; l + 16 <= n; l += 16)
+        for (uint32_t j = l; j < l + 16; j++)
+            keys[j] = m2 * cnorm[j] + add + mul * (float)idot[j];
+    for (; l < n; l++)
+        keys[l] = m2 * cnorm[l] + add + mul * (float)idot[l];
 }
 
 /* The nprobe best lists for query q, best first, into c->probes. The
@@ -243,17 +303,15 @@ static uint32_t select_probes(struct ctx *c, const float *q)
         float scale, base;
         tm_bytes_of_query(q, d, ix->c_lo, ix->c_step, c->q8, &scale, &base);
         c->k->dot_s8u8_many(c->q8, ix->c_u8, nl, d, c->idot);
-        /* keys first, in a loop the compiler vectorizes */
         float m2 = ivf_coarse_ip(ix) ? 0.0f : 1.0f;
         float mul = ivf_coarse_ip(ix) ? -scale : -2.0f * scale;
         float add = ivf_coarse_ip(ix) ? -base : -2.0f * base;
-        for (uint32_t l = 0; l < nl; l++)
-            keys[l] = m2 * ix->cnorm[l] + add + mul * (float)c->idot[l];
+        byte_keys(keys, ix->cnorm, c->idot, nl, m2, add, mul);
         /* the byte pass's best nr, then their exact keys */
         nr = best_lists(c->shortlist, keys, NULL, nl, nr);
         uint32_t *ids = (uint32_t *)c->idot; /* the byte dot products are spent */
         for (uint32_t i = 0; i < nr; i++) {
-            uint32_t l = ids[i] = c->shortlist[i].id;
+            uint32_t l = ids[i] = hit_id(c->shortlist[i]);
             keys[i] = coarse_key(ix, l, c->k->ip_f32(q, ix->centroids + (size_t)l * d, d));
         }
         np = best_lists(c->shortlist, keys, ids, nr, np);
@@ -269,7 +327,7 @@ static void scan_flat(struct ctx *c, const float *q, uint32_t np, struct pool *h
     size_t d = ix->p.dim;
     int ip = ix->p.metric != TM_IVF_L2;
     for (uint32_t p = 0; p < np; p++) {
-        uint32_t l = c->probes[p].id;
+        uint32_t l = hit_id(c->probes[p]);
         uint64_t first = ix->list_off[l], cnt = ix->list_off[l + 1] - first;
         (ip ? c->k->ip_f32_many : c->k->l2_f32_many)(q, ix->vecs + first * d, cnt, d, c->scores);
         for (uint64_t e = 0; e < cnt; e++) {
@@ -285,7 +343,7 @@ static void scan_pq8(struct ctx *c, const float *q, uint32_t np, struct pool *hp
     const struct tm_ivf *ix = c->ix;
     uint32_t m = ix->p.m, ks = ix->ksub;
     for (uint32_t p = 0; p < np; p++) {
-        uint32_t l = c->probes[p].id;
+        uint32_t l = hit_id(c->probes[p]);
         float bias;
         ivf_pq_lut(ix, q, l, c->resid, c->lut, &bias);
         for (uint64_t e = ix->list_off[l]; e < ix->list_off[l + 1]; e++) {
@@ -311,7 +369,7 @@ static uint32_t sum_limit(float limit, float bias, float scale)
 static void scan_pq4_list(struct ctx *c, uint32_t p, float scale, struct pool *hp)
 {
     const struct tm_ivf *ix = c->ix;
-    uint32_t l = c->probes[p].id;
+    uint32_t l = hit_id(c->probes[p]);
     uint64_t first = ix->list_off[l], cnt = ix->list_off[l + 1] - first;
     size_t per = (size_t)ix->mpad * 16;
     const uint8_t *codes = ix->codes + ix->list_blk[l] * per;
@@ -346,7 +404,7 @@ static float pq4_table_max(const struct ctx *c, const float *tq, uint32_t np, fl
     const struct tm_ivf *ix = c->ix;
     size_t per = (size_t)ix->mpad * 16;
     for (uint32_t p = 0; p < np; p++)
-        mx = c->k->pq4_table_max(tq, ix->tl + (size_t)c->probes[p].id * per, per, mx);
+        mx = c->k->pq4_table_max(tq, ix->tl + (size_t)hit_id(c->probes[p]) * per, per, mx);
     return mx;
 }
 
@@ -354,7 +412,8 @@ static void pq4_table_bytes(struct ctx *c, const float *tq, uint32_t p, float sc
 {
     const struct tm_ivf *ix = c->ix;
     size_t per = (size_t)ix->mpad * 16;
-    const float *tl = ix->p.metric == TM_IVF_IP ? NULL : ix->tl + (size_t)c->probes[p].id * per;
+    const float *tl =
+        ix->p.metric == TM_IVF_IP ? NULL : ix->tl + (size_t)hit_id(c->probes[p]) * per;
     c->k->pq4_table_bytes(tq, tl, per, scale, c->lut8 + p * per); /* >= 0: truncation rounds */
 }
 
@@ -368,8 +427,8 @@ static void scan_pq4(struct ctx *c, const float *q, uint32_t np, struct pool *hp
     float qn = l2 ? c->k->ip_f32(q, q, ix->p.dim) : 0.0f;
     float mx = l2 ? pq4_table_max(c, tq, np, span) : span;
     for (uint32_t p = 0; p < np; p++) {
-        uint32_t l = c->probes[p].id;
-        c->bias[p] = c->probes[p].key + tq_min + (l2 ? qn + ix->tl_min[l] : 0.0f);
+        uint32_t l = hit_id(c->probes[p]);
+        c->bias[p] = hit_key(c->probes[p]) + tq_min + (l2 ? qn + ix->tl_min[l] : 0.0f);
     }
     float scale = mx > 0 ? top / mx : 1.0f;
     for (uint32_t p = 0; p < np; p++)
@@ -401,9 +460,9 @@ static void rerank(struct ctx *c, const float *q, struct pool *hp)
     const struct tm_ivf *ix = c->ix;
     for (uint32_t i = 0; i < hp->n; i++)
         for (uint32_t o = 0; o < ix->p.dim; o += 16)
-            __builtin_prefetch(ix->raw + (uint64_t)hp->h[i].id * ix->p.dim + o);
+            __builtin_prefetch(ix->raw + (uint64_t)hit_id(hp->h[i]) * ix->p.dim + o);
     for (uint32_t i = 0; i < hp->n; i++)
-        hp->h[i].key = exact_key(c, q, hp->h[i].id);
+        hp->h[i] = hit_make(exact_key(c, q, hit_id(hp->h[i])), hit_id(hp->h[i]));
 }
 
 /* The final key of an approximate candidate: COSINE PQ keys are squared
@@ -421,8 +480,8 @@ static void emit(const struct ctx *c, struct pool *hp, int64_t *ids, float *keys
         select_best(hp->h, hp->n, n);
     sort_hits(hp->h, n);
     for (uint32_t r = 0; r < k; r++) {
-        ids[r] = r < n ? (int64_t)hp->h[r].id : -1;
-        keys[r] = r < n ? hp->h[r].key : INFINITY;
+        ids[r] = r < n ? (int64_t)hit_id(hp->h[r]) : -1;
+        keys[r] = r < n ? hit_key(hp->h[r]) : INFINITY;
     }
 }
 
@@ -444,7 +503,7 @@ static void search_one(struct ctx *c, const float *q, int64_t *ids, float *keys)
         rerank(c, q, &hp);
     else if (!exact)
         for (uint32_t i = 0; i < hp.n; i++)
-            hp.h[i].key = approx_key(ix, hp.h[i].key);
+            hp.h[i] = hit_make(approx_key(ix, hit_key(hp.h[i])), hit_id(hp.h[i]));
     emit(c, &hp, ids, keys);
 }
 

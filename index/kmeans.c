@@ -35,11 +35,11 @@ void tm_bytes_of_centroids(const float *c, uint32_t k, uint32_t d, uint8_t *u8_o
             float v = c[(size_t)j * d + t];
             lo = v < lo ? v : lo, hi = v > hi ? v : hi;
         }
-        float step = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+        float step = hi > lo ? (hi - lo) / (float)TM_BYTE_MAX : 1.0f;
         lo_out[t] = lo, step_out[t] = step;
         for (uint32_t j = 0; j < k; j++) {
             float u = (c[(size_t)j * d + t] - lo) / step + 0.5f;
-            u8_out[(size_t)j * d + t] = (uint8_t)(u > 255.0f ? 255.0f : u);
+            u8_out[(size_t)j * d + t] = (uint8_t)(u > (float)TM_BYTE_MAX ? (float)TM_BYTE_MAX : u);
         }
     }
 }
@@ -53,10 +53,10 @@ void tm_bytes_of_query(const float *q, uint32_t d, const float *lo, const float 
         mx = w > mx ? w : mx;
         base += q[t] * lo[t];
     }
-    float inv = mx > 0 ? 64.0f / mx : 0.0f;
+    float inv = mx > 0 ? (float)TM_QUERY_BYTE_MAX / mx : 0.0f;
     for (uint32_t t = 0; t < d; t++)
         w8[t] = (int8_t)lrintf(q[t] * step[t] * inv);
-    *scale_out = mx > 0 ? mx / 64.0f : 0.0f;
+    *scale_out = mx > 0 ? mx / (float)TM_QUERY_BYTE_MAX : 0.0f;
     *base_out = base;
 }
 

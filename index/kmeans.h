@@ -38,14 +38,19 @@ int tm_kmeans_train(const float *x, uint64_t n, uint32_t d, uint32_t k,
 int tm_kmeans_assign(const float *c, uint32_t k, uint32_t d, const float *x, uint64_t n, int ip,
                      uint32_t threads, const struct tm_kernels *kernels, uint32_t *assign_out);
 
-/* Centroids as bytes, for a first approximate pass over many of them
- * (assignment here, the coarse search in ivf_search.c): per dimension t,
- * the centroids' range in 255 steps, c[j][t] ~ lo[t] + step[t] * u8[j*d + t].
- * A quarter of the float bytes, so 4,096 x 128 stay in a 1 MiB L2. */
+/* The ranges of tm_kernels.dot_s8u8_many: centroid bytes in
+ * [0, TM_BYTE_MAX], query bytes in [-TM_QUERY_BYTE_MAX, TM_QUERY_BYTE_MAX]. */
+#define TM_BYTE_MAX 127
+#define TM_QUERY_BYTE_MAX 32
+
+/* Centroids as bytes, for a first approximate pass over many of them (the
+ * coarse search in ivf_search.c): per dimension t, the centroids' range in
+ * TM_BYTE_MAX steps, c[j][t] ~ lo[t] + step[t] * u8[j*d + t]. A quarter of
+ * the float bytes, so 4,096 x 128 stay in a 1 MiB L2. */
 void tm_bytes_of_centroids(const float *c, uint32_t k, uint32_t d, uint8_t *u8_out, float *lo_out,
                            float *step_out);
-/* Query q in those bytes' terms: w8 (d values in [-64, 64], the bound of
- * tm_kernels.dot_s8u8_many) with q.c ~ *base_out + *scale_out * dot(w8, u8). */
+/* Query q in those bytes' terms: w8 (d values in [-TM_QUERY_BYTE_MAX,
+ * TM_QUERY_BYTE_MAX]) with q.c ~ *base_out + *scale_out * dot(w8, u8). */
 void tm_bytes_of_query(const float *q, uint32_t d, const float *lo, const float *step, int8_t *w8,
                        float *scale_out, float *base_out);
 

@@ -497,9 +497,10 @@ static void kc_run_pq4(const struct tm_kernels *k, const struct tm_kernels *ref,
         kc_pq4_case(k, ref, &seed, 256, 2, res);
 }
 
-/* dot_s8u8_many: queries in [-64, 64] (the extremes included, so the x86
- * pair sums reach their bound) against random byte rows, every d to 130
- * and a few large ones, n = 0..9 rows, unaligned. */
+/* dot_s8u8_many: queries in [-32, 32] against rows of bytes in [0, 127],
+ * every d to 130 and a few large ones, n = 0..9 rows, unaligned. A third of
+ * the cases are extremes (queries all 32, all -32 or alternating, rows all
+ * 127), so that the x86 16-bit sums reach their bounds. */
 static void kc_dot_s8u8_case(const struct tm_kernels *k, const struct tm_kernels *ref, uint64_t *s,
                              size_t d, struct kc_result *res)
 {
@@ -509,10 +510,12 @@ static void kc_dot_s8u8_case(const struct tm_kernels *k, const struct tm_kernels
     uint8_t *base = kc_bytes(s, &bmem, n * d);
     int32_t *got = kc_alloc(n * sizeof(int32_t) + 1), *want = kc_alloc(n * sizeof(int32_t) + 1);
     bool extreme = kc_below(s, 3) == 0;
+    int sign = kc_below(s, 3) == 0 ? -1 : 1, alternate = kc_below(s, 2) == 0;
     for (size_t t = 0; t < d; t++)
-        q[t] = (int8_t)(extreme ? (t % 2 ? 64 : -64) : (int)kc_below(s, 129) - 64);
+        q[t] =
+            (int8_t)(extreme ? sign * (alternate && t % 2 ? -32 : 32) : (int)kc_below(s, 65) - 32);
     for (size_t i = 0; i < n * d; i++)
-        base[i] = extreme ? 255 : (uint8_t)kc_next(s);
+        base[i] = extreme ? 127 : (uint8_t)(kc_next(s) & 127);
     k->dot_s8u8_many(q, base, n, d, got);
     ref->dot_s8u8_many(q, base, n, d, want);
     for (size_t i = 0; i < n; i++)
