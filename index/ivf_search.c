@@ -213,7 +213,7 @@ static char *ctx_alloc(struct ctx *c)
                       lists * sizeof(uint16_t),
                       nl * sizeof(float),
                       c->sp->k * sizeof(hit_t),
-                      nl * sizeof(hit_t), /* a pool never holds more than it was offered */
+                      (2 * (size_t)nl + 16) * sizeof(hit_t), /* best_lists' pools */
                       nl * sizeof(int32_t),
                       d};
     size_t total = 0;
@@ -238,11 +238,6 @@ static float coarse_key(const struct tm_ivf *ix, uint32_t l, float ip)
     return ivf_coarse_ip(ix) ? -ip : ix->cnorm[l] - 2.0f * ip;
 }
 
-/* The best k of n keyed lists into the front of buf (n entries), through
- * an unordered pool: a key worse than the k kept so far costs one
- * comparison (few lists enter when k is small against n), and a dense
- * choice a quickselect now and then, not a heap sift per list. Exact under
- * the hits' order. */
 /* How many of keys[0..16) are at most limit: a count, not an "any", so
  * that -O2 vectorizes it. */
 static uint32_t count_at_most(const float *keys, float limit)
@@ -253,17 +248,30 @@ static uint32_t count_at_most(const float *keys, float limit)
     return n;
 }
 
+/* The best k of n keyed lists into the front of buf (room for 2 * k + 16
+ * hits), through an unordered pool: a key worse than the k kept so far
+ * costs one comparison (few lists enter when k is small against n), and a
+ * dense choice a quickselect now and then, not a heap sift per list. Exact
+ * under the hits' order. */
 static uint32_t best_lists(hit_t *buf, const float *keys, const uint32_t *ids, uint32_t n,
                            uint32_t k)
 {
     struct pool pl = {buf, 0, k, INFINITY};
     uint32_t i = 0;
-    /* Most keys miss: blocks of 16 are tested in a vectorized loop, and
-     * only a block with a key under the limit is added. */
-    for (; i + 16 <= n; i += 16)
-        if (count_at_most(keys + i, pl.limit))
-            for (uint32_t j = i; j < i + 16; j++)
-                pool_add(&pl, keys[j], ids ? ids[j] : j);
+    /* Most keys miss: blocks of 16 are tested in a vectorized loop. A
+     * block with a key under the limit is appended without a branch per
+     * key (each key is written, and the count moves past the ones that
+     * qualify), which is why buf has room for 16 hits past 2 * k. */
+    for (; i + 16 <= n; i += 16) {
+        if (!count_at_most(keys + i, pl.limit))
+            continue;
+        for (uint32_t j = i; j < i + 16; j++) {
+            pl.h[pl.n] = hit_make(keys[j], ids ? ids[j] : j);
+            pl.n += keys[j] <= pl.limit;
+        }
+        if (pl.n >= 2 * k)
+            pool_shrink(&pl);
+    }
     for (; i < n; i++)
         pool_add(&pl, keys[i], ids ? ids[i] : i);
     pool_shrink(&pl);
