@@ -167,8 +167,6 @@ void ivf_pq4_pack(const struct tm_ivf *ix, const uint8_t *codes8, uint64_t count
     }
 }
 
-/* Subtracts the minimum of each of the n 16-entry tables at t; returns
- * their sum, and the largest range left in *span_out. */
 /* The least and the largest of v[0..16), four lanes at a time so that -O2
  * makes them MINPS and MAXPS. */
 static void min_max16(const float *v, float *mn_out, float *mx_out)
@@ -188,6 +186,8 @@ static void min_max16(const float *v, float *mn_out, float *mx_out)
     *mn_out = mn[0], *mx_out = mx[0];
 }
 
+/* Subtracts the minimum of each of the n 16-entry tables at t; returns
+ * their sum, and the largest range left in *span_out. */
 static float shift_to_zero(float *t, uint32_t n, float *span_out)
 {
     float sum = 0, span = 0;
@@ -242,5 +242,5 @@ void ivf_pq4_query_table(const struct tm_ivf *ix, const float *q, float *out, fl
         memcpy(out + (size_t)s * 16, acc, sizeof acc);
     }
     memset(out + (size_t)m * 16, 0, (size_t)(ix->mpad - m) * 16 * sizeof(float));
-    *min_sum_out = shift_to_zero(out, ix->p.m, span_out);
+    *min_sum_out = shift_to_zero(out, m, span_out);
 }

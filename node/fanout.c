@@ -149,11 +149,16 @@ int tm_fanout_call(struct tm_req *r, const char *type, tm_fanout_encode_fn encod
         /* a node that registered but is not connected yet (starting, or
          * its dial retrying) is given a moment before it is tried: tried,
          * it is given up after 200 ms without a connection */
-        if (plan(p, avoid, true, f) && tm_mono_ms() < grace && tm_mono_ms() < deadline) {
+        uint64_t missing = plan(p, avoid, true, f), failed = 0;
+        if (missing && tm_mono_ms() < grace && tm_mono_ms() < deadline) {
             tm_sleep_ms(20);
             continue;
         }
-        uint64_t missing = plan(p, avoid, false, f), failed = 0;
+        /* planned once when every node needed is connected: each plan
+         * moves the starting node on, and two per read would send every
+         * read of one client to the same one of two equal nodes */
+        if (missing)
+            missing = plan(p, avoid, false, f);
         if (missing) {
             f->n = 0;
             return tm_status_set(&r->st, TM_MV_UNAVAILABLE,
