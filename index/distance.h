@@ -5,7 +5,7 @@
  * Dispatch. One translation unit per instruction set fills one
  * struct tm_kernels: distance_scalar.c (the reference, every CPU),
  * distance_avx2.c (x86-64 with AVX2, FMA, F16C and POPCNT),
- * distance_avx512.c (x86-64 with AVX-512 F, BW, VL and DQ) and
+ * distance_avx512.c (x86-64 with AVX-512 F, BW, VL, DQ and VNNI) and
  * distance_neon.c (aarch64, chosen at compile time since NEON is part of the
  * base architecture). x86 sets are compiled with their own target flags and
  * chosen at run time from cpuid (__builtin_cpu_supports, which also checks

@@ -311,13 +311,6 @@ static inline int32_t avx2_hsum_epi32(__m256i v)
     return _mm_cvtsi128_si32(x);
 }
 
-/* The four 8-lane sums of s0..s3 as four int32 lanes, one shuffle tree. */
-static inline __m128i avx2_hsum4_epi32(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
-{
-    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
-    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
-}
-
 static void avx2_dot_s8u8_rows4(const int8_t *q, const uint8_t *r, size_t d, size_t dv,
                                 int32_t *out)
 {
@@ -335,7 +328,7 @@ static void avx2_dot_s8u8_rows4(const int8_t *q, const uint8_t *r, size_t d, siz
         s0 = avx2_widen_add(s0, a0), s1 = avx2_widen_add(s1, a1);
         s2 = avx2_widen_add(s2, a2), s3 = avx2_widen_add(s3, a3);
     }
-    _mm_storeu_si128((__m128i *)out, avx2_hsum4_epi32(s0, s1, s2, s3));
+    _mm_storeu_si128((__m128i *)out, dist_x86_hsum4_epi32(s0, s1, s2, s3));
 }
 
 static int32_t avx2_dot_s8u8_row(const int8_t *q, const uint8_t *r, size_t dv)

@@ -16,6 +16,13 @@ static inline __m128 dist_x86_hsum4(__m256 v0, __m256 v1, __m256 v2, __m256 v3)
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
+/* The integer form of dist_x86_hsum4: lane k is the sum of vk's lanes. */
+static inline __m128i dist_x86_hsum4_epi32(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
+{
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
 /* Four results of one query from its inner products s with four rows: s,
  * or for l2 the clamped max(0, (qn + rn[k]) - 2 s) of distance.h, Batches
  * (2 s is exact, so a row equal to the query gives (2n - 2n) = 0). */
