@@ -62,7 +62,7 @@ int tm_bench_ann_main(int argc, char **argv);
 #define MAX_VEC_BYTES (16ull << 30) /* base + queries, as floats */
 
 struct ab_cfg {
-    const char *base, *queries, *gt, *kernel;
+    const char *base, *queries, *gt, *kernel, *compare;
     enum tm_ivf_kind kind;
     enum tm_ivf_metric metric;
     uint32_t nlist, m, nbits, k, threads, nq;
@@ -111,7 +111,7 @@ static const char g_usage[] =
     "                          [--nlist N] [--m N] [--nbits N] [--nprobe 1,2,4,8,16]\n"
     "                          [--rerank N | --rerank-factor F] [--k 10] [--threads 2]\n"
     "                          [--seconds 1] [--nq N] [--seed 1]\n"
-    "                          [--kernel scalar|avx2|avx512|neon]\n"
+    "                          [--kernel scalar|avx2|avx512|neon] [--compare SET]\n"
     "\n"
     "In process, no server. Reads a texmex data set (.fvecs float32 or .bvecs uint8\n"
     "vectors, .ivecs ground truth), builds the index once (build time, bytes per\n"
@@ -131,6 +131,9 @@ static const char g_usage[] =
     "  --threads    threads of the last column, and of the build (default 2)\n"
     "  --nq         use only the first N queries (default all)\n"
     "  --kernel     sets TIDEMARK_KERNEL, the distance kernel set, before first use\n"
+    "  --compare    a second table: QPS one query at a time with the kernel set in use\n"
+    "               and with SET (e.g. avx2), trials taken in turn, their ratio, and\n"
+    "               how many queries' ids differ between the two sets\n"
     "\n"
     "The ground truth must rank by --metric (texmex files rank by squared L2).\n";
 
@@ -220,6 +223,8 @@ static bool parse_opt(int c, const char *arg, struct ab_cfg *cfg)
         return end != arg && !*end;
     case 'K':
         return (cfg->kernel = arg) != NULL;
+    case 'C':
+        return (cfg->compare = arg) != NULL;
     default:
         return false;
     }
@@ -245,6 +250,7 @@ static int parse_opts(int argc, char **argv, struct ab_cfg *cfg)
                                          {"nq", required_argument, 0, 'Q'},
                                          {"seed", required_argument, 0, 'S'},
                                          {"kernel", required_argument, 0, 'K'},
+                                         {"compare", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'H'},
                                          {0, 0, 0, 0}};
     bool ok = true;
@@ -258,6 +264,11 @@ static int parse_opts(int argc, char **argv, struct ab_cfg *cfg)
         ok = parse_opt(c, optarg, cfg);
         if (!ok && c != '?')
             fprintf(stderr, "bench ann: bad option value '%s'\n", optarg);
+    }
+    if (ok && cfg->compare && !tm_kernels_by_name(cfg->compare)) {
+        fprintf(stderr, "bench ann: kernel set '%s' is not compiled in or not run by this CPU\n",
+                cfg->compare);
+        ok = false;
     }
     if (ok && (!cfg->base || !cfg->queries || !cfg->gt)) {
         fprintf(stderr, "bench ann: --base, --queries and --gt are required\n");
@@ -583,6 +594,71 @@ static int run_row(struct ab_run *r, uint32_t nprobe, uint32_t *differ_total)
     return 0;
 }
 
+/* --compare: trials alternate between the two sets (A B A B ...), so that a
+ * change in the machine's speed during the run (other tenants of a VM)
+ * falls on both, and each set keeps its best. */
+#define COMPARE_TRIALS 5
+
+/* Queries whose ids differ between the batched answers of sets a and b. */
+static int compare_ids(struct ab_run *r, const struct tm_kernels *a, const struct tm_kernels *b,
+                       uint32_t *differ)
+{
+    size_t n = (size_t)r->d->nq * r->sp.k;
+    int64_t *ids = malloc(n * sizeof *ids);
+    int rc = ids ? 0 : TM_ENOMEM;
+    r->sp.kernels = a;
+    if (!rc)
+        rc = tm_ivf_search(r->ix, r->d->queries.vecs, r->d->nq, &r->sp, r->ids, r->keys);
+    r->sp.kernels = b;
+    if (!rc)
+        rc = tm_ivf_search(r->ix, r->d->queries.vecs, r->d->nq, &r->sp, ids, r->keys);
+    *differ = 0;
+    for (uint32_t j = 0; !rc && j < r->d->nq; j++) {
+        size_t at = (size_t)j * r->sp.k;
+        *differ += memcmp(ids + at, r->ids + at, r->sp.k * sizeof *ids) != 0;
+    }
+    free(ids);
+    return rc;
+}
+
+static int compare_row(struct ab_run *r, uint32_t nprobe, const struct tm_kernels *other)
+{
+    const struct tm_kernels *sets[2] = {tm_kernels_best(), other};
+    double best[2] = {0, 0};
+    uint32_t differ = 0;
+    r->sp.nprobe = nprobe;
+    int rc = compare_ids(r, sets[0], sets[1], &differ);
+    for (int i = 0; !rc && i < 2 * COMPARE_TRIALS; i++) {
+        double qps;
+        r->sp.kernels = sets[i & 1];
+        rc = trial(r, AB_SINGLE, &qps);
+        best[i & 1] = qps > best[i & 1] ? qps : best[i & 1];
+    }
+    r->sp.kernels = NULL;
+    if (rc) {
+        fprintf(stderr, "bench ann: compare at nprobe %u: %s\n", nprobe, tm_strerror(rc));
+        return -1;
+    }
+    printf("| %u | %.0f | %.0f | %.3f | %u |\n", nprobe, best[0], best[1], best[1] / best[0],
+           differ);
+    fflush(stdout);
+    return 0;
+}
+
+static int compare_table(struct ab_run *r, const char *name)
+{
+    const struct tm_kernels *other = tm_kernels_by_name(name);
+    printf("\nkernel sets, QPS 1 query, 1 thread, best of %d trials each taken in turn:\n\n",
+           COMPARE_TRIALS);
+    printf("| nprobe | %s | %s | %s / %s | queries with other ids |\n", tm_kernels_best()->name,
+           name, name, tm_kernels_best()->name);
+    printf("| ---: | ---: | ---: | ---: | ---: |\n");
+    int rc = 0;
+    for (int i = 0; !rc && i < r->cfg->nnprobe; i++)
+        rc = compare_row(r, r->cfg->nprobes[i], other);
+    return rc;
+}
+
 static uint32_t rerank_of(const struct ab_cfg *cfg)
 {
     if (cfg->kind == TM_IVF_FLAT)
@@ -621,6 +697,8 @@ static int run_table(const struct ab_cfg *cfg, const struct ab_data *d, const st
         printf("\nwarning: %u query searches (of the first %d queries at each nprobe) returned "
                "other ids one at a time than in the batch\n",
                differ, NCHECK);
+    if (!rc && cfg->compare)
+        rc = compare_table(&r, cfg->compare);
     pool_stop(&pool);
     free(r.ids);
     free(r.keys);

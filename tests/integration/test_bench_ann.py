@@ -81,6 +81,21 @@ class BenchAnnTest(unittest.TestCase):
                               "--seconds", "0.05", "--kernel", "scalar", "--nq", "20"], [4])
         self.assertGreater(rows[0][1], 0.5)
 
+    def test_compare_kernels(self):
+        # The second table: both sets timed, and the same ids from each.
+        p = run(*files(), "--nlist", "8", "--nprobe", "2,8", "--seconds", "0.02", "--nq", "50",
+                "--compare", "scalar")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        rows = re.findall(r"^\| (\d+) \| (\d+) \| (\d+) \| ([0-9.]+) \| (\d+) \|$", p.stdout,
+                          re.M)
+        self.assertEqual([int(r[0]) for r in rows], [2, 8], p.stdout)
+        for r in rows:
+            self.assertTrue(int(r[1]) > 0 and int(r[2]) > 0, p.stdout)
+            self.assertEqual(r[4], "0", p.stdout)
+        p = run(*files(), "--compare", "no-such-set")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no-such-set", p.stderr)
+
     def test_bad_files(self):
         tmp = tempfile.mkdtemp(prefix="bench_ann.")
         self.addCleanup(shutil.rmtree, tmp)
