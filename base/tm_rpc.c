@@ -116,6 +116,7 @@ static void serve_one(struct tm_rpc_server *s, nng_msg *msg, struct tm_mpw *out)
 static void *server_worker(void *arg)
 {
     struct tm_rpc_server *s = arg;
+    pthread_setname_np(pthread_self(), "tm-rpc-server");
     nng_ctx ctx;
     if (nng_ctx_open(&ctx, s->sock) != 0)
         return NULL;

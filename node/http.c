@@ -162,6 +162,7 @@ static void http_job_free(struct http_job *job)
 static void *http_worker_main(void *arg)
 {
     struct tm_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "tm-http-worker");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->todo_head && !s->quit_workers)
@@ -695,6 +696,7 @@ static void http_on_wake(uv_async_t *h)
 static void *http_loop_main(void *arg)
 {
     struct tm_http_server *s = arg;
+    pthread_setname_np(pthread_self(), "tm-http-loop");
     uv_run(&s->loop, UV_RUN_DEFAULT);
     return NULL;
 }

@@ -115,6 +115,7 @@ static void refresh_query_nodes(struct node *nd);
 static void *heartbeat_main(void *arg)
 {
     struct node *nd = arg;
+    pthread_setname_np(pthread_self(), "tm-heartbeat");
     while (!atomic_load(&nd->stopping)) {
         register_once(nd);
         if (atomic_load(&nd->proxy_ready))

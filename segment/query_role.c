@@ -190,6 +190,7 @@ static int tail_once(struct qshard *sh)
 static void *tail_main(void *arg)
 {
     struct qshard *sh = arg;
+    pthread_setname_np(pthread_self(), "tm-tail");
     while (!atomic_load(&sh->q->stopping)) {
         int rc = tail_once(sh);
         if (rc && !atomic_load(&sh->q->stopping)) {

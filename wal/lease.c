@@ -17,6 +17,7 @@
 #include "tm_time.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 
 static bool wants_spare(struct shard *sh, uint64_t now)
@@ -55,6 +56,7 @@ static void refill(struct shard *sh)
 static void *lease_main(void *arg)
 {
     struct tm_data_role *d = arg;
+    pthread_setname_np(pthread_self(), "tm-lease");
     pthread_mutex_lock(&d->lease_wait_mu);
     while (!d->lease_stop) {
         pthread_mutex_unlock(&d->lease_wait_mu);

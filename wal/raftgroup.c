@@ -433,6 +433,7 @@ static int raft_setup(struct tm_raft_group *g)
 static void *loop_main(void *arg)
 {
     struct tm_raft_group *g = arg;
+    pthread_setname_np(pthread_self(), "tm-raft");
     int rc = raft_setup(g);
     if (rc) {
         start_done(g, rc);
