@@ -53,6 +53,7 @@ serve: build
 test: build build-asan acceptance-deps
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure --timeout 900
 
