@@ -265,11 +265,8 @@ static int parse_opts(int argc, char **argv, struct ab_cfg *cfg)
         if (!ok && c != '?')
             fprintf(stderr, "bench ann: bad option value '%s'\n", optarg);
     }
-    if (ok && cfg->compare && !tm_kernels_by_name(cfg->compare)) {
-        fprintf(stderr, "bench ann: kernel set '%s' is not compiled in or not run by this CPU\n",
-                cfg->compare);
+    if (ok && cfg->compare && !tm_bench_kernel_ok("bench ann", cfg->compare))
         ok = false;
-    }
     if (ok && (!cfg->base || !cfg->queries || !cfg->gt)) {
         fprintf(stderr, "bench ann: --base, --queries and --gt are required\n");
         ok = false;
@@ -711,12 +708,8 @@ static int run_table(const struct ab_cfg *cfg, const struct ab_data *d, const st
 static int apply_kernel(const struct ab_cfg *cfg)
 {
     if (cfg->kernel) {
-        if (!tm_kernels_by_name(cfg->kernel)) {
-            fprintf(stderr,
-                    "bench ann: kernel set '%s' is not compiled in or not run by this CPU\n",
-                    cfg->kernel);
+        if (!tm_bench_kernel_ok("bench ann", cfg->kernel))
             return -1;
-        }
         setenv("TIDEMARK_KERNEL", cfg->kernel, 1);
         if (strcmp(tm_kernels_best()->name, cfg->kernel)) {
             fprintf(stderr, "bench ann: asked for kernel %s, got %s\n", cfg->kernel,

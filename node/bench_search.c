@@ -647,11 +647,8 @@ static int parse_opts(int argc, char **argv, struct sb_cfg *cfg)
 static int resolve_cfg(struct sb_cfg *cfg)
 {
     if (cfg->kernel) {
-        if (!tm_kernels_by_name(cfg->kernel)) {
-            fprintf(stderr, "bench: kernel set '%s' is not compiled in or not run by this CPU\n",
-                    cfg->kernel);
+        if (!tm_bench_kernel_ok("bench", cfg->kernel))
             return -1;
-        }
         /* Before the first tm_kernels_best(), which reads it once. */
         setenv("TIDEMARK_KERNEL", cfg->kernel, 1);
     }

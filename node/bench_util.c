@@ -1,6 +1,7 @@
 /* Helpers shared by the benchmarks (bench_util.h). */
 #include "bench_util.h"
 
+#include "distance.h"
 #include "tm_err.h"
 
 #include <arpa/inet.h>
@@ -196,4 +197,12 @@ int tm_bench_post(struct tm_bench_conn *c, const char *host, int port, const cha
     if (!rc)
         *resp_out = c->buf + body_at;
     return rc;
+}
+
+bool tm_bench_kernel_ok(const char *tool, const char *name)
+{
+    if (tm_kernels_by_name(name))
+        return true;
+    fprintf(stderr, "%s: kernel set '%s' is not compiled in or not run by this CPU\n", tool, name);
+    return false;
 }

@@ -38,6 +38,10 @@ bool tm_bench_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
  * list (empty, an empty item, a value out of range, or more than max). */
 int tm_bench_parse_list(const char *s, uint32_t *out, int max, uint32_t lo, uint32_t hi);
 
+/* Whether the kernel set `name` (--kernel, --compare) is compiled in and
+ * run by this CPU; if not, says so on stderr after "<tool>: ". */
+bool tm_bench_kernel_ok(const char *tool, const char *name);
+
 /* Prints "command: tidemark <argv...>" and "machine: nproc, CPU model,
  * load average", so a pasted result says how and where it was made. */
 void tm_bench_print_machine(int argc, char **argv);
