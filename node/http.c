@@ -6,7 +6,9 @@
  * - The loop thread owns the listener, every connection, and every job that
  *   is neither on the todo queue nor being run by a worker.
  * - A job on the todo queue or being run belongs to the pool; it comes back
- *   through the done queue, and `wake` tells the loop it is there.
+ *   through the done queue, and `wake` tells the loop it is there. A job the
+ *   inline handler took (TM_HTTP_LATER) comes back the same way, through
+ *   tm_http_call_done.
  * - mu guards the two queues and the two stop flags; nothing else is shared.
  *
  * Connection states (loop thread only):
@@ -90,6 +92,7 @@ struct tm_http_server {
     pthread_t *workers;
     int nworkers;
     tm_http_handler_fn handler;
+    tm_http_inline_fn inline_handler;
     void *arg;
     size_t max_body;
     uint64_t idle_ms;
@@ -159,6 +162,15 @@ static void http_job_free(struct http_job *job)
     free(job);
 }
 
+/* Hands a job's response back to the loop, with s->mu held. */
+static void http_job_done_locked(struct tm_http_server *s, struct http_job *job)
+{
+    http_queue_push(&s->done_head, &s->done_tail, job);
+    /* Sent under mu: the loop closes `wake` under mu, and only once no job
+     * is out, so this can never touch a closed handle. */
+    uv_async_send(&s->wake);
+}
+
 static void *http_worker_main(void *arg)
 {
     struct tm_http_server *s = arg;
@@ -175,13 +187,19 @@ static void *http_worker_main(void *arg)
         http_msg_request(&job->msg, &req);
         s->handler(s->arg, &req, &job->resp);
         pthread_mutex_lock(&s->mu);
-        http_queue_push(&s->done_head, &s->done_tail, job);
-        /* Sent under mu: the loop closes `wake` under mu, and only once no
-         * job is out, so this can never touch a closed handle. */
-        uv_async_send(&s->wake);
+        http_job_done_locked(s, job);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+void tm_http_call_done(struct tm_http_call *call)
+{
+    struct http_job *job = (struct http_job *)call;
+    struct tm_http_server *s = job->conn->srv;
+    pthread_mutex_lock(&s->mu);
+    http_job_done_locked(s, job);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void http_workers_stop(struct tm_http_server *s, int n)
@@ -500,9 +518,21 @@ static void http_conn_dispatch(struct http_conn *c)
         http_conn_respond(c, job);
         return;
     }
+    enum tm_http_inline taken = TM_HTTP_TO_WORKER;
+    if (s->inline_handler) {
+        struct tm_http_request req;
+        http_msg_request(&job->msg, &req);
+        taken = s->inline_handler(s->arg, (struct tm_http_call *)job, &req, &job->resp);
+    }
+    if (taken == TM_HTTP_ANSWERED) {
+        http_conn_respond(c, job);
+        return;
+    }
     http_conn_read_stop(c);
     c->state = CS_BUSY;
-    c->job_out = true;
+    c->job_out = true; /* a worker's, or the inline handler's until answered */
+    if (taken == TM_HTTP_LATER)
+        return;
     pthread_mutex_lock(&s->mu);
     http_queue_push(&s->todo_head, &s->todo_tail, job);
     pthread_cond_signal(&s->cv);
@@ -822,6 +852,7 @@ int tm_http_server_start(struct tm_http_server **out, const struct tm_http_confi
     if (!s)
         return TM_ENOMEM;
     s->handler = cfg->handler;
+    s->inline_handler = cfg->inline_handler;
     s->arg = cfg->arg;
     s->max_body = cfg->max_body ? cfg->max_body : TM_HTTP_DEFAULT_MAX_BODY;
     s->nworkers = cfg->workers > 0 ? cfg->workers : TM_HTTP_DEFAULT_WORKERS;

@@ -4,7 +4,10 @@
  * parses requests incrementally and hands each complete request to a pool of
  * worker threads, which call the handler. Handlers may block (for seconds);
  * the loop keeps serving other connections meanwhile. The response goes back
- * to the loop thread, which writes it.
+ * to the loop thread, which writes it. An optional inline handler sees each
+ * request first, on the loop thread, and may answer it there or take it
+ * and answer it later from any thread: a request that only needs to start
+ * an asynchronous job (a write) then costs no thread hand-off.
  *
  * Protocol behaviour:
  * - Bodies by Content-Length or `Transfer-Encoding: chunked` (trailers are
@@ -89,13 +92,34 @@ struct tm_http_response {
 typedef void (*tm_http_handler_fn)(void *arg, const struct tm_http_request *req,
                                    struct tm_http_response *resp);
 
+/* A request an inline handler took: answered with tm_http_call_done. */
+struct tm_http_call;
+
+enum tm_http_inline {
+    TM_HTTP_TO_WORKER, /* not taken: a worker calls the handler */
+    TM_HTTP_ANSWERED,  /* resp is filled: the loop sends it */
+    TM_HTTP_LATER,     /* taken: tm_http_call_done(call) once resp is filled */
+};
+
+/* Called on the loop thread for every request except OPTIONS, before it
+ * goes to a worker. It must not block: the loop serves every connection.
+ * req and resp stay valid until the call is answered. */
+typedef enum tm_http_inline (*tm_http_inline_fn)(void *arg, struct tm_http_call *call,
+                                                 const struct tm_http_request *req,
+                                                 struct tm_http_response *resp);
+
+/* Sends the response of a call taken with TM_HTTP_LATER; any thread, once.
+ * req and resp are gone when it returns. */
+void tm_http_call_done(struct tm_http_call *call);
+
 struct tm_http_config {
     const char *host; /* numeric address or name to bind; NULL or "" = 0.0.0.0 */
     int port;         /* 0 = ephemeral; see tm_http_server_port */
     size_t max_body;  /* bytes; 0 = TM_HTTP_DEFAULT_MAX_BODY */
     int workers;      /* handler threads; <= 0 = TM_HTTP_DEFAULT_WORKERS */
     tm_http_handler_fn handler;
-    void *arg;           /* passed to handler; borrowed until tm_http_server_stop returns */
+    tm_http_inline_fn inline_handler; /* optional */
+    void *arg;           /* passed to both handlers; borrowed until tm_http_server_stop returns */
     int idle_timeout_ms; /* close idle keep-alive connections; <= 0 = TM_HTTP_DEFAULT_IDLE_MS */
     int max_conns;       /* connections beyond this are accepted and closed at once;
                             <= 0 = TM_HTTP_DEFAULT_MAX_CONNS */

@@ -346,6 +346,7 @@ static int start_proxy(struct node *nd, const char *coord_url)
                                 .max_body = 64u << 20,
                                 .workers = PROXY_HTTP_WORKERS,
                                 .handler = tm_proxy_serve_http,
+                                .inline_handler = tm_proxy_serve_inline,
                                 .arg = &nd->r.proxy};
     if (!rc)
         rc = tm_http_server_start(&nd->r.http, &hc);

@@ -7,6 +7,7 @@
 #include "tm_time.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,14 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
     tm_schema_cache_init(&p->cache);
     if (cfg->shards < 1 || cfg->shards > TM_PROXY_MAX_SHARDS || cfg->nquery > TM_PROXY_MAX_QUERY)
         return TM_EINVAL;
-    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
-        tm_write_queue_init(&p->write_queues[s]);
     int rc = tm_rpc_client_open(&p->coord, cfg->coord_url);
-    for (int s = 0; !rc && s < cfg->shards; s++)
+    for (int s = 0; !rc && s < cfg->shards; s++) {
         rc = tm_rpc_client_open(&p->data[s],
                                 cfg->shard_data_urls ? cfg->shard_data_urls[s] : cfg->data_url);
+        if (!rc)
+            rc = tm_write_queue_start(&p->write_queues[s], p->data[s], s, cfg->request_timeout_ms);
+        p->queues_started += !rc;
+    }
     if (!rc)
         rc = tm_rpc_client_open(&p->query, cfg->query_url);
     pthread_mutex_init(&p->add_mu, NULL);
@@ -43,10 +46,10 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
 void tm_proxy_close(struct tm_proxy *p)
 {
     tm_rpc_client_close(p->coord);
-    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++) {
+    for (int s = 0; s < p->queues_started; s++)
+        tm_write_queue_stop(&p->write_queues[s]);
+    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
         tm_rpc_client_close(p->data[s]);
-        tm_write_queue_destroy(&p->write_queues[s]);
-    }
     tm_rpc_client_close(p->query);
     for (int i = 0; i < atomic_load(&p->nquery_each); i++)
         tm_rpc_client_close(p->query_each[i]);
@@ -204,6 +207,8 @@ int tm_proxy_call(struct tm_req *r, struct tm_rpc_client *to, const char *type,
                   const struct tm_mpw *body, struct tm_rpc_reply *reply)
 {
     struct tm_status st;
+    if (r->answer_later)
+        return TM_EAGAIN;
     int rc = tm_rpc_call(to, type, body ? body->buf.data : NULL, body ? body->buf.len : 0,
                          r->p->cfg.request_timeout_ms, reply, &st);
     return rc ? tm_req_fail_call(r, &st) : 0;
@@ -239,6 +244,8 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
             return 0;
     }
     tm_buf_free(&cached);
+    if (r->answer_later)
+        return TM_EAGAIN;
     struct tm_mpw w;
     struct tm_rpc_reply rep;
     uint64_t gen = tm_schema_cache_gen(&r->p->cache);
@@ -261,6 +268,8 @@ int tm_proxy_collection(struct tm_req *r, const char *name, struct tm_collection
 int tm_proxy_tso(struct tm_req *r, uint32_t n, uint64_t *ts)
 {
     struct tm_status st;
+    if (r->answer_later)
+        return TM_EAGAIN;
     int rc =
         tm_rpc_call_uint_arg(r->p->coord, "tso", "n", n, r->p->cfg.request_timeout_ms, ts, &st);
     return rc ? tm_req_fail_call(r, &st) : 0;
@@ -434,6 +443,39 @@ static void not_found(struct tm_http_response *resp)
     resp->body_len = resp->body ? sizeof text - 1 : 0;
 }
 
+/* Everything a handler needs before it runs: 0 or TM_ESTATUS. */
+static int req_begin(struct tm_req *r, struct tm_proxy *p, const struct tm_http_request *http,
+                     void (*answer_later)(struct tm_req *, int))
+{
+    *r = (struct tm_req){.p = p, .http = http, .answer_later = answer_later};
+    tm_jw_init(&r->data);
+    tm_jw_init(&r->topks);
+    tm_status_ok(&r->st);
+    const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
+    r->int64_as_string = allow && strcasecmp(allow, "false") == 0;
+    const char *rid = tm_http_request_header(http, TM_HEADER_REQUEST_ID);
+    int rc = parse_body(r, http, p->cfg.max_body);
+    if (!rc && rid && strlen(rid) >= sizeof r->request_id)
+        rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM, "%s must be at most %zu characters",
+                           TM_HEADER_REQUEST_ID, sizeof r->request_id - 1);
+    else if (rid)
+        strcpy(r->request_id, rid);
+    return rc ? rc : select_db(r);
+}
+
+/* Answers with a handler's result (unless resp is NULL) and frees what r
+ * holds. */
+static void req_end(struct tm_req *r, int rc, struct tm_http_response *resp)
+{
+    if (resp && rc == 1) /* the category has no such action */
+        not_found(resp);
+    else if (resp)
+        envelope(r, rc, resp);
+    json_decref(r->body);
+    tm_jw_free(&r->data);
+    tm_jw_free(&r->topks);
+}
+
 void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
                          struct tm_http_response *resp)
 {
@@ -444,28 +486,56 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
         not_found(resp);
         return;
     }
-    struct tm_req r = {.p = p, .http = http};
-    tm_jw_init(&r.data);
-    tm_jw_init(&r.topks);
-    tm_status_ok(&r.st);
-    const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
-    r.int64_as_string = allow && strcasecmp(allow, "false") == 0;
-    const char *rid = tm_http_request_header(http, TM_HEADER_REQUEST_ID);
-    int rc = parse_body(&r, http, p->cfg.max_body);
-    if (!rc && rid && strlen(rid) >= sizeof r.request_id)
-        rc = tm_status_set(&r.st, TM_MV_INVALID_PARAM, "%s must be at most %zu characters",
-                           TM_HEADER_REQUEST_ID, sizeof r.request_id - 1);
-    else if (rid)
-        strcpy(r.request_id, rid);
-    if (!rc)
-        rc = select_db(&r);
+    struct tm_req r;
+    int rc = req_begin(&r, p, http, NULL);
     if (!rc)
         rc = fn(&r, action);
-    if (rc == 1) /* the category has no such action */
-        not_found(resp);
-    else
-        envelope(&r, rc, resp);
-    json_decref(r.body);
-    tm_jw_free(&r.data);
-    tm_jw_free(&r.topks);
+    req_end(&r, rc, resp);
+}
+
+/* ---- the inline path: writes started on the loop thread ---- */
+
+/* Bodies above this are parsed by a worker: parsing holds up the loop. */
+#define INLINE_MAX_BODY (64u << 10)
+
+struct inline_req {
+    struct tm_req r;
+    struct tm_http_call *call;
+    struct tm_http_response *resp;
+};
+
+static void answer_later(struct tm_req *r, int rc)
+{
+    struct inline_req *in = (struct inline_req *)((char *)r - offsetof(struct inline_req, r));
+    struct tm_http_call *call = in->call;
+    req_end(r, rc, in->resp);
+    free(in);
+    tm_http_call_done(call);
+}
+
+enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
+                                          const struct tm_http_request *http,
+                                          struct tm_http_response *resp)
+{
+    static const char prefix[] = "/v2/vectordb/entities/";
+    const char *action = http->path + sizeof prefix - 1;
+    if (http->body_len > INLINE_MAX_BODY || strcmp(http->method, "POST") != 0 ||
+        strncmp(http->path, prefix, sizeof prefix - 1) != 0 ||
+        (strcmp(action, "insert") != 0 && strcmp(action, "upsert") != 0))
+        return TM_HTTP_TO_WORKER;
+    struct inline_req *in = malloc(sizeof *in);
+    if (!in)
+        return TM_HTTP_TO_WORKER;
+    in->call = call;
+    in->resp = resp;
+    int rc = req_begin(&in->r, arg, http, answer_later);
+    if (!rc)
+        rc = tm_rest_entity(&in->r, action);
+    if (rc == TM_LATER)
+        return TM_HTTP_LATER;
+    /* TM_EAGAIN: it needs a role call (a schema not cached, autoID keys, a
+     * merge's read); nothing was written, so a worker starts it again. */
+    req_end(&in->r, rc, rc == TM_EAGAIN ? NULL : resp);
+    free(in);
+    return rc == TM_EAGAIN ? TM_HTTP_TO_WORKER : TM_HTTP_ANSWERED;
 }

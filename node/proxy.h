@@ -53,6 +53,7 @@ struct tm_proxy {
     struct tm_rpc_client *coord, *query;
     struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];         /* follows each shard's leader */
     struct tm_write_queue write_queues[TM_PROXY_MAX_SHARDS]; /* group commit per shard */
+    int queues_started;
     /* Every query node: reads go to those that serve the shards (fanout.h),
      * calls every node must see to all. */
     struct tm_rpc_client *query_each[TM_PROXY_MAX_QUERY];
@@ -82,7 +83,17 @@ struct tm_req {
     uint32_t nops;        /* a merge's fieldOps other than REPLACE */
     struct tm_field_op_spec ops[TM_ENTRY_MAX_OPS];
     struct tm_status st;
+    /* Set on the REST loop thread (tm_proxy_serve_inline), where nothing may
+     * block: a role call answers TM_EAGAIN instead (the request then goes
+     * to a worker, so it must come before anything is written), and a
+     * write, once submitted, returns TM_LATER and is answered through this
+     * on a sender thread. */
+    void (*answer_later)(struct tm_req *r, int rc);
 };
+
+/* A handler's result besides 0, TM_ESTATUS and 1: the write is submitted
+ * and r->answer_later will answer it. r belongs to that answer now. */
+#define TM_LATER 2
 
 typedef int (*tm_rest_fn)(struct tm_req *r);
 
@@ -91,6 +102,13 @@ void tm_proxy_close(struct tm_proxy *p);
 /* The HTTP handler (tm_http_handler_fn) serving every REST route. */
 void tm_proxy_serve_http(void *arg, const struct tm_http_request *req,
                          struct tm_http_response *resp);
+/* The loop thread's handler (tm_http_inline_fn): inserts and upserts with
+ * small bodies whose collection is cached are validated and submitted to
+ * the shards' write queues without a worker, and answered when written;
+ * everything else goes to the workers. */
+enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
+                                          const struct tm_http_request *req,
+                                          struct tm_http_response *resp);
 
 /* ---- helpers for handlers (proxy.c) ---- */
 

@@ -7,8 +7,12 @@
 #include "rows.h"
 #include "rest_int.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "tm_wait.h"
 
 /* ---- shard routing ---- */
 
@@ -46,24 +50,122 @@ static void span_of(const struct tm_batch *b, struct tm_mpw *w)
         tm_mpw_nil(w);
 }
 
-/* One shard's part of a write: its body, then its answer. */
+/* One request's writes, one per shard, sent at once and answered
+ * together: the handler waits for them, or, on the loop thread
+ * (r->answer_later), the last answer finishes the request. */
 struct shard_write {
-    struct tm_proxy *p;
+    struct write_set *set;
     int shard;
     struct tm_mpw body;
-    int rc;
-    uint64_t ts;
-    struct tm_status st;
-    pthread_t thread;
-    bool threaded;
+    struct tm_wq_item item;
 };
+
+struct write_set {
+    struct tm_req *r;
+    int n;
+    atomic_int left;
+    struct tm_wait answered;
+    struct shard_write sw[];
+};
+
+static struct write_set *write_set_new(struct tm_req *r, int n)
+{
+    struct write_set *ws = calloc(1, sizeof *ws + (size_t)n * sizeof ws->sw[0]);
+    if (ws)
+        ws->r = r;
+    return ws;
+}
+
+/* The next shard's part, its body to fill. */
+static struct shard_write *write_set_add(struct write_set *ws, int shard)
+{
+    struct shard_write *sw = &ws->sw[ws->n++];
+    sw->set = ws;
+    sw->shard = shard;
+    tm_mpw_init(&sw->body);
+    return sw;
+}
+
+static void write_set_free(struct write_set *ws)
+{
+    for (int i = 0; i < ws->n; i++)
+        tm_mpw_free(&ws->sw[i].body);
+    free(ws);
+}
+
+/* The first failure's status into r, else 0; r->write_ts covers every
+ * shard written (the session timestamp). */
+static int write_set_result(struct write_set *ws)
+{
+    int rc = 0;
+    for (int i = 0; i < ws->n; i++) {
+        const struct tm_wq_item *it = &ws->sw[i].item;
+        if (it->rc && !rc)
+            rc = tm_req_fail_call(ws->r, &it->st);
+        if (!it->rc && it->ts > ws->r->write_ts)
+            ws->r->write_ts = it->ts;
+    }
+    return rc;
+}
+
+static void write_set_answered(struct write_set *ws)
+{
+    if (!ws->r->answer_later) {
+        tm_wait_signal(&ws->answered, 0);
+        return;
+    }
+    struct tm_req *r = ws->r;
+    int rc = write_set_result(ws);
+    write_set_free(ws);
+    r->answer_later(r, rc);
+}
+
+static void shard_written(struct tm_wq_item *it)
+{
+    struct shard_write *sw =
+        (struct shard_write *)((char *)it - offsetof(struct shard_write, item));
+    if (atomic_fetch_sub(&sw->set->left, 1) == 1)
+        write_set_answered(sw->set);
+}
+
+/* Sends every shard's part and answers: 0 or TM_ESTATUS once all are
+ * answered, or TM_LATER when r->answer_later will. Takes ws. */
+static int write_set_send(struct write_set *ws)
+{
+    struct tm_req *r = ws->r;
+    bool later = r->answer_later != NULL;
+    if (ws->n == 0) {
+        write_set_free(ws);
+        return 0;
+    }
+    if (!later)
+        tm_wait_init(&ws->answered);
+    atomic_store(&ws->left, ws->n);
+    for (int i = 0, n = ws->n; i < n; i++) { /* ws may be gone after the last */
+        struct shard_write *sw = &ws->sw[i];
+        sw->item = (struct tm_wq_item){.body = &sw->body, .done = shard_written};
+        if (!tm_mpw_error(&sw->body)) {
+            tm_write_queue_submit(&r->p->write_queues[sw->shard], &sw->item);
+            continue;
+        }
+        sw->item.rc = TM_ESTATUS;
+        tm_status_set(&sw->item.st, TM_MV_INTERNAL, "out of memory");
+        shard_written(&sw->item);
+    }
+    if (later)
+        return TM_LATER;
+    tm_wait_for(&ws->answered);
+    tm_wait_destroy(&ws->answered);
+    int rc = write_set_result(ws);
+    write_set_free(ws);
+    return rc;
+}
 
 static void encode_write(struct tm_req *r, struct shard_write *sw, enum tm_entry_kind kind,
                          int64_t coll, const int64_t part[2], const struct tm_batch *rows,
                          const struct tm_batch *pks)
 {
     struct tm_mpw *w = &sw->body;
-    tm_mpw_init(w);
     tm_mpw_map(w, r->nops ? 10 : 9);
     tm_mpw_cstr(w, "shard"), tm_mpw_int(w, sw->shard);
     if (r->nops) {
@@ -80,53 +182,19 @@ static void encode_write(struct tm_req *r, struct shard_write *sw, enum tm_entry
     tm_mpw_cstr(w, "pks"), span_of(pks, w);
 }
 
-static void *send_write(void *arg)
-{
-    struct shard_write *sw = arg;
-    if (tm_mpw_error(&sw->body)) {
-        sw->rc = TM_ESTATUS;
-        tm_status_set(&sw->st, TM_MV_INTERNAL, "out of memory");
-        return NULL;
-    }
-    sw->rc = tm_write_queue_call(&sw->p->write_queues[sw->shard], sw->p->data[sw->shard], sw->shard,
-                                 &sw->body, sw->p->cfg.request_timeout_ms, &sw->ts, &sw->st);
-    return NULL;
-}
-
-/* Sends every shard's part at once and waits for all; the first failure's
- * status, else 0. */
-static int send_writes(struct tm_req *r, struct shard_write *sw, int n)
-{
-    for (int i = 1; i < n; i++)
-        sw[i].threaded = pthread_create(&sw[i].thread, NULL, send_write, &sw[i]) == 0;
-    for (int i = 0; i < n; i++)
-        if (i == 0 || !sw[i].threaded)
-            send_write(&sw[i]);
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        if (sw[i].threaded)
-            pthread_join(sw[i].thread, NULL);
-        tm_mpw_free(&sw[i].body);
-        if (sw[i].rc && !rc)
-            rc = tm_req_fail_call(r, &sw[i].st);
-        if (!sw[i].rc && sw[i].ts > r->write_ts)
-            r->write_ts = sw[i].ts; /* the session timestamp covers every shard written */
-    }
-    return rc;
-}
-
 /* Writes rows and/or pks, split by shard. */
 int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm_collection *c,
                       const int64_t part[2], const struct tm_batch *rows,
                       const struct tm_batch *pks)
 {
-    int n = r->p->cfg.shards, nsw = 0, rc = 0;
+    int n = r->p->cfg.shards, rc = 0;
     int64_t pk_id = tm_schema_pk(&c->schema)->id;
-    struct shard_write sw[TM_PROXY_MAX_SHARDS];
+    struct write_set *ws = write_set_new(r, n);
+    if (!ws)
+        return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
     if (n == 1) {
-        sw[0] = (struct shard_write){.p = r->p, .shard = 0};
-        encode_write(r, &sw[0], kind, c->id, part, rows, pks);
-        return send_writes(r, sw, 1);
+        encode_write(r, write_set_add(ws, 0), kind, c->id, part, rows, pks);
+        return write_set_send(ws);
     }
     for (int s = 0; s < n && !rc; s++) {
         struct tm_batch rs, ps;
@@ -136,31 +204,28 @@ int tm_rest_write_all(struct tm_req *r, enum tm_entry_kind kind, const struct tm
             rc = rows_of_shard(rows, pk_id, s, n, &rs);
         if (!rc && pks)
             rc = rows_of_shard(pks, pk_id, s, n, &ps);
-        if (!rc && (rs.nrows || ps.nrows)) {
-            sw[nsw] = (struct shard_write){.p = r->p, .shard = s};
-            encode_write(r, &sw[nsw++], kind, c->id, part, &rs, &ps);
-        }
+        if (!rc && (rs.nrows || ps.nrows))
+            encode_write(r, write_set_add(ws, s), kind, c->id, part, &rs, &ps);
         tm_batch_free(&rs);
         tm_batch_free(&ps);
     }
     if (rc) {
-        for (int i = 0; i < nsw; i++)
-            tm_mpw_free(&sw[i].body);
+        write_set_free(ws);
         return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
     }
-    return send_writes(r, sw, nsw);
+    return write_set_send(ws);
 }
 
 int tm_rest_seal(struct tm_req *r, const struct tm_collection *c, bool compact)
 {
     const int64_t part[2] = {-1, -1};
-    struct shard_write sw[TM_PROXY_MAX_SHARDS];
-    for (int s = 0; s < r->p->cfg.shards; s++) {
-        sw[s] = (struct shard_write){.p = r->p, .shard = s};
-        encode_write(r, &sw[s], compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id, part, NULL,
-                     NULL);
-    }
-    return send_writes(r, sw, r->p->cfg.shards);
+    struct write_set *ws = write_set_new(r, r->p->cfg.shards);
+    if (!ws)
+        return tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory");
+    for (int s = 0; s < r->p->cfg.shards; s++)
+        encode_write(r, write_set_add(ws, s), compact ? TM_ENTRY_COMPACT : TM_ENTRY_SEAL, c->id,
+                     part, NULL, NULL);
+    return write_set_send(ws);
 }
 
 /* ---- shared request parts ---- */
@@ -341,6 +406,8 @@ static int entity_write(struct tm_req *r, bool upsert)
         rc = tm_req_bool(r, "partialUpdate", false, &partial);
     if (!rc && upsert)
         rc = tm_rest_field_ops(r, &c, &partial);
+    if (!rc && partial && r->answer_later)
+        rc = TM_EAGAIN; /* a merge reads first: a worker's job */
     if (!rc && partial) {
         rc = tm_rest_merge(r, &c);
         tm_collection_free(&c);
@@ -352,10 +419,7 @@ static int entity_write(struct tm_req *r, bool upsert)
         rc = tm_rest_request_rows(r, &c, upsert, false, &rows, &pks);
     if (!rc && upsert && !c.schema.auto_id)
         rc = tm_rest_keys_of_rows(r, &c, &rows, &pks);
-    if (!rc)
-        rc = tm_rest_write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c, part, &rows,
-                               upsert ? &pks : NULL);
-    if (!rc) {
+    if (!rc) { /* before the write: an answer later needs only r */
         tm_jw_obj(&r->data);
         tm_jw_key(&r->data, upsert ? "upsertCount" : "insertCount");
         tm_jw_uint(&r->data, rows.nrows);
@@ -363,6 +427,8 @@ static int entity_write(struct tm_req *r, bool upsert)
         tm_rest_write_ids(r, &c.schema, &rows);
         tm_jw_obj_end(&r->data);
         r->has_data = r->with_cost = true;
+        rc = tm_rest_write_all(r, upsert ? TM_ENTRY_UPSERT : TM_ENTRY_INSERT, &c, part, &rows,
+                               upsert ? &pks : NULL);
     }
     tm_batch_free(&rows);
     tm_batch_free(&pks);

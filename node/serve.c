@@ -127,6 +127,7 @@ static int roles_start(struct tm_roles *r, const struct tm_serve_config *cfg)
                                 .max_body = cfg->max_body,
                                 .workers = cfg->http_workers,
                                 .handler = tm_proxy_serve_http,
+                                .inline_handler = tm_proxy_serve_inline,
                                 .arg = &r->proxy};
     if (!rc)
         rc = tm_http_server_start(&r->http, &hc);

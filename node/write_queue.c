@@ -1,34 +1,10 @@
 /* The proxy's per-shard group commit (write_queue.h). */
 #include "write_queue.h"
 
+#include "tm_wait.h"
 #include "wal/data_role.h"
 
-#include <stdbool.h>
 #include <string.h>
-
-enum item_state { WAITING, SENDING, DONE };
-
-struct tm_wq_item {
-    const struct tm_mpw *body;
-    pthread_cond_t cond;
-    enum item_state state;
-    bool lead; /* its thread is to send the next call */
-    int rc;
-    uint64_t ts;
-    struct tm_status st;
-    struct tm_wq_item *next;
-};
-
-void tm_write_queue_init(struct tm_write_queue *q)
-{
-    memset(q, 0, sizeof *q);
-    pthread_mutex_init(&q->mu, NULL);
-}
-
-void tm_write_queue_destroy(struct tm_write_queue *q)
-{
-    pthread_mutex_destroy(&q->mu);
-}
 
 /* Takes writes from the head of the queue into batch; how many. */
 static uint32_t take(struct tm_write_queue *q, struct tm_wq_item **batch)
@@ -40,7 +16,6 @@ static uint32_t take(struct tm_write_queue *q, struct tm_wq_item **batch)
         struct tm_wq_item *it = q->head;
         q->head = it->next;
         bytes += it->body->buf.len;
-        it->state = SENDING;
         batch[n++] = it;
     }
     if (!q->head)
@@ -79,8 +54,7 @@ static void read_result(struct tm_mpr *r, struct tm_wq_item *it)
 }
 
 /* Sends batch as one call and fills every item's result. */
-static void send_batch(struct tm_rpc_client *to, int64_t shard, struct tm_wq_item **batch,
-                       uint32_t n, int timeout_ms)
+static void send_batch(struct tm_write_queue *q, struct tm_wq_item **batch, uint32_t n)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep = {0};
@@ -88,12 +62,12 @@ static void send_batch(struct tm_rpc_client *to, int64_t shard, struct tm_wq_ite
     uint32_t m = 0;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 2);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, q->shard);
     tm_mpw_cstr(&w, "items"), tm_mpw_array(&w, n);
     for (uint32_t i = 0; i < n; i++)
         tm_mpw_raw(&w, batch[i]->body->buf.data, batch[i]->body->buf.len);
     int rc = tm_mpw_error(&w) ? tm_status_set(&st, TM_MV_INTERNAL, "out of memory"),
-        TM_ENOMEM : tm_rpc_call(to, "writes", w.buf.data, w.buf.len, timeout_ms, &rep, &st);
+        TM_ENOMEM : tm_rpc_call(q->to, "writes", w.buf.data, w.buf.len, q->timeout_ms, &rep, &st);
     tm_mpw_free(&w);
     bool have_reply = rc == 0;
     if (!rc && (tm_mpr_find(&rep.body, "results") || tm_mpr_array(&rep.body, &m) || m != n)) {
@@ -112,67 +86,98 @@ static void send_batch(struct tm_rpc_client *to, int64_t shard, struct tm_wq_ite
         tm_rpc_reply_free(&rep);
 }
 
-/* One sending turn, with q->mu held: sends what is queued (if anything),
- * then passes the turn to the first write still queued and not already
- * given one, or gives it back. */
-static void send_turn(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
-                      int timeout_ms, const struct tm_wq_item *me)
+static void *sender_main(void *arg)
 {
+    struct tm_write_queue *q = arg;
     struct tm_wq_item *batch[TM_DATA_MAX_WRITES];
-    uint32_t n = take(q, batch);
-    if (n) {
-        pthread_mutex_unlock(&q->mu);
-        send_batch(to, shard, batch, n, timeout_ms);
-        pthread_mutex_lock(&q->mu);
-        for (uint32_t i = 0; i < n; i++) {
-            batch[i]->state = DONE;
-            if (batch[i] != me)
-                pthread_cond_signal(&batch[i]->cond);
-        }
-    }
-    struct tm_wq_item *next = q->head;
-    while (next && next->lead)
-        next = next->next;
-    if (next) {
-        next->lead = true;
-        pthread_cond_signal(&next->cond);
-    } else {
-        q->sending--;
-    }
-}
-
-int tm_write_queue_call(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
-                        const struct tm_mpw *body, int timeout_ms, uint64_t *ts,
-                        struct tm_status *st)
-{
-    struct tm_wq_item me = {.body = body, .state = WAITING};
-    pthread_cond_init(&me.cond, NULL);
+    pthread_setname_np(pthread_self(), "tm-wq-sender");
     pthread_mutex_lock(&q->mu);
-    if (q->tail)
-        q->tail->next = &me;
-    else
-        q->head = &me;
-    q->tail = &me;
-    if (q->sending < TM_WQ_SENDERS) {
-        q->sending++;
-        me.lead = true;
-    }
-    /* A turn to send is taken even when this write is done already (sent by
-     * another thread's call meanwhile): a turn dropped would be a sender
-     * slot lost. */
     for (;;) {
-        if (me.lead) {
-            me.lead = false;
-            send_turn(q, to, shard, timeout_ms, &me);
-            continue;
-        }
-        if (me.state == DONE)
-            break;
-        pthread_cond_wait(&me.cond, &q->mu);
+        q->idle++;
+        while (!q->head && !q->stopping)
+            pthread_cond_wait(&q->work, &q->mu);
+        q->idle--;
+        uint32_t n = take(q, batch);
+        if (n == 0)
+            break; /* stopping, and nothing is left to send */
+        pthread_mutex_unlock(&q->mu);
+        send_batch(q, batch, n);
+        for (uint32_t i = 0; i < n; i++)
+            batch[i]->done(batch[i]);
+        pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
-    pthread_cond_destroy(&me.cond);
-    *ts = me.ts;
-    *st = me.st;
-    return me.rc;
+    return NULL;
+}
+
+int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
+                         int timeout_ms)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    q->to = to;
+    q->shard = shard;
+    q->timeout_ms = timeout_ms;
+    while (q->nsenders < TM_WQ_SENDERS &&
+           pthread_create(&q->senders[q->nsenders], NULL, sender_main, q) == 0)
+        q->nsenders++;
+    if (q->nsenders == TM_WQ_SENDERS)
+        return 0;
+    tm_write_queue_stop(q);
+    return TM_ENOMEM;
+}
+
+void tm_write_queue_stop(struct tm_write_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->stopping = true;
+    pthread_cond_broadcast(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->nsenders; i++)
+        pthread_join(q->senders[i], NULL);
+    pthread_cond_destroy(&q->work);
+    pthread_mutex_destroy(&q->mu);
+    memset(q, 0, sizeof *q);
+}
+
+void tm_write_queue_submit(struct tm_write_queue *q, struct tm_wq_item *it)
+{
+    it->next = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->tail)
+        q->tail->next = it;
+    else
+        q->head = it;
+    q->tail = it;
+    bool wake = q->idle > 0;
+    pthread_mutex_unlock(&q->mu);
+    /* Outside the lock: the woken sender does not block on it at once. A
+     * sender counted idle is in (or entering) its wait, so it gets this. */
+    if (wake)
+        pthread_cond_signal(&q->work);
+}
+
+struct waited_item {
+    struct tm_wq_item it;
+    struct tm_wait answered;
+};
+
+static void wake_waiter(struct tm_wq_item *it)
+{
+    struct waited_item *w = (struct waited_item *)it;
+    tm_wait_signal(&w->answered, 0);
+}
+
+int tm_write_queue_call(struct tm_write_queue *q, const struct tm_mpw *body, uint64_t *ts,
+                        struct tm_status *st)
+{
+    struct waited_item w = {.it = {.body = body, .done = wake_waiter}};
+    tm_wait_init(&w.answered);
+    tm_write_queue_submit(q, &w.it);
+    tm_wait_for(&w.answered);
+    tm_wait_destroy(&w.answered);
+    *ts = w.it.ts;
+    *st = w.it.st;
+    return w.it.rc;
 }

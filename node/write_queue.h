@@ -2,44 +2,68 @@
  * together in one "writes" call (wal/data_role.h), each still its own
  * entry with its own client id, answered one by one.
  *
- * A write joins its shard's queue. While fewer than TM_WQ_SENDERS calls are
- * in flight its thread sends at once, taking everything queued (up to
- * TM_DATA_MAX_WRITES, TM_WQ_MAX_BYTES); otherwise it waits, and when a call
- * returns its sender hands the next call to the first write still queued.
- * So a lone client's write goes out immediately, and under load the
- * writes that queue while a call is in flight share the next one: the
- * per-call costs (the proxy's and data role's thread hand-offs, nng's
- * locks) are paid once per call instead of once per write.
+ * Each shard's queue has TM_WQ_SENDERS sender threads. A write joins the
+ * queue and wakes an idle sender, which takes everything queued (up to
+ * TM_DATA_MAX_WRITES, TM_WQ_MAX_BYTES) into one call. So a lone client's
+ * write goes out at once, and under load the writes that queue while a
+ * call is in flight share the next one: the per-call costs (thread
+ * hand-offs, nng's locks, the data role's append, the readers' tails) are
+ * paid once per call instead of once per write.
+ *
+ * A write is answered through its item's `done`, on a sender thread: the
+ * REST loop thread submits a write and goes on serving other connections
+ * (proxy.c, the inline path), a worker thread waits for it
+ * (tm_write_queue_call).
  */
 #ifndef TM_WRITE_QUEUE_H
 #define TM_WRITE_QUEUE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tm_mp.h"
 #include "tm_rpc.h"
 
-#define TM_WQ_SENDERS 2 /* the data role keeps two appends in flight per shard */
+#define TM_WQ_SENDERS 1 /* more calls in flight made smaller calls, and fewer writes/s */
 #define TM_WQ_MAX_BYTES (32u << 20)
 
-struct tm_wq_item;
+struct tm_wq_item {
+    const struct tm_mpw *body; /* the "write" body; borrowed until done */
+    /* Called once, on a sender thread, with the result set: 0 with ts,
+     * TM_ESTATUS with st (the write's own error), or a transport error with
+     * st, as tm_rpc_call_uint("write") would. The item may be freed in it. */
+    void (*done)(struct tm_wq_item *it);
+    int rc;
+    uint64_t ts;
+    struct tm_status st;
+    struct tm_wq_item *next; /* the queue's */
+};
 
 struct tm_write_queue {
     pthread_mutex_t mu;
+    pthread_cond_t work;
     struct tm_wq_item *head, *tail;
-    int sending; /* calls in flight, or handed to a queued write to send */
+    int idle; /* senders waiting for work */
+    bool stopping;
+    struct tm_rpc_client *to;
+    int64_t shard;
+    int timeout_ms;
+    pthread_t senders[TM_WQ_SENDERS];
+    int nsenders;
 };
 
-void tm_write_queue_init(struct tm_write_queue *q);
-void tm_write_queue_destroy(struct tm_write_queue *q);
-
-/* Sends the "write" body (a msgpack map whose "shard" is this queue's
- * shard) through the queue and waits for its answer: 0 with *ts set,
- * TM_ESTATUS with st filled, or a transport error with st filled, as
- * tm_rpc_call_uint("write") would. */
-int tm_write_queue_call(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
-                        const struct tm_mpw *body, int timeout_ms, uint64_t *ts,
+/* Starts the senders of shard `shard`'s queue, calling `to`. 0 or TM_ENOMEM
+ * (nothing left running). */
+int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
+                         int timeout_ms);
+/* Sends what is still queued, then joins the senders. Once started, call
+ * exactly once, with no submit running or to come. */
+void tm_write_queue_stop(struct tm_write_queue *q);
+/* Queues a write; it->done answers it later (any thread may submit). */
+void tm_write_queue_submit(struct tm_write_queue *q, struct tm_wq_item *it);
+/* Submits body and waits for its answer (see tm_wq_item.done). */
+int tm_write_queue_call(struct tm_write_queue *q, const struct tm_mpw *body, uint64_t *ts,
                         struct tm_status *st);
 
 #endif

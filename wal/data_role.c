@@ -59,7 +59,10 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
                  (unsigned long long)sh->last_ts);
     if (h->ts > sh->last_ts)
         sh->last_ts = h->ts;
-    pthread_cond_broadcast(&sh->tcond);
+    if (sh->tick_started)
+        sh->tails_to_wake = true; /* at the turn's end */
+    else                          /* replay, or stopping: no turn_end runs */
+        pthread_cond_broadcast(&sh->tcond);
     pthread_mutex_unlock(&sh->tmu);
     return 0;
 }
@@ -77,6 +80,32 @@ static void finish_req(struct write_req *req, int rc)
     free(req);
 }
 
+/* Wakes what the entries applied in this turn of the loop wait for: the
+ * tails once, and each acknowledged writer. libraft applies a run of
+ * committed entries in one callback; waking per entry would send the tails
+ * back for one entry at a time and wake an RPC thread that waits for a
+ * whole "writes" call once per entry. */
+static void wake_turn(struct shard *sh)
+{
+    if (sh->tails_to_wake) {
+        pthread_mutex_lock(&sh->tmu);
+        pthread_cond_broadcast(&sh->tcond);
+        pthread_mutex_unlock(&sh->tmu);
+        sh->tails_to_wake = false;
+    }
+    while (sh->acked_head) {
+        struct write_req *req = sh->acked_head;
+        sh->acked_head = req->pending;
+        finish_req(req, 0);
+    }
+    sh->acked_tail = NULL;
+}
+
+static void on_turn_end(uv_check_t *c)
+{
+    wake_turn(c->data);
+}
+
 /* Acknowledges the requests whose entries are applied now (all with ts <= ts:
  * the pending list is in log order). A write is acknowledged only here, once
  * its own entry is applied: libraft 0.15 calls a multi-entry request's
@@ -91,7 +120,16 @@ static void complete_upto(struct shard *sh, uint64_t ts)
             sh->pending_tail = NULL;
         sh->inflight--;
         any = true;
-        finish_req(req, 0);
+        req->pending = NULL;
+        if (!sh->tick_started) {
+            finish_req(req, 0);
+            continue;
+        }
+        if (sh->acked_tail)
+            sh->acked_tail->pending = req;
+        else
+            sh->acked_head = req;
+        sh->acked_tail = req;
     }
     if (any)
         tm_data_post_drain(sh);
@@ -317,6 +355,9 @@ static void tick_start_job(struct tm_raft_job *job, int stopping)
     uv_timer_init(tm_raft_group_loop(sh->raft), &sh->tick);
     sh->tick.data = sh;
     uv_timer_start(&sh->tick, on_tick, TICK_MS, TICK_MS);
+    uv_check_init(tm_raft_group_loop(sh->raft), &sh->turn_end);
+    sh->turn_end.data = sh;
+    uv_check_start(&sh->turn_end, on_turn_end);
     sh->tick_started = true;
 }
 
@@ -324,8 +365,11 @@ static void tick_stop_job(struct tm_raft_job *job, int stopping)
 {
     struct shard *sh = (struct shard *)((char *)job - offsetof(struct shard, tick_job));
     (void)stopping;
-    if (sh->tick_started)
+    wake_turn(sh);
+    if (sh->tick_started) {
         uv_close((uv_handle_t *)&sh->tick, NULL);
+        uv_close((uv_handle_t *)&sh->turn_end, NULL);
+    }
     sh->tick_started = false;
 }
 

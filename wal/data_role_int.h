@@ -65,6 +65,12 @@ struct shard {
     struct tm_raft_job tick_job;
     uv_timer_t tick;
     bool tick_started;
+    /* Wake-ups held to the end of the loop's turn (loop thread only): the
+     * tails and the writers of a run of entries applied in one turn are
+     * woken once, not once per entry (data_role.c, on_turn_end). */
+    uv_check_t turn_end;
+    bool tails_to_wake;
+    struct write_req *acked_head, *acked_tail;
     struct tm_dedupe applied_ids; /* changed by apply; guarded by tmu */
     /* sealing, loop thread only: where the tail starts after the last seal,
      * bytes and rows applied since, whether a seal is queued */

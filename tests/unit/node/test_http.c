@@ -92,7 +92,8 @@ struct fixture {
     int port;
 };
 
-static struct fixture *fixture_start(size_t max_body, int idle_ms, int max_conns)
+static struct fixture *fixture_start_inline(size_t max_body, int idle_ms, int max_conns,
+                                            tm_http_inline_fn inline_handler)
 {
     struct fixture *f = calloc(1, sizeof *f);
     struct tm_http_config cfg = {
@@ -101,6 +102,7 @@ static struct fixture *fixture_start(size_t max_body, int idle_ms, int max_conns
         .max_body = max_body,
         .workers = 4,
         .handler = echo_handler,
+        .inline_handler = inline_handler,
         .arg = &f->echo,
         .idle_timeout_ms = idle_ms,
         .max_conns = max_conns,
@@ -110,6 +112,11 @@ static struct fixture *fixture_start(size_t max_body, int idle_ms, int max_conns
     f->port = tm_http_server_port(f->srv);
     assert_true(f->port > 0);
     return f;
+}
+
+static struct fixture *fixture_start(size_t max_body, int idle_ms, int max_conns)
+{
+    return fixture_start_inline(max_body, idle_ms, max_conns, NULL);
 }
 
 static void fixture_stop(struct fixture *f)
@@ -854,6 +861,79 @@ static void test_stop_with_unread_response(void **state)
     client_close(c);
 }
 
+/* ---- the inline handler ---- */
+
+struct later_answer {
+    struct tm_http_call *call;
+    struct tm_http_response *resp;
+    int ms;
+};
+
+static void *answer_later_main(void *arg)
+{
+    struct later_answer *a = arg;
+    sleep_ms(a->ms);
+    reply_text(a->resp, 200, "later");
+    tm_http_call_done(a->call);
+    free(a);
+    return NULL;
+}
+
+/* /now is answered on the loop, /later?MS from another thread after MS;
+ * the rest goes to the echo handler's workers. */
+static enum tm_http_inline inline_handler(void *arg, struct tm_http_call *call,
+                                          const struct tm_http_request *req,
+                                          struct tm_http_response *resp)
+{
+    (void)arg;
+    if (strcmp(req->path, "/now") == 0) {
+        reply_text(resp, 200, "now");
+        return TM_HTTP_ANSWERED;
+    }
+    if (strcmp(req->path, "/later") != 0)
+        return TM_HTTP_TO_WORKER;
+    struct later_answer *a = malloc(sizeof *a);
+    *a = (struct later_answer){.call = call, .resp = resp, .ms = atoi(req->query)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, answer_later_main, a), 0);
+    pthread_detach(th);
+    return TM_HTTP_LATER;
+}
+
+/* A call taken for later holds only its connection: others are answered
+ * meanwhile, a pipelined request waits its turn, the workers still serve
+ * what the inline handler passes on, and stop() waits for the answer. */
+static void test_inline_handler(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_start_inline(SMALL_MAX_BODY, 0, 0, inline_handler);
+    struct client *slow = client_open(f->port), *other = client_open(f->port);
+    assert_int_equal(client_send_str(slow, "GET /later?300 HTTP/1.1\r\nHost: t\r\n\r\n"
+                                           "GET /now HTTP/1.1\r\nHost: t\r\n\r\n"),
+                     0);
+    sleep_ms(20);
+    roundtrip(other, "GET /now HTTP/1.1\r\nHost: t\r\n\r\n", 200, "now");
+    roundtrip(other, "GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n", 200, "fixed-body");
+    assert_int_equal(atomic_load(&f->echo.calls), 1); /* /now never reached a worker */
+    roundtrip(slow, "", 200, "later");
+    struct reply r;
+    assert_int_equal(client_read_reply(slow, &r), 0);
+    assert_string_equal(r.body, "now");
+    reply_free(&r);
+
+    assert_int_equal(client_send_str(slow, "GET /later?200 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    sleep_ms(20);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_thread, f), 0);
+    assert_int_equal(client_read_reply(slow, &r), 0);
+    assert_string_equal(r.body, "later");
+    assert_true(reply_has(&r, "Connection", "close"));
+    reply_free(&r);
+    client_close(slow);
+    client_close(other);
+    pthread_join(th, NULL);
+}
+
 static void test_start_errors(void **state)
 {
     struct fixture *f = *state;
@@ -1030,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_max_conns),
         cmocka_unit_test(test_stop_with_request_in_flight),
         cmocka_unit_test(test_stop_with_unread_response),
+        cmocka_unit_test(test_inline_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

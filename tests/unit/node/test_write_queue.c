@@ -54,7 +54,6 @@ static void data_role(void *arg, const char *type, struct tm_mpr *body, struct t
 
 struct writer {
     struct tm_write_queue *q;
-    struct tm_rpc_client *c;
     int id, shard, wrong;
 };
 
@@ -65,7 +64,7 @@ static int write_one(struct writer *w, int64_t seq, uint64_t *ts, struct tm_stat
     tm_mpw_map(&body, 2);
     tm_mpw_cstr(&body, "shard"), tm_mpw_int(&body, w->shard);
     tm_mpw_cstr(&body, "seq"), tm_mpw_int(&body, seq);
-    int rc = tm_write_queue_call(w->q, w->c, w->shard, &body, 5000, ts, st);
+    int rc = tm_write_queue_call(w->q, &body, ts, st);
     tm_mpw_free(&body);
     return rc;
 }
@@ -91,10 +90,10 @@ static void test_each_write_its_answer_calls_shared(void **state)
     struct tm_write_queue q;
     assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq", 8, data_role, NULL), 0);
     assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq"), 0);
-    tm_write_queue_init(&q);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
 
     /* alone: one call per write, each answered */
-    struct writer one = {.q = &q, .c = c, .id = 0};
+    struct writer one = {.q = &q, .id = 0};
     uint64_t ts;
     struct tm_status st;
     assert_int_equal(write_one(&one, 7, &ts, &st), 0);
@@ -107,7 +106,7 @@ static void test_each_write_its_answer_calls_shared(void **state)
     pthread_t t[THREADS];
     struct writer w[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        w[i] = (struct writer){.q = &q, .c = c, .id = i};
+        w[i] = (struct writer){.q = &q, .id = i};
         assert_int_equal(pthread_create(&t[i], NULL, writer_main, &w[i]), 0);
     }
     for (int i = 0; i < THREADS; i++) {
@@ -118,14 +117,61 @@ static void test_each_write_its_answer_calls_shared(void **state)
     print_message("%d writes in %d calls\n", THREADS * WRITES, atomic_load(&g_calls));
     assert_true(atomic_load(&g_calls) < THREADS * WRITES);
 
+    tm_write_queue_stop(&q);
+
     /* a refused call fails its writes with the call's status */
-    struct writer bad = {.q = &q, .c = c, .shard = 9};
+    struct tm_write_queue refused;
+    assert_int_equal(tm_write_queue_start(&refused, c, 9, 5000), 0);
+    struct writer bad = {.q = &refused, .shard = 9};
     assert_int_equal(write_one(&bad, 1, &ts, &st), TM_ESTATUS);
     assert_int_equal(st.code, 10001);
-    assert_int_equal(q.sending, 0); /* every sending turn given back */
-    assert_null(q.head);
+    tm_write_queue_stop(&refused);
 
-    tm_write_queue_destroy(&q);
+    tm_rpc_client_close(c);
+    tm_rpc_server_stop(s);
+}
+
+struct async_write {
+    struct tm_wq_item item;
+    struct tm_mpw body;
+    int64_t seq;
+};
+
+static atomic_int g_answered_right;
+
+static void async_done(struct tm_wq_item *it)
+{
+    struct async_write *a = (struct async_write *)it;
+    if (it->rc == 0 && it->ts == (uint64_t)a->seq * 10)
+        atomic_fetch_add(&g_answered_right, 1);
+}
+
+/* Submitted writes are answered through their callbacks, and stopping the
+ * queue right after submitting still sends every one of them. */
+static void test_submitted_writes_answered_stop_drains(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    struct tm_rpc_server *s;
+    struct tm_rpc_client *c;
+    struct tm_write_queue q;
+    static struct async_write a[N];
+    assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq-async", 4, data_role, NULL), 0);
+    assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq-async"), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
+    for (int i = 0; i < N; i++) {
+        a[i].seq = 1000 + i;
+        tm_mpw_init(&a[i].body);
+        tm_mpw_map(&a[i].body, 2);
+        tm_mpw_cstr(&a[i].body, "shard"), tm_mpw_int(&a[i].body, 0);
+        tm_mpw_cstr(&a[i].body, "seq"), tm_mpw_int(&a[i].body, a[i].seq);
+        a[i].item = (struct tm_wq_item){.body = &a[i].body, .done = async_done};
+        tm_write_queue_submit(&q, &a[i].item);
+    }
+    tm_write_queue_stop(&q);
+    assert_int_equal(atomic_load(&g_answered_right), N);
+    for (int i = 0; i < N; i++)
+        tm_mpw_free(&a[i].body);
     tm_rpc_client_close(c);
     tm_rpc_server_stop(s);
 }
@@ -134,6 +180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_write_its_answer_calls_shared),
+        cmocka_unit_test(test_submitted_writes_answered_stop_drains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
