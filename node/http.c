@@ -58,6 +58,8 @@ struct http_conn;
 struct http_job {
     struct http_job *next; /* on the todo or done queue */
     struct http_conn *conn;
+    void (*work)(void *arg); /* instead of the handler (tm_http_call_to_worker) */
+    void *work_arg;
     struct http_msg msg; /* the request; zeroed for a malformed one */
     struct tm_http_response resp;
     bool close_after;
@@ -183,14 +185,34 @@ static void *http_worker_main(void *arg)
         if (!job)
             break;
         pthread_mutex_unlock(&s->mu);
-        struct tm_http_request req;
-        http_msg_request(&job->msg, &req);
-        s->handler(s->arg, &req, &job->resp);
+        if (job->work) {
+            job->work(job->work_arg);
+        } else {
+            struct tm_http_request req;
+            http_msg_request(&job->msg, &req);
+            s->handler(s->arg, &req, &job->resp);
+        }
         pthread_mutex_lock(&s->mu);
         http_job_done_locked(s, job);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+static void http_job_queue(struct tm_http_server *s, struct http_job *job)
+{
+    pthread_mutex_lock(&s->mu);
+    http_queue_push(&s->todo_head, &s->todo_tail, job);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void tm_http_call_to_worker(struct tm_http_call *call, void (*work)(void *arg), void *arg)
+{
+    struct http_job *job = (struct http_job *)call;
+    job->work = work;
+    job->work_arg = arg;
+    http_job_queue(job->conn->srv, job);
 }
 
 void tm_http_call_done(struct tm_http_call *call)
@@ -531,12 +553,8 @@ static void http_conn_dispatch(struct http_conn *c)
     http_conn_read_stop(c);
     c->state = CS_BUSY;
     c->job_out = true; /* a worker's, or the inline handler's until answered */
-    if (taken == TM_HTTP_LATER)
-        return;
-    pthread_mutex_lock(&s->mu);
-    http_queue_push(&s->todo_head, &s->todo_tail, job);
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    if (taken != TM_HTTP_LATER)
+        http_job_queue(s, job);
 }
 
 static void http_on_continue_written(uv_write_t *req, int status)

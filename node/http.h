@@ -111,6 +111,11 @@ typedef enum tm_http_inline (*tm_http_inline_fn)(void *arg, struct tm_http_call 
 /* Sends the response of a call taken with TM_HTTP_LATER; any thread, once.
  * req and resp are gone when it returns. */
 void tm_http_call_done(struct tm_http_call *call);
+/* For an inline handler that took a call (it returns TM_HTTP_LATER) and
+ * finds it must block after all: a worker runs work(arg), which fills resp,
+ * and then sends the response (no tm_http_call_done). The inline
+ * handler's work so far is kept: a parsed body is not parsed again. */
+void tm_http_call_to_worker(struct tm_http_call *call, void (*work)(void *arg), void *arg);
 
 struct tm_http_config {
     const char *host; /* numeric address or name to bind; NULL or "" = 0.0.0.0 */

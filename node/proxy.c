@@ -463,13 +463,12 @@ static int req_begin(struct tm_req *r, struct tm_proxy *p, const struct tm_http_
     return rc ? rc : select_db(r);
 }
 
-/* Answers with a handler's result (unless resp is NULL) and frees what r
- * holds. */
+/* Answers with a handler's result and frees what r holds. */
 static void req_end(struct tm_req *r, int rc, struct tm_http_response *resp)
 {
-    if (resp && rc == 1) /* the category has no such action */
+    if (rc == 1) /* the category has no such action */
         not_found(resp);
-    else if (resp)
+    else
         envelope(r, rc, resp);
     json_decref(r->body);
     tm_jw_free(&r->data);
@@ -502,6 +501,7 @@ struct inline_req {
     struct tm_req r;
     struct tm_http_call *call;
     struct tm_http_response *resp;
+    const char *action; /* "insert" or "upsert", static */
 };
 
 static void answer_later(struct tm_req *r, int rc)
@@ -513,29 +513,43 @@ static void answer_later(struct tm_req *r, int rc)
     tm_http_call_done(call);
 }
 
+/* A request the loop could not finish without blocking, done again by a
+ * worker from the parsed body on: the inline attempt wrote nothing. */
+static void serve_on_worker(void *arg)
+{
+    struct inline_req *in = arg;
+    in->r.answer_later = NULL;
+    in->r.nops = 0; /* fieldOps are read again */
+    req_end(&in->r, tm_rest_entity(&in->r, in->action), in->resp);
+    free(in);
+}
+
 enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
                                           const struct tm_http_request *http,
                                           struct tm_http_response *resp)
 {
     static const char prefix[] = "/v2/vectordb/entities/";
-    const char *action = http->path + sizeof prefix - 1;
     if (http->body_len > INLINE_MAX_BODY || strcmp(http->method, "POST") != 0 ||
-        strncmp(http->path, prefix, sizeof prefix - 1) != 0 ||
-        (strcmp(action, "insert") != 0 && strcmp(action, "upsert") != 0))
+        strncmp(http->path, prefix, sizeof prefix - 1) != 0)
         return TM_HTTP_TO_WORKER;
-    struct inline_req *in = malloc(sizeof *in);
+    const char *path_action = http->path + sizeof prefix - 1;
+    const char *action = strcmp(path_action, "insert") == 0   ? "insert"
+                         : strcmp(path_action, "upsert") == 0 ? "upsert"
+                                                              : NULL;
+    struct inline_req *in = action ? malloc(sizeof *in) : NULL;
     if (!in)
         return TM_HTTP_TO_WORKER;
-    in->call = call;
-    in->resp = resp;
+    *in = (struct inline_req){.call = call, .resp = resp, .action = action};
     int rc = req_begin(&in->r, arg, http, answer_later);
     if (!rc)
         rc = tm_rest_entity(&in->r, action);
     if (rc == TM_LATER)
         return TM_HTTP_LATER;
-    /* TM_EAGAIN: it needs a role call (a schema not cached, autoID keys, a
-     * merge's read); nothing was written, so a worker starts it again. */
-    req_end(&in->r, rc, rc == TM_EAGAIN ? NULL : resp);
+    if (rc == TM_EAGAIN) { /* a schema not cached, autoID keys, a merge's read */
+        tm_http_call_to_worker(call, serve_on_worker, in);
+        return TM_HTTP_LATER;
+    }
+    req_end(&in->r, rc, resp);
     free(in);
-    return rc == TM_EAGAIN ? TM_HTTP_TO_WORKER : TM_HTTP_ANSWERED;
+    return TM_HTTP_ANSWERED;
 }

@@ -84,10 +84,10 @@ struct tm_req {
     struct tm_field_op_spec ops[TM_ENTRY_MAX_OPS];
     struct tm_status st;
     /* Set on the REST loop thread (tm_proxy_serve_inline), where nothing may
-     * block: a role call answers TM_EAGAIN instead (the request then goes
-     * to a worker, so it must come before anything is written), and a
-     * write, once submitted, returns TM_LATER and is answered through this
-     * on a sender thread. */
+     * block: a role call answers TM_EAGAIN instead, before anything is
+     * written (a worker then serves the request from its parsed body), and
+     * a write, once submitted, returns TM_LATER and is answered through
+     * this on a sender thread. */
     void (*answer_later)(struct tm_req *r, int rc);
 };
 
@@ -103,9 +103,10 @@ void tm_proxy_close(struct tm_proxy *p);
 void tm_proxy_serve_http(void *arg, const struct tm_http_request *req,
                          struct tm_http_response *resp);
 /* The loop thread's handler (tm_http_inline_fn): inserts and upserts with
- * small bodies whose collection is cached are validated and submitted to
- * the shards' write queues without a worker, and answered when written;
- * everything else goes to the workers. */
+ * bodies up to 64 KiB are validated and submitted to the shards' write
+ * queues without a worker, and answered when written. One that needs a
+ * role call (a schema not cached, autoID keys, a merge's read) goes on to
+ * a worker with its parsed body; everything else goes to the workers. */
 enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
                                           const struct tm_http_request *req,
                                           struct tm_http_response *resp);

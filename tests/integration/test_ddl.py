@@ -364,7 +364,13 @@ class DdlTest(unittest.TestCase):
         self.assertEqual(sorted(self.ok("indexes/list", {"collectionName": c})["data"]),
                          ["title_idx", "vec_idx"])
         self.ok("entities/insert", {"collectionName": c, "data": [make_row(i) for i in range(3)]})
-        d = self.ok("indexes/describe", {"collectionName": c, "indexName": "vec_idx"})["data"]
+
+        def described():
+            d = self.ok("indexes/describe", {"collectionName": c, "indexName": "vec_idx"})["data"]
+            return d if d and d[0]["totalRows"] == 3 else None
+        # The counts are the query nodes' (eventual, as in Milvus): they
+        # follow the write once the query node has tailed it.
+        d = harness.wait_until(described, timeout_s=5, what="totalRows 3")
         self.assertEqual(len(d), 1)
         d = d[0]
         self.assertEqual(d["indexName"], "vec_idx")

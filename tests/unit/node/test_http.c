@@ -879,8 +879,14 @@ static void *answer_later_main(void *arg)
     return NULL;
 }
 
-/* /now is answered on the loop, /later?MS from another thread after MS;
- * the rest goes to the echo handler's workers. */
+static void deferred_work(void *arg)
+{
+    reply_text(arg, 200, "on a worker");
+}
+
+/* /now is answered on the loop, /later?MS from another thread after MS,
+ * /defer by a worker running deferred_work; the rest goes to the echo
+ * handler's workers. */
 static enum tm_http_inline inline_handler(void *arg, struct tm_http_call *call,
                                           const struct tm_http_request *req,
                                           struct tm_http_response *resp)
@@ -889,6 +895,10 @@ static enum tm_http_inline inline_handler(void *arg, struct tm_http_call *call,
     if (strcmp(req->path, "/now") == 0) {
         reply_text(resp, 200, "now");
         return TM_HTTP_ANSWERED;
+    }
+    if (strcmp(req->path, "/defer") == 0) {
+        tm_http_call_to_worker(call, deferred_work, resp);
+        return TM_HTTP_LATER;
     }
     if (strcmp(req->path, "/later") != 0)
         return TM_HTTP_TO_WORKER;
@@ -914,7 +924,8 @@ static void test_inline_handler(void **state)
     sleep_ms(20);
     roundtrip(other, "GET /now HTTP/1.1\r\nHost: t\r\n\r\n", 200, "now");
     roundtrip(other, "GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n", 200, "fixed-body");
-    assert_int_equal(atomic_load(&f->echo.calls), 1); /* /now never reached a worker */
+    roundtrip(other, "GET /defer HTTP/1.1\r\nHost: t\r\n\r\n", 200, "on a worker");
+    assert_int_equal(atomic_load(&f->echo.calls), 1); /* only /fixed reached the handler */
     roundtrip(slow, "", 200, "later");
     struct reply r;
     assert_int_equal(client_read_reply(slow, &r), 0);
