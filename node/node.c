@@ -30,10 +30,11 @@
 #define PORT_QUERY 2
 #define URL_MAX 96
 #define URLS_MAX 1024
-/* A REST handler holds its worker while its write waits for the shard's
- * group commit (write_queue.h), so the workers bound the writes that can
- * share a call: with 32, 100 single-row clients made 2.6k-2.9k upserts/s,
- * with 128 4.4k (docs/benchmarks.md, fourth session). */
+/* A REST handler holds its worker while it waits: reads, and writes the
+ * loop thread does not start itself (bodies over 64 KiB, autoID keys,
+ * merges; proxy.h). With 32 workers, when every write held one, 100
+ * single-row clients made 2.6k-2.9k upserts/s, with 128 4.4k
+ * (docs/benchmarks.md, fourth session). */
 #define PROXY_HTTP_WORKERS 128
 
 struct node {

@@ -501,7 +501,7 @@ struct inline_req {
     struct tm_req r;
     struct tm_http_call *call;
     struct tm_http_response *resp;
-    const char *action; /* "insert" or "upsert", static */
+    const char *action; /* "insert" or "upsert", in the request's path */
 };
 
 static void answer_later(struct tm_req *r, int rc)
@@ -528,15 +528,13 @@ enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
                                           const struct tm_http_request *http,
                                           struct tm_http_response *resp)
 {
-    static const char prefix[] = "/v2/vectordb/entities/";
+    int (*fn)(struct tm_req *, const char *) = NULL;
+    const char *action = NULL;
     if (http->body_len > INLINE_MAX_BODY || strcmp(http->method, "POST") != 0 ||
-        strncmp(http->path, prefix, sizeof prefix - 1) != 0)
+        !resolve(http->path, &fn, &action) || fn != tm_rest_entity ||
+        (strcmp(action, "insert") != 0 && strcmp(action, "upsert") != 0))
         return TM_HTTP_TO_WORKER;
-    const char *path_action = http->path + sizeof prefix - 1;
-    const char *action = strcmp(path_action, "insert") == 0   ? "insert"
-                         : strcmp(path_action, "upsert") == 0 ? "upsert"
-                                                              : NULL;
-    struct inline_req *in = action ? malloc(sizeof *in) : NULL;
+    struct inline_req *in = malloc(sizeof *in);
     if (!in)
         return TM_HTTP_TO_WORKER;
     *in = (struct inline_req){.call = call, .resp = resp, .action = action};

@@ -50,9 +50,7 @@ static void span_of(const struct tm_batch *b, struct tm_mpw *w)
         tm_mpw_nil(w);
 }
 
-/* One request's writes, one per shard, sent at once and answered
- * together: the handler waits for them, or, on the loop thread
- * (r->answer_later), the last answer finishes the request. */
+/* One shard's part of a request's writes. */
 struct shard_write {
     struct write_set *set;
     int shard;
@@ -60,6 +58,9 @@ struct shard_write {
     struct tm_wq_item item;
 };
 
+/* One request's writes, one per shard, sent at once and answered
+ * together: the handler waits for them, or, on the loop thread
+ * (r->answer_later), the last answer finishes the request. */
 struct write_set {
     struct tm_req *r;
     int n;

@@ -125,6 +125,7 @@ static void test_each_write_its_answer_calls_shared(void **state)
     struct writer bad = {.q = &refused, .shard = 9};
     assert_int_equal(write_one(&bad, 1, &ts, &st), TM_ESTATUS);
     assert_int_equal(st.code, 10001);
+    assert_null(refused.head); /* taken before it was answered */
     tm_write_queue_stop(&refused);
 
     tm_rpc_client_close(c);
