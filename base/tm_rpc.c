@@ -1,5 +1,6 @@
 /* nng req/rep transport for role-to-role calls. */
 #include "tm_rpc.h"
+#include "tm_nng.h"
 #include "tm_log.h"
 #include "tm_time.h"
 
@@ -15,7 +16,7 @@
 
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
-static int map_nng(int rv)
+int tm_nng_err(int rv)
 {
     switch (rv) {
     case 0:
@@ -171,7 +172,7 @@ int tm_rpc_server_start(struct tm_rpc_server **out, const char *url, int workers
         TM_ERROR("rpc", "cannot listen on %s: %s", url, nng_strerror(rv));
         nng_close(s->sock);
         free(s);
-        return map_nng(rv);
+        return tm_nng_err(rv);
     }
     s->threads = calloc((size_t)workers, sizeof *s->threads);
     for (int i = 0; s->threads && i < workers; i++)
@@ -245,7 +246,7 @@ static int addr_open(struct rpc_addr *a, const char *url)
         TM_ERROR("rpc", "cannot dial %s: %s", url, nng_strerror(rv));
         nng_close(a->sock);
     }
-    return map_nng(rv);
+    return tm_nng_err(rv);
 }
 
 int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls)
@@ -325,8 +326,8 @@ static int request_msg(nng_msg **out, const char *type, uint64_t id, const void 
         tm_mpw_nil(&w);
     int rc = tm_mpw_error(&w);
     if (!rc)
-        rc = map_nng(nng_msg_alloc(out, 0));
-    if (!rc && (rc = map_nng(nng_msg_append(*out, w.buf.data, w.buf.len))))
+        rc = tm_nng_err(nng_msg_alloc(out, 0));
+    if (!rc && (rc = tm_nng_err(nng_msg_append(*out, w.buf.data, w.buf.len))))
         nng_msg_free(*out);
     tm_mpw_free(&w);
     return rc;
@@ -389,11 +390,7 @@ static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr
     while (!w->done && !watch)
         pthread_cond_wait(&w->cond, &w->mu); /* one address: nothing to give up for */
     while (!w->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000;
-        if (ts.tv_nsec >= 1000000000)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = tm_deadline_ms(50);
         if (pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0)
             continue;
         idle_slices = atomic_load(&watch->pipes) > 0 ? 0 : idle_slices + 1;
@@ -415,7 +412,7 @@ static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struc
     struct waiter w = {.done = false};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, NULL);
-    int rc = map_nng(nng_aio_alloc(&aio, on_aio, &w));
+    int rc = tm_nng_err(nng_aio_alloc(&aio, on_aio, &w));
     if (rc) {
         nng_msg_free(*msg);
         *msg = NULL;
@@ -424,13 +421,13 @@ static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struc
         nng_aio_set_msg(aio, *msg);
         nng_ctx_send(ctx, aio);
         aio_wait_watch(aio, &w, watch);
-        rc = map_nng(nng_aio_result(aio));
+        rc = tm_nng_err(nng_aio_result(aio));
         if (rc) {
             nng_msg_free(*msg);
         } else {
             nng_ctx_recv(ctx, aio);
             aio_wait_watch(aio, &w, watch);
-            rc = map_nng(nng_aio_result(aio));
+            rc = tm_nng_err(nng_aio_result(aio));
         }
         *msg = rc ? NULL : nng_aio_get_msg(aio);
         nng_aio_free(aio);
@@ -452,7 +449,7 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
     int rc = request_msg(&msg, type, id, body, len);
     if (rc)
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
-    if ((rc = map_nng(nng_ctx_open(&ctx, c->addrs[i].sock)))) {
+    if ((rc = tm_nng_err(nng_ctx_open(&ctx, c->addrs[i].sock)))) {
         nng_msg_free(msg);
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }

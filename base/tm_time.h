@@ -26,6 +26,20 @@ static inline uint64_t tm_mono_ms(void)
     return tm_mono_ns() / 1000000u;
 }
 
+/* CLOCK_REALTIME ms from now, for pthread_cond_timedwait. */
+static inline struct timespec tm_deadline_ms(uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000u);
+    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 static inline void tm_sleep_ms(uint64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};

@@ -4,7 +4,8 @@
  * the coordinators and heartbeats every 500 ms; data, query and proxy roles
  * wait for the coordinators' shard placement, then start on tcp://
  * addresses derived from --rpc: the coordinator on its port, the data role
- * on port+1, the query role on port+2. */
+ * on port+1, the query role on port+2, the data role's log stream on
+ * port+3. */
 #include "node.h"
 #include "coord_role.h"
 #include "data_role.h"
@@ -28,6 +29,7 @@
 
 #define PORT_DATA 1
 #define PORT_QUERY 2
+#define PORT_STREAM 3
 #define URL_MAX 96
 #define URLS_MAX 1024
 /* A REST handler holds its worker while it waits: reads, and writes the
@@ -48,6 +50,7 @@ struct node {
     int shards;
     struct tm_data_group groups[64];
     char shard_urls[64][URLS_MAX]; /* each shard's data role replicas */
+    char stream_urls[URLS_MAX];    /* every data node's log stream, once */
     const char *shard_url_ptrs[64];
     char query_urls[TM_PROXY_MAX_QUERY][URL_MAX];
     const char *query_url_ptrs[TM_PROXY_MAX_QUERY];
@@ -129,6 +132,32 @@ static void *heartbeat_main(void *arg)
 
 /* ---- placement ---- */
 
+static bool listed(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && memcmp(p, item, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* Adds a data node's log stream to nd->stream_urls unless listed. */
+static int add_stream_url(struct node *nd, const char *rpc)
+{
+    char url[URL_MAX];
+    size_t len = strlen(nd->stream_urls);
+    int rc = url_at(url, sizeof url, rpc, PORT_STREAM);
+    if (rc || listed(nd->stream_urls, url))
+        return rc;
+    if (len + strlen(url) + 2 > sizeof nd->stream_urls)
+        return TM_ECORRUPT;
+    snprintf(nd->stream_urls + len, sizeof nd->stream_urls - len, "%s%s", len ? "," : "", url);
+    return 0;
+}
+
 /* The coordinators' placement (coord/placement.h) as Raft groups for the
  * data role and, per shard, its replicas' data role URLs. */
 static int parse_placement(struct node *nd, struct tm_mpr b)
@@ -146,7 +175,9 @@ static int parse_placement(struct node *nd, struct tm_mpr b)
             char url[URL_MAX];
             g->members[i].id = m[i].id;
             snprintf(g->members[i].address, sizeof g->members[i].address, "%s", m[i].raft);
-            rc = url_at(url, sizeof url, m[i].rpc, PORT_DATA);
+            rc = add_stream_url(nd, m[i].rpc);
+            if (!rc)
+                rc = url_at(url, sizeof url, m[i].rpc, PORT_DATA);
             if (!rc && len + strlen(url) + 2 > URLS_MAX)
                 rc = TM_ECORRUPT;
             if (!rc)
@@ -283,10 +314,11 @@ static int start_coord(struct node *nd)
 static int start_data(struct node *nd, const char *coord_url)
 {
     const struct tm_node_config *c = nd->cfg;
-    char wal[1100], seg[1100], url[URL_MAX];
+    char wal[1100], seg[1100], url[URL_MAX], stream[URL_MAX];
     snprintf(wal, sizeof wal, "%s/wal", c->dir);
     snprintf(seg, sizeof seg, "%s/segments", c->dir);
     url_at(url, sizeof url, c->rpc, PORT_DATA);
+    url_at(stream, sizeof stream, c->rpc, PORT_STREAM);
     struct tm_sealer_config sc = {seg, coord_url, nd->shards};
     int rc = tm_sealer_open(&nd->r.sealer, &sc);
     if (rc)
@@ -300,6 +332,7 @@ static int start_data(struct node *nd, const char *coord_url)
         .seal_bytes = (uint64_t)(c->seal_mb > 0 ? c->seal_mb : 64) << 20,
         .seal_rows = (uint64_t)(c->seal_rows > 0 ? c->seal_rows : 0),
         .groups = nd->groups,
+        .stream_url = stream,
         .files_dir = seg,
         .self_id = c->id,
         .election_ms = c->election_ms,
@@ -317,6 +350,7 @@ static int start_query(struct node *nd, const char *coord_url)
                                       .data_url = nd->shard_urls[0],
                                       .shard_data_urls = nd->shard_url_ptrs,
                                       .coord_url = coord_url,
+                                      .stream_urls = nd->stream_urls,
                                       .shards = nd->shards,
                                       .index_dir = idx,
                                       .fetch_dir = fetched,

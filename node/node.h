@@ -13,7 +13,7 @@ struct tm_node_config {
     char dir[1024];        /* this node's state */
     char coord[1024];      /* every coordinator's RPC address (host:port), comma separated */
     char coord_raft[1024]; /* their Raft addresses, same order (coordinators) */
-    char rpc[64];          /* RPC base: coord on its port, data on +1, query on +2 */
+    char rpc[64];          /* RPC base: coord on its port, data +1, query +2, stream +3 */
     char raft[64];         /* Raft base of the data role: shard s on port + s */
     char http[64];         /* the proxy's REST listener */
     int shards, replicas;  /* coordinators, at the placement decision */

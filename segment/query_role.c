@@ -139,34 +139,47 @@ static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, siz
     return rc;
 }
 
-static int tail_once(struct qshard *sh)
+/* An entry's timestamp (its "ts" key; 0 if unreadable: applying it then
+ * reports the error). */
+static uint64_t entry_ts(const uint8_t *p, size_t len)
 {
-    struct tm_query_role *q = sh->q;
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 3);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh->id);
-    tm_mpw_cstr(&w, "after"), tm_mpw_uint(&w, sh->after);
-    tm_mpw_cstr(&w, "wait_ms"), tm_mpw_uint(&w, 300);
-    int rc = tm_rpc_call(sh->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
-    tm_mpw_free(&w);
-    if (rc)
-        return rc;
+    struct tm_mpr r;
+    tm_mpr_init(&r, p, len);
+    int64_t ts = tm_mpr_key_int(r, "ts", 0);
+    return ts > 0 ? (uint64_t)ts : 0;
+}
+
+/* Applies a "tail" answer or a pushed message (data_role.h): its entries
+ * above this shard's position, then its safe timestamp. A pushed message
+ * that starts above the position is a gap: TM_EAGAIN, nothing applied. */
+static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed)
+{
     uint32_t n, kn, nent = 0;
     const char *k;
-    uint64_t safe = 0, ts;
-    struct tm_mpr *b = &rep.body;
+    uint64_t safe = 0, after = 0, ts;
+    int rc = 0;
+    bool placed = !pushed; /* a pushed message says where it starts first */
     tm_mpr_map(b, &n);
     for (uint32_t i = 0; i < n && !b->err && !rc; i++) {
         tm_mpr_str(b, &k, &kn);
-        if (KEY_IS(k, kn, "entries")) {
+        if (KEY_IS(k, kn, "after") && pushed) {
+            tm_mpr_uint(b, &after);
+            placed = after <= sh->after;
+        } else if (KEY_IS(k, kn, "entries") && !placed) {
+            return TM_EAGAIN;
+        } else if (KEY_IS(k, kn, "entries")) {
             tm_mpr_array(b, &nent);
             for (uint32_t e = 0; e < nent && !b->err && !rc; e++) {
                 const uint8_t *p;
                 uint32_t len;
-                if (!tm_mpr_bin(b, &p, &len) && !(rc = apply_entry(q, sh->id, p, len, &ts)))
+                if (tm_mpr_bin(b, &p, &len))
+                    continue; /* b->err ends the loop */
+                uint64_t at = pushed ? entry_ts(p, len) : UINT64_MAX;
+                if (at == 0)
+                    rc = TM_ECORRUPT;
+                else if (at <= sh->after)
+                    continue; /* pushed before this shard caught up to it */
+                if (!rc && !(rc = apply_entry(sh->q, sh->id, p, len, &ts)))
                     sh->after = ts; /* per entry: a retry must not apply one twice */
             }
         } else if (KEY_IS(k, kn, "safe")) {
@@ -176,9 +189,9 @@ static int tail_once(struct qshard *sh)
         }
     }
     rc = rc ? rc : b->err;
-    tm_rpc_reply_free(&rep);
-    if (rc)
-        return rc;
+    if (rc || !placed)
+        return rc ? rc : TM_EAGAIN;
+    struct tm_query_role *q = sh->q;
     pthread_mutex_lock(&q->progress_mu);
     if (safe > q->tsafe[sh->id])
         q->tsafe[sh->id] = safe;
@@ -187,12 +200,51 @@ static int tail_once(struct qshard *sh)
     return 0;
 }
 
+/* Asks the shard's leader for the entries after this shard's position,
+ * waiting up to wait_ms for one when there is none yet. */
+static int tail_once(struct qshard *sh, int wait_ms)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 3);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh->id);
+    tm_mpw_cstr(&w, "after"), tm_mpw_uint(&w, sh->after);
+    tm_mpw_cstr(&w, "wait_ms"), tm_mpw_uint(&w, (uint64_t)wait_ms);
+    int rc = tm_rpc_call(sh->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    rc = apply_tail_body(sh, &rep.body, false);
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* One step of a shard's tail: while the leader's pushes arrive, apply the
+ * next (a gap, or none for a while, is caught up with a call that does not
+ * wait); otherwise ask with "tail" and wait there for entries. */
+static int tail_step(struct qshard *sh)
+{
+    if (!tm_qstream_live(sh))
+        return tail_once(sh, 300);
+    struct tm_stream_msg m;
+    int rc = tm_qstream_next(sh, 250, &m);
+    if (rc == 0) {
+        struct tm_mpr b;
+        tm_mpr_init(&b, m.data, m.len);
+        rc = apply_tail_body(sh, &b, true);
+        tm_stream_msg_free(&m);
+    }
+    return rc == TM_EAGAIN || rc == TM_ETIMEDOUT ? tail_once(sh, 0) : rc;
+}
+
 static void *tail_main(void *arg)
 {
     struct qshard *sh = arg;
     pthread_setname_np(pthread_self(), "tm-tail");
     while (!atomic_load(&sh->q->stopping)) {
-        int rc = tail_once(sh);
+        int rc = tail_step(sh);
         if (rc && !atomic_load(&sh->q->stopping)) {
             TM_WARN("query", "shard %d: tail failed: %s", sh->id, tm_strerror(rc));
             struct timespec pause = {0, 100 * 1000000};
@@ -246,14 +298,7 @@ static int guarantee(struct tm_query_role *q, const struct read_args *a, uint64_
 static int wait_serviceable(struct tm_query_role *q, const uint64_t *g, uint64_t ask,
                             uint64_t timeout_ms, uint64_t *read_ts)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = tm_deadline_ms(timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&q->progress_mu);
     for (int s = 0; s < q->nshards && !rc; s++)
@@ -541,6 +586,8 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     /* After the load: the builder's first sweep must see every segment. */
     if (!rc)
         rc = tm_qidx_run(q);
+    if (!rc && cfg->stream_urls) /* before the tails: they look for pushes */
+        rc = tm_qstream_start(q, cfg->stream_urls);
     for (int i = 0; !rc && i < cfg->shards; i++) {
         if (!(q->serves >> i & 1))
             continue;
@@ -567,7 +614,8 @@ void tm_query_role_stop(struct tm_query_role *q)
     for (int i = 0; q->shards && i < q->nshards_alloc; i++)
         if (q->shards[i].tailing)
             pthread_join(q->shards[i].thread, NULL);
-    tm_qidx_stop(q); /* before the stores go: the builder reads them */
+    tm_qstream_stop(q); /* after the tails: they take its messages */
+    tm_qidx_stop(q);    /* before the stores go: the builder reads them */
     for (int i = 0; q->shards && i < q->nshards_alloc; i++)
         tm_rpc_client_close(q->shards[i].data);
     tm_rpc_client_close(q->coord);

@@ -39,6 +39,10 @@ struct tm_query_role_config {
      * follows the leader); NULL: every shard at data_url. */
     const char *const *shard_data_urls;
     const char *coord_url;
+    /* The data nodes' log streams (comma-separated; data_role.h, "The log
+     * stream"): the tails take pushed entries from there and call "tail"
+     * only to fill gaps. NULL: they only call "tail". */
+    const char *stream_urls;
     int shards;
     /* Where index files live (query_index.h), created when first needed;
      * NULL: indexes are built in memory only, and again after a restart. */

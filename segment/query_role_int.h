@@ -12,6 +12,7 @@
 #include "search.h"
 #include "store.h"
 #include "tm_rpc.h"
+#include "tm_stream.h"
 
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
@@ -38,6 +39,12 @@ struct qshard {
      * if later): skipped by the tail. */
     uint64_t sealed_ts;
     bool tailing; /* a tail thread runs (joined at stop) */
+    /* Pushed messages of this shard (query_stream.c), guarded by in_mu. */
+    pthread_mutex_t in_mu;
+    pthread_cond_t in_cond;
+    struct tm_stream_msg *inbox; /* a ring of QSTREAM_INBOX */
+    unsigned in_head, in_len;
+    atomic_uint_fast64_t pushed_ms; /* tm_mono_ms() of the last message */
 };
 
 struct tm_query_role {
@@ -56,9 +63,25 @@ struct tm_query_role {
     pthread_mutex_t progress_mu;
     pthread_cond_t progress;
     uint64_t *tsafe;
-    struct qidx *qidx;    /* the index builder (query_index.c) */
+    struct qidx *qidx; /* the index builder (query_index.c) */
+    /* the log stream (query_stream.c): NULL when the shards are only pulled */
+    struct tm_stream_sub *stream;
+    pthread_t stream_thread;
+    bool stream_up;
     char fetch_dir[1024]; /* "": sealed segments are read where the data role wrote them */
 };
+
+/* query_stream.c: receives the shard leaders' pushed entries (data_role.h,
+ * "The log stream") and hands each to its shard's inbox for the tail thread.
+ * Start once the shards are set up, stop before they are freed. */
+int tm_qstream_start(struct tm_query_role *q, const char *urls);
+void tm_qstream_stop(struct tm_query_role *q);
+/* Whether the shard's stream delivered lately: its tail thread then waits
+ * for pushes instead of calling "tail" and waiting there. */
+bool tm_qstream_live(struct qshard *sh);
+/* The shard's next pushed message, waiting up to timeout_ms: 0 or
+ * TM_ETIMEDOUT. */
+int tm_qstream_next(struct qshard *sh, int timeout_ms, struct tm_stream_msg *out);
 
 struct tm_seal_owned;
 /* query_fetch.c: reads the range sealed at index that the shard leader

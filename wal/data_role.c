@@ -90,6 +90,7 @@ static void wake_turn(struct shard *sh)
     if (sh->tails_to_wake) {
         pthread_mutex_lock(&sh->tmu);
         pthread_cond_broadcast(&sh->tcond);
+        tm_data_push_wake(sh);
         pthread_mutex_unlock(&sh->tmu);
         sh->tails_to_wake = false;
     }
@@ -307,6 +308,7 @@ static void publish_safe(struct shard *sh, uint64_t ts)
     if (ts > sh->safe_ts)
         sh->safe_ts = ts;
     pthread_cond_broadcast(&sh->tcond);
+    tm_data_push_wake(sh);
     pthread_mutex_unlock(&sh->tmu);
 }
 
@@ -358,6 +360,10 @@ static void tick_start_job(struct tm_raft_job *job, int stopping)
     uv_check_init(tm_raft_group_loop(sh->raft), &sh->turn_end);
     sh->turn_end.data = sh;
     uv_check_start(&sh->turn_end, on_turn_end);
+    pthread_mutex_lock(&sh->tmu);
+    sh->pushed_ts = sh->last_ts; /* the replayed log is not pushed */
+    sh->push_ready = true;
+    pthread_mutex_unlock(&sh->tmu);
     sh->tick_started = true;
 }
 
@@ -541,20 +547,11 @@ void tm_data_enqueue(struct shard *sh, struct write_req *req)
 
 static void wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = tm_deadline_ms((uint64_t)ms);
     pthread_cond_timedwait(cond, mu, &ts);
 }
 
-/* The first position whose entry has a timestamp above `after` (the log's
- * timestamps rise). */
-static uint64_t first_after(const struct shard *sh, uint64_t after)
+uint64_t tm_data_first_after(const struct shard *sh, uint64_t after)
 {
     uint64_t lo = 0, hi = sh->nlog;
     while (lo < hi) {
@@ -587,10 +584,10 @@ static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw
                       sh->id, (long long)after, (unsigned long long)sh->base_ts);
         return;
     }
-    uint64_t first = first_after(sh, (uint64_t)after);
+    uint64_t first = tm_data_first_after(sh, (uint64_t)after);
     if (first >= sh->nlog && wait) {
         wait_ms(&sh->tcond, &sh->tmu, wait);
-        first = first_after(sh, (uint64_t)after);
+        first = tm_data_first_after(sh, (uint64_t)after);
     }
     uint64_t end = first, bytes = 0;
     while (end < sh->nlog && (end == first || bytes + sh->log[end].len <= TAIL_MAX_BYTES))
@@ -773,7 +770,9 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id,
          * docs/cluster.md). */
         .snapshot_trailing = grp ? 4096 : 8,
     };
-    rc = tm_raft_group_start(&sh->raft, &cfg);
+    rc = tm_data_push_start(sh); /* first: the loop wakes it from its start */
+    if (!rc)
+        rc = tm_raft_group_start(&sh->raft, &cfg);
     if (rc)
         return rc;
     sh->tick_job.fn = tick_start_job;
@@ -790,6 +789,7 @@ static void shard_stop(struct shard *sh)
         tm_raft_group_post(sh->raft, &sh->tick_job);
         tm_raft_group_stop(sh->raft);
     }
+    tm_data_push_stop(sh);
     for (uint64_t i = 0; i < sh->nlog; i++)
         free(sh->log[i].p);
     free(sh->log);
@@ -813,6 +813,8 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     d->cluster = cfg->groups != NULL;
     snprintf(d->files_root, sizeof d->files_root, "%s", cfg->files_dir ? cfg->files_dir : "");
     tm_data_lease_init(d);
+    if (!rc && cfg->stream_url) /* before the shards: their pushers send */
+        rc = tm_stream_pub_open(&d->stream, cfg->stream_url);
     for (int i = 0; !rc && i < cfg->shards; i++, d->nshards++)
         rc = shard_start(d, &d->shards[i], i, cfg);
     if (!rc)
@@ -835,6 +837,7 @@ void tm_data_role_stop(struct tm_data_role *d)
     tm_data_lease_stop(d); /* it posts drains to the shards */
     for (int i = 0; i < d->nshards; i++)
         shard_stop(&d->shards[i]);
+    tm_stream_pub_close(d->stream); /* after the shards' pushers */
     tm_rpc_client_close(d->coord);
     tm_data_lease_destroy(d);
     free(d->shards);

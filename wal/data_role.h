@@ -42,6 +42,17 @@
  *             log. Any replica answers it; the other calls only the leader
  *             (TM_MV_NOT_LEADER elsewhere).
  *
+ * The log stream (cluster only, with a stream_url): a shard's leader also
+ * pushes what it applies, at the end of each turn of its loop and when its
+ * safe timestamp rises, as {"v": 1, "shard", "after", "entries", "safe"}
+ * (tm_stream.h): the entries with timestamps above `after`, in log order,
+ * and the safe timestamp as in a "tail" answer. A query node that applied
+ * up to `after` or beyond applies the rest without a call; one that finds a
+ * gap (its position is below `after`: a message was dropped, or it was not
+ * connected) catches up with "tail". A turn whose entries exceed
+ * TAIL_MAX_BYTES pushes none, with `after` at its last: a gap for every
+ * reader, which "tail" fills in parts.
+ *
  * Snapshots (with a sink): right after a seal the shard takes a Raft
  * snapshot holding its last timestamp, the dedupe window, the sink's
  * ranges and the raw entries applied since the seal (few: the snapshot
@@ -108,6 +119,9 @@ struct tm_data_role_config {
      * the standalone server). This node hosts the shards whose group names
      * self_id; elsewhere its calls answer TM_MV_NOT_LEADER. */
     const struct tm_data_group *groups;
+    /* A cluster's log stream: where this node's shard leaders push applied
+     * entries; NULL: none (the query roles only pull with "tail"). */
+    const char *stream_url;
     /* The segments root, whose files "files"/"file" serve; NULL: none. */
     const char *files_dir;
     uint64_t self_id;

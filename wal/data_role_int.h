@@ -12,6 +12,7 @@
 #include "entry.h"
 #include "raftgroup.h"
 #include "tm_rpc.h"
+#include "tm_stream.h"
 #include "tm_wait.h"
 
 #define MAX_BATCH 64
@@ -82,6 +83,13 @@ struct shard {
     bool hosted;
     uint64_t digest, ndigest;
     uint64_t base_ts; /* the log before log[0] is in segments up to this ts */
+    /* the log stream's pusher (data_push.c), guarded by tmu: the last
+     * entry's and the safe timestamp pushed; ready once the replayed log is
+     * behind (it is not pushed) */
+    uint64_t pushed_ts, pushed_safe;
+    bool push_ready, push_stop, pusher_up;
+    pthread_t pusher;
+    pthread_cond_t push_cond;
     /* timestamp lease, loop thread only (lease.c) */
     uint64_t lease_next, lease_end, lease_ms;
     /* the spare lease, fetched ahead by the lease thread; lease_gen counts
@@ -99,6 +107,7 @@ struct tm_data_role {
     uint64_t seal_bytes, seal_rows;
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
+    struct tm_stream_pub *stream; /* NULL: the query roles only pull */
     bool cluster;
     char files_root[1024]; /* segment files served by "files" and "file" */
     /* the lease thread (lease.c) */
@@ -113,6 +122,16 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
                          size_t len);
 void tm_data_enqueue(struct shard *sh, struct write_req *req);
 void tm_data_digest_add(struct shard *sh, const void *buf, size_t len);
+/* The first position whose entry has a timestamp above `after` (the log's
+ * timestamps rise). Under tmu. */
+uint64_t tm_data_first_after(const struct shard *sh, uint64_t after);
+/* data_push.c: the shard's pusher thread (none without a stream); stop it
+ * before the shard's log is freed. */
+int tm_data_push_start(struct shard *sh);
+void tm_data_push_stop(struct shard *sh);
+/* Under tmu, after entries applied or the safe timestamp rose: wakes the
+ * pusher if this replica leads (a follower's wakes every tick only). */
+void tm_data_push_wake(struct shard *sh);
 /* Asks the shard's loop to drain its queue soon (any thread). */
 void tm_data_post_drain(struct shard *sh);
 /* lease.c: n consecutive timestamps from the shard's lease (loop thread),

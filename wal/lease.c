@@ -64,11 +64,7 @@ static void *lease_main(void *arg)
             if (wants_spare(&d->shards[i], tm_wall_ms()))
                 refill(&d->shards[i]);
         pthread_mutex_lock(&d->lease_wait_mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 10 * 1000000;
-        if (until.tv_nsec >= 1000000000)
-            until.tv_sec++, until.tv_nsec -= 1000000000;
+        struct timespec until = tm_deadline_ms(10);
         if (!d->lease_stop)
             pthread_cond_timedwait(&d->lease_wake, &d->lease_wait_mu, &until);
     }

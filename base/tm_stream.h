@@ -1,0 +1,53 @@
+/* A one-way message stream over nng pub/sub: the WAL shard leaders push the
+ * entries they apply to the query nodes (DESIGN.md §4, "a streaming socket
+ * for log tailing").
+ *
+ * The stream is lossy by design: nng drops a message for a subscriber whose
+ * queue is full, and a subscriber sees nothing sent while it was not
+ * connected. Every message therefore says where it starts, and a subscriber
+ * that finds a gap catches up with a "tail" call (data_role.h); the stream
+ * only spares the calls while nothing is lost.
+ *
+ * Every subscriber sets a receive size limit (TM_STREAM_MAX_MSG).
+ */
+#ifndef TM_STREAM_H
+#define TM_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tm_err.h"
+
+#define TM_STREAM_MAX_MSG (64u << 20)
+
+struct tm_stream_pub;
+struct tm_stream_sub;
+
+/* Listens on url. 0 or a negative error. */
+int tm_stream_pub_open(struct tm_stream_pub **out, const char *url);
+void tm_stream_pub_close(struct tm_stream_pub *p);
+/* Sends one message to every connected subscriber; never blocks. */
+int tm_stream_pub_send(struct tm_stream_pub *p, const void *data, size_t len);
+
+/* Dials every address in the comma-separated urls (redialling in the
+ * background while one is down). */
+int tm_stream_sub_open(struct tm_stream_sub **out, const char *urls);
+/* Unblocks a waiting tm_stream_sub_recv (TM_ESHUTDOWN) and frees. Call once
+ * the receiving thread has returned. */
+void tm_stream_sub_close(struct tm_stream_sub *s);
+/* Makes tm_stream_sub_recv return TM_ESHUTDOWN (from any thread). */
+void tm_stream_sub_shutdown(struct tm_stream_sub *s);
+
+/* A received message: data/len are valid until tm_stream_msg_free. */
+struct tm_stream_msg {
+    void *msg; /* nng_msg, owned */
+    const uint8_t *data;
+    size_t len;
+};
+
+/* Waits up to timeout_ms for the next message: 0, TM_ETIMEDOUT, or
+ * TM_ESHUTDOWN. */
+int tm_stream_sub_recv(struct tm_stream_sub *s, int timeout_ms, struct tm_stream_msg *out);
+void tm_stream_msg_free(struct tm_stream_msg *m);
+
+#endif
