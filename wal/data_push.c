@@ -8,6 +8,8 @@
 #include "tm_mp.h"
 #include "tm_time.h"
 
+#include <stdlib.h>
+
 /* Encodes the entries after `after` (all of them, or none when they exceed
  * TAIL_MAX_BYTES: then `after` moves to the last). Under tmu. */
 static void encode_push(struct shard *sh, uint64_t after, uint64_t safe, struct tm_mpw *w)
@@ -43,17 +45,30 @@ static bool take_push(struct shard *sh, struct tm_mpw *w)
     return news && atomic_load(&sh->leading) && !w->buf.err;
 }
 
+/* Test hook: TIDEMARK_TEST_DROP_PUSH=N leaves every Nth push of a shard
+ * unsent, as a full queue would, so a test can see the query nodes find the
+ * gaps and fill them. Unset in normal use: 0, nothing dropped. */
+static unsigned drop_every(void)
+{
+    const char *v = getenv("TIDEMARK_TEST_DROP_PUSH");
+    return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+}
+
 static void *pusher_main(void *arg)
 {
     struct shard *sh = arg;
+    unsigned drop = drop_every(), pushes = 0;
     pthread_setname_np(pthread_self(), "tm-push");
+    if (drop)
+        TM_WARN("data", "shard %d: test hook: every push number %u dropped", sh->id, drop);
     pthread_mutex_lock(&sh->tmu);
     while (!sh->push_stop) {
         struct tm_mpw w;
         tm_mpw_init(&w);
         if (sh->push_ready && take_push(sh, &w)) {
             pthread_mutex_unlock(&sh->tmu);
-            int rc = tm_stream_pub_send(sh->role->stream, w.buf.data, w.buf.len);
+            bool dropped = drop && ++pushes % drop == 0;
+            int rc = dropped ? 0 : tm_stream_pub_send(sh->role->stream, w.buf.data, w.buf.len);
             if (rc)
                 TM_WARN("data", "shard %d: push failed: %s", sh->id, tm_strerror(rc));
             tm_mpw_free(&w);

@@ -15,6 +15,9 @@ temporary directory (coordinators, 3 data nodes, 2 query nodes, 1 proxy;
   restarted node serves again.
 - of three coordinators the leader is killed: DDL and writes continue within
   a few seconds, with rising write timestamps; again with the restarted one.
+- the shard leaders leave every third push of applied entries unsent (a
+  test hook): after each acknowledged write a Strong read sees it and
+  every earlier one, so the query nodes found each gap and filled it.
 - each query node serves one of the two shards: every read goes to both and
   the proxy merges (top-k, offsets, grouping, filtered queries, counts, gets,
   merge-mode upserts), each answer equal to an exact reference; with one
@@ -860,6 +863,40 @@ class QueryFanout(ClusterCase):
             "consistencyLevel": "Strong"}).get("code") == 0 or Failed("count"),
             60 * SLOW, "reads after restarting query node %d" % victim, 0.2)
         self.check_searches(coll, vecs, vals, rnd)
+
+
+class PushGaps(ClusterCase):
+    """The log stream loses messages by design (a subscriber's full queue,
+    a connection not up yet); here every third push is never sent."""
+    DROP_EVERY = "3"
+
+    def setUp(self):
+        os.environ["TIDEMARK_TEST_DROP_PUSH"] = self.DROP_EVERY
+        try:
+            super().setUp()
+        finally:
+            del os.environ["TIDEMARK_TEST_DROP_PUSH"]
+
+    def test_dropped_pushes_are_caught_up(self):
+        armed = [n for n in self.cl.ids("data")
+                 if "test hook: every push number 3 dropped" in self.cl.log_tail(n, 100000)]
+        self.assertTrue(armed, "no data node armed the push-dropping hook\n" + self.logs())
+        coll = "gaps"
+        self.create_collection(coll)
+        rnd = random.Random(23)
+        n = 30 if SANITIZED else 80
+        for k in range(n):
+            self.write_until_ok(coll, [{"id": k, "vec": vec_of(rnd), "v": k}], 30 * SLOW,
+                                "upsert of key %d" % k)
+            got = self.strong_rows(coll, [k])
+            self.assertEqual(got.get(k) if got else got, [{"id": k, "v": k}],
+                             "a Strong read right after key %d's write" % k)
+            self.assertEqual(self.strong_count(coll), k + 1, "Strong count after key %d" % k)
+        # Eventually reads converge too: nothing waits for them.
+        self.wait(lambda: self.rest.call("entities/query", {
+            "collectionName": coll, "filter": "", "outputFields": ["count(*)"],
+            "consistencyLevel": "Eventually"}).get("data", [{}])[0].get("count(*)") == n
+            or Failed("count"), 10 * SLOW, "an Eventually count of %d" % n)
 
 
 if __name__ == "__main__":
