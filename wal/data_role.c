@@ -90,8 +90,8 @@ static void wake_turn(struct shard *sh)
     if (sh->tails_to_wake) {
         pthread_mutex_lock(&sh->tmu);
         pthread_cond_broadcast(&sh->tcond);
-        tm_data_push_wake(sh);
         pthread_mutex_unlock(&sh->tmu);
+        tm_data_push_wake(sh);
         sh->tails_to_wake = false;
     }
     while (sh->acked_head) {
@@ -308,8 +308,8 @@ static void publish_safe(struct shard *sh, uint64_t ts)
     if (ts > sh->safe_ts)
         sh->safe_ts = ts;
     pthread_cond_broadcast(&sh->tcond);
-    tm_data_push_wake(sh);
     pthread_mutex_unlock(&sh->tmu);
+    tm_data_push_wake(sh);
 }
 
 /* A tick's barrier committed: a majority still followed this leader after

@@ -129,8 +129,10 @@ uint64_t tm_data_first_after(const struct shard *sh, uint64_t after);
  * before the shard's log is freed. */
 int tm_data_push_start(struct shard *sh);
 void tm_data_push_stop(struct shard *sh);
-/* Under tmu, after entries applied or the safe timestamp rose: wakes the
- * pusher if this replica leads (a follower's wakes every tick only). */
+/* After entries applied or the safe timestamp rose (changed under tmu, woken
+ * after it is released, so the pusher does not wake only to wait for the
+ * lock): wakes the pusher if this replica leads (a follower's wakes every
+ * tick only). */
 void tm_data_push_wake(struct shard *sh);
 /* Asks the shard's loop to drain its queue soon (any thread). */
 void tm_data_post_drain(struct shard *sh);
