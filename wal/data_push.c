@@ -11,9 +11,14 @@
 #include <stdlib.h>
 
 /* Encodes the entries after `after` (all of them, or none when they exceed
- * TAIL_MAX_BYTES: then `after` moves to the last). Under tmu. */
+ * TAIL_MAX_BYTES: then `after` moves to the last). Under tmu. The message
+ * must hold every entry above its `after`, and the log in memory holds
+ * those above base_ts only (a restored snapshot starts it at its seal), so
+ * `after` is at least base_ts: a reader further behind sees a gap. */
 static void encode_push(struct shard *sh, uint64_t after, uint64_t safe, struct tm_mpw *w)
 {
+    if (after < sh->base_ts)
+        after = sh->base_ts;
     uint64_t first = tm_data_first_after(sh, after), bytes = 0;
     for (uint64_t i = first; i < sh->nlog; i++)
         bytes += sh->log[i].len;
