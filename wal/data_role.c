@@ -321,6 +321,11 @@ static void on_tick_committed(void *arg, int rc)
         publish_safe(sh, sh->tick_ts);
 }
 
+static void on_snapshot_nudged(void *arg, int rc)
+{
+    (void)arg, (void)rc; /* the next tick looks again */
+}
+
 /* With nothing in flight, every later entry takes a later timestamp from the
  * TSO, so a fresh timestamp is safe: readers may treat the shard as complete
  * up to it. This advances tsafe on idle shards without writing entries of
@@ -338,6 +343,11 @@ static void on_tick(uv_timer_t *t)
         return;
     if (!sh->role->cluster) {
         publish_safe(sh, ts);
+        /* A seal's snapshot libraft skipped (another was being written)
+         * waits for an entry to apply; a barrier is one. In a cluster the
+         * ticks' barriers below are. */
+        if (tm_raft_group_snapshot_due(sh->raft))
+            tm_raft_group_barrier(sh->raft, on_snapshot_nudged, sh);
         return;
     }
     uint64_t running = sh->tick_ts; /* a barrier still running keeps its own */

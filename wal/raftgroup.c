@@ -42,6 +42,7 @@ struct tm_raft_group {
     struct raft_barrier user_barrier; /* tm_raft_group_barrier */
     tm_raft_done_fn user_done;
     void *user_arg;
+    bool snapshot_due;   /* tm_raft_group_snapshot_soon, loop thread only */
     atomic_bool leading; /* leads and applied every earlier entry */
     atomic_uint_fast64_t leader_id;
 };
@@ -219,12 +220,19 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     /* A snapshot asked for by tm_raft_group_snapshot_soon is taken: back to
      * the configured rhythm. */
     raft_set_snapshot_threshold(&g->raft, threshold_of(g));
+    g->snapshot_due = false;
     return 0;
 }
 
 void tm_raft_group_snapshot_soon(struct tm_raft_group *g)
 {
     raft_set_snapshot_threshold(&g->raft, 1);
+    g->snapshot_due = true;
+}
+
+bool tm_raft_group_snapshot_due(const struct tm_raft_group *g)
+{
+    return g->snapshot_due;
 }
 
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)

@@ -28,6 +28,7 @@
 #ifndef TM_RAFTGROUP_H
 #define TM_RAFTGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +104,11 @@ void tm_raft_free(void *p);
  * the configured threshold holds again): libraft 0.15 has no call that
  * snapshots now, only a threshold of entries since the last snapshot. */
 void tm_raft_group_snapshot_soon(struct tm_raft_group *g);
+/* Loop thread only. Whether that snapshot is still to be taken: libraft
+ * checks the threshold only as it applies an entry, and skips the check
+ * while another snapshot is being written, so without a later entry it
+ * would wait for the next write. */
+bool tm_raft_group_snapshot_due(const struct tm_raft_group *g);
 
 /* Loop thread only. Appends a barrier entry and calls done(arg, rc) on the
  * loop thread once it is committed (rc 0: a majority still followed this
