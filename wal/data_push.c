@@ -42,12 +42,13 @@ static void encode_push(struct shard *sh, uint64_t after, uint64_t safe, struct 
 static bool take_push(struct shard *sh, struct tm_mpw *w)
 {
     uint64_t safe = sh->last_ts > sh->safe_ts ? sh->last_ts : sh->safe_ts;
-    bool news = sh->last_ts != sh->pushed_ts || safe != sh->pushed_safe;
-    if (news && atomic_load(&sh->leading))
+    bool send =
+        atomic_load(&sh->leading) && (sh->last_ts != sh->pushed_ts || safe != sh->pushed_safe);
+    if (send)
         encode_push(sh, sh->pushed_ts, safe, w);
     sh->pushed_ts = sh->last_ts;
     sh->pushed_safe = safe;
-    return news && atomic_load(&sh->leading) && !w->buf.err;
+    return send && !w->buf.err;
 }
 
 /* Test hook: TIDEMARK_TEST_DROP_PUSH=N leaves every Nth push of a shard
