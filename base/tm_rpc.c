@@ -255,19 +255,10 @@ int tm_rpc_client_open(struct tm_rpc_client **out, const char *urls)
     if (!c)
         return TM_ENOMEM;
     pthread_mutex_init(&c->add_mu, NULL);
-    int rc = 0;
-    for (const char *u = urls; !rc && *u;) {
-        size_t len = strcspn(u, ",");
-        char url[256];
-        if (len == 0 || len >= sizeof url)
-            rc = TM_EINVAL;
-        else {
-            memcpy(url, u, len);
-            url[len] = '\0';
-            rc = tm_rpc_client_add(c, url);
-        }
-        u += len + (u[len] == ',');
-    }
+    int rc = 0, more;
+    char url[TM_URL_MAX];
+    for (const char *u = urls; !rc && (more = tm_url_next(&u, url)) != 0;)
+        rc = more < 0 ? more : tm_rpc_client_add(c, url);
     if (!rc && atomic_load(&c->n) == 0)
         rc = TM_EINVAL;
     if (rc) {

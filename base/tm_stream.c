@@ -66,20 +66,15 @@ int tm_stream_pub_send(struct tm_stream_pub *p, const void *data, size_t len)
 
 static int sub_dial(struct tm_stream_sub *s, const char *urls)
 {
-    int rv = 0;
-    for (const char *u = urls; !rv && *u;) {
-        size_t len = strcspn(u, ",");
-        char url[256];
-        if (len == 0 || len >= sizeof url)
-            return NNG_EINVAL;
-        memcpy(url, u, len);
-        url[len] = '\0';
-        rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
+    int rc = 0, more;
+    char url[TM_URL_MAX];
+    for (const char *u = urls; !rc && (more = tm_url_next(&u, url)) != 0;) {
+        int rv = more < 0 ? 0 : nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
         if (rv)
             TM_ERROR("stream", "cannot dial %s: %s", url, nng_strerror(rv));
-        u += len + (u[len] == ',');
+        rc = more < 0 ? more : tm_nng_err(rv);
     }
-    return rv;
+    return rc;
 }
 
 int tm_stream_sub_open(struct tm_stream_sub **out, const char *urls)
@@ -98,12 +93,13 @@ int tm_stream_sub_open(struct tm_stream_sub **out, const char *urls)
         rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 20);
     if (!rv)
         rv = nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 500);
-    if (!rv)
-        rv = sub_dial(s, urls);
-    if (rv) {
+    int rc = tm_nng_err(rv);
+    if (!rc)
+        rc = sub_dial(s, urls);
+    if (rc) {
         nng_close(s->sock);
         free(s);
-        return tm_nng_err(rv);
+        return rc;
     }
     s->timeout_ms = -2; /* set before the first receive */
     *out = s;
@@ -125,6 +121,8 @@ void tm_stream_sub_close(struct tm_stream_sub *s)
 
 int tm_stream_sub_recv(struct tm_stream_sub *s, int timeout_ms, struct tm_stream_msg *out)
 {
+    if (timeout_ms < 0)
+        timeout_ms = NNG_DURATION_INFINITE;
     if (timeout_ms != s->timeout_ms) {
         int rv = nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, timeout_ms);
         if (rv)

@@ -32,8 +32,8 @@ int tm_stream_pub_send(struct tm_stream_pub *p, const void *data, size_t len);
 /* Dials every address in the comma-separated urls (redialling in the
  * background while one is down). */
 int tm_stream_sub_open(struct tm_stream_sub **out, const char *urls);
-/* Unblocks a waiting tm_stream_sub_recv (TM_ESHUTDOWN) and frees. Call once
- * the receiving thread has returned. */
+/* Closes and frees; while a thread may be receiving, call
+ * tm_stream_sub_shutdown first and this once that thread has returned. */
 void tm_stream_sub_close(struct tm_stream_sub *s);
 /* Makes tm_stream_sub_recv return TM_ESHUTDOWN (from any thread). */
 void tm_stream_sub_shutdown(struct tm_stream_sub *s);
@@ -45,8 +45,8 @@ struct tm_stream_msg {
     size_t len;
 };
 
-/* Waits up to timeout_ms for the next message: 0, TM_ETIMEDOUT, or
- * TM_ESHUTDOWN. */
+/* Waits up to timeout_ms (negative: until shutdown) for the next message:
+ * 0, TM_ETIMEDOUT, or TM_ESHUTDOWN. */
 int tm_stream_sub_recv(struct tm_stream_sub *s, int timeout_ms, struct tm_stream_msg *out);
 void tm_stream_msg_free(struct tm_stream_msg *m);
 

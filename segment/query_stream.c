@@ -47,7 +47,8 @@ static void *stream_main(void *arg)
     pthread_setname_np(pthread_self(), "tm-stream");
     while (!atomic_load(&q->stopping)) {
         struct tm_stream_msg m;
-        int rc = tm_stream_sub_recv(q->stream, 200, &m);
+        /* tm_qstream_stop shuts the socket down: no timeout needed */
+        int rc = tm_stream_sub_recv(q->stream, -1, &m);
         if (rc == TM_ESHUTDOWN)
             break;
         if (rc)
