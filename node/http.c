@@ -8,7 +8,7 @@
  * - A job on the todo queue or being run belongs to the pool; it comes back
  *   through the done queue, and `wake` tells the loop it is there. A job the
  *   inline handler took (TM_HTTP_LATER) comes back the same way, through
- *   tm_http_call_done.
+ *   tm_http_call_done, and its finish runs on the loop thread.
  * - mu guards the two queues and the two stop flags; nothing else is shared.
  *
  * Connection states (loop thread only):
@@ -60,6 +60,8 @@ struct http_job {
     struct http_conn *conn;
     void (*work)(void *arg); /* instead of the handler (tm_http_call_to_worker) */
     void *work_arg;
+    void (*finish)(void *arg); /* on the loop thread (tm_http_call_done) */
+    void *finish_arg;
     struct http_msg msg; /* the request; zeroed for a malformed one */
     struct tm_http_response resp;
     bool close_after;
@@ -215,10 +217,12 @@ void tm_http_call_to_worker(struct tm_http_call *call, void (*work)(void *arg), 
     http_job_queue(job->conn->srv, job);
 }
 
-void tm_http_call_done(struct tm_http_call *call)
+void tm_http_call_done(struct tm_http_call *call, void (*finish)(void *arg), void *arg)
 {
     struct http_job *job = (struct http_job *)call;
     struct tm_http_server *s = job->conn->srv;
+    job->finish = finish;
+    job->finish_arg = arg;
     pthread_mutex_lock(&s->mu);
     http_job_done_locked(s, job);
     pthread_mutex_unlock(&s->mu);
@@ -716,6 +720,10 @@ static void http_job_returned(struct http_job *job)
 {
     struct http_conn *c = job->conn;
     c->job_out = false;
+    if (job->finish) {
+        job->finish(job->finish_arg);
+        job->finish = NULL;
+    }
     if (c->closing) {
         http_job_free(job);
         http_conn_maybe_free(c);

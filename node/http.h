@@ -98,7 +98,7 @@ struct tm_http_call;
 enum tm_http_inline {
     TM_HTTP_TO_WORKER, /* not taken: a worker calls the handler */
     TM_HTTP_ANSWERED,  /* resp is filled: the loop sends it */
-    TM_HTTP_LATER,     /* taken: tm_http_call_done(call) once resp is filled */
+    TM_HTTP_LATER,     /* taken: answered later with tm_http_call_done */
 };
 
 /* Called on the loop thread for every request except OPTIONS, before it
@@ -109,8 +109,12 @@ typedef enum tm_http_inline (*tm_http_inline_fn)(void *arg, struct tm_http_call 
                                                  struct tm_http_response *resp);
 
 /* Sends the response of a call taken with TM_HTTP_LATER; any thread, once.
- * req and resp are gone when it returns. */
-void tm_http_call_done(struct tm_http_call *call);
+ * finish(arg), unless NULL, runs first on the loop thread: it fills resp
+ * and frees what the inline handler allocated there. (Freeing on the
+ * thread that allocated keeps glibc's arenas uncontended: a block freed
+ * from another thread takes its arena's lock, which the loop holds for
+ * every malloc.) req and resp are gone once the response is sent. */
+void tm_http_call_done(struct tm_http_call *call, void (*finish)(void *arg), void *arg);
 /* For an inline handler that took a call (it returns TM_HTTP_LATER) and
  * finds it must block after all: a worker runs work(arg), which fills resp,
  * and then sends the response (no tm_http_call_done). The inline

@@ -473,6 +473,8 @@ static void req_end(struct tm_req *r, int rc, struct tm_http_response *resp)
     json_decref(r->body);
     tm_jw_free(&r->data);
     tm_jw_free(&r->topks);
+    if (r->release)
+        r->release(r->release_arg);
 }
 
 void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
@@ -502,15 +504,22 @@ struct inline_req {
     struct tm_http_call *call;
     struct tm_http_response *resp;
     const char *action; /* "insert" or "upsert", in the request's path */
+    int rc;             /* the handler's result, once answered */
 };
+
+/* On the loop thread, where the request was parsed: see tm_http_call_done. */
+static void finish_inline(void *arg)
+{
+    struct inline_req *in = arg;
+    req_end(&in->r, in->rc, in->resp);
+    free(in);
+}
 
 static void answer_later(struct tm_req *r, int rc)
 {
     struct inline_req *in = (struct inline_req *)((char *)r - offsetof(struct inline_req, r));
-    struct tm_http_call *call = in->call;
-    req_end(r, rc, in->resp);
-    free(in);
-    tm_http_call_done(call);
+    in->rc = rc;
+    tm_http_call_done(in->call, finish_inline, in);
 }
 
 /* A request the loop could not finish without blocking, done again by a

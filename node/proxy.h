@@ -87,8 +87,12 @@ struct tm_req {
      * block: a role call answers TM_EAGAIN instead, before anything is
      * written (a worker then serves the request from its parsed body), and
      * a write, once submitted, returns TM_LATER and is answered through
-     * this on a sender thread. */
+     * this on a sender thread, which hands the rest to the loop thread. */
     void (*answer_later)(struct tm_req *r, int rc);
+    /* Freed with r, on the thread that frees r (a write set the loop
+     * thread allocated, answered on a sender thread). */
+    void (*release)(void *arg);
+    void *release_arg;
 };
 
 /* A handler's result besides 0, TM_ESTATUS and 1: the write is submitted

@@ -94,6 +94,11 @@ static void write_set_free(struct write_set *ws)
     free(ws);
 }
 
+static void write_set_release(void *ws)
+{
+    write_set_free(ws);
+}
+
 /* The first failure's status into r, else 0; r->write_ts covers every
  * shard written (the session timestamp). */
 static int write_set_result(struct write_set *ws)
@@ -117,7 +122,8 @@ static void write_set_answered(struct write_set *ws)
     }
     struct tm_req *r = ws->r;
     int rc = write_set_result(ws);
-    write_set_free(ws);
+    r->release = write_set_release;
+    r->release_arg = ws;
     r->answer_later(r, rc);
 }
 

@@ -869,13 +869,19 @@ struct later_answer {
     int ms;
 };
 
+/* Runs on the loop thread: the response is filled there. */
+static void finish_later(void *arg)
+{
+    struct later_answer *a = arg;
+    reply_text(a->resp, 200, "later");
+    free(a);
+}
+
 static void *answer_later_main(void *arg)
 {
     struct later_answer *a = arg;
     sleep_ms(a->ms);
-    reply_text(a->resp, 200, "later");
-    tm_http_call_done(a->call);
-    free(a);
+    tm_http_call_done(a->call, finish_later, a);
     return NULL;
 }
 
