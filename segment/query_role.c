@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BOUNDED_STALENESS_MS 5000
+#define REPORT_MS 1000 /* at least one "tail" call per shard this often */
 
 /* ---- collections ---- */
 
@@ -208,14 +210,16 @@ static int tail_once(struct qshard *sh, int wait_ms)
     struct tm_rpc_reply rep;
     struct tm_status st;
     tm_mpw_init(&w);
-    tm_mpw_map(&w, 3);
+    tm_mpw_map(&w, 4);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh->id);
     tm_mpw_cstr(&w, "after"), tm_mpw_uint(&w, sh->after);
     tm_mpw_cstr(&w, "wait_ms"), tm_mpw_uint(&w, (uint64_t)wait_ms);
+    tm_mpw_cstr(&w, "reader"), tm_mpw_uint(&w, sh->q->reader_id);
     int rc = tm_rpc_call(sh->data, "tail", w.buf.data, w.buf.len, 5000, &rep, &st);
     tm_mpw_free(&w);
     if (rc)
         return rc;
+    sh->tailed_ms = tm_mono_ms();
     rc = apply_tail_body(sh, &rep.body, false);
     tm_rpc_reply_free(&rep);
     return rc;
@@ -223,7 +227,9 @@ static int tail_once(struct qshard *sh, int wait_ms)
 
 /* One step of a shard's tail: while the leader's pushes arrive, apply the
  * next (a gap, or none for a while, is caught up with a call that does not
- * wait); otherwise ask with "tail" and wait there for entries. */
+ * wait, and so is a second without a call: calls report this node's
+ * position, which keeps the leader's log in memory); otherwise ask with
+ * "tail" and wait there for entries. */
 static int tail_step(struct qshard *sh)
 {
     if (!tm_qstream_live(sh))
@@ -236,7 +242,8 @@ static int tail_step(struct qshard *sh)
         rc = apply_tail_body(sh, &b, true);
         tm_stream_msg_free(&m);
     }
-    return rc == TM_EAGAIN || rc == TM_ETIMEDOUT ? tail_once(sh, 0) : rc;
+    bool report = rc == 0 && tm_mono_ms() - sh->tailed_ms >= REPORT_MS;
+    return rc == TM_EAGAIN || rc == TM_ETIMEDOUT || report ? tail_once(sh, 0) : rc;
 }
 
 static void *tail_main(void *arg)
@@ -568,6 +575,10 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
     int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
     q->nshards = cfg->shards;
+    /* Unique enough among a shard's readers; msgpack ints are read signed. */
+    q->reader_id =
+        ((tm_wall_ms() << 20 ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)q) & (UINT64_MAX >> 1)) |
+        1;
     q->serves = cfg->shards >= 64 ? ~0ull : (1ull << cfg->shards) - 1;
     if (cfg->serves)
         q->serves &= cfg->serves;

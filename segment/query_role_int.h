@@ -45,9 +45,11 @@ struct qshard {
     struct tm_stream_msg *inbox; /* a ring of QSTREAM_INBOX */
     unsigned in_head, in_len;
     atomic_uint_fast64_t pushed_ms; /* tm_mono_ms() of the last message */
+    uint64_t tailed_ms;             /* tm_mono_ms() of the last "tail" answer (tail thread) */
 };
 
 struct tm_query_role {
+    uint64_t reader_id; /* names this role in "tail" calls (wal/data_role.h) */
     struct tm_rpc_client *coord;
     struct tm_rpc_server *rpc;
     struct qshard *shards;

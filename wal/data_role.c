@@ -53,7 +53,8 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
         sh->log = grown;
         sh->caplog = cap;
     }
-    sh->log[sh->nlog++] = (struct applied){copy, len, h->ts};
+    bool seal = h->kind == TM_ENTRY_SEAL || h->kind == TM_ENTRY_COMPACT;
+    sh->log[sh->nlog++] = (struct applied){copy, len, h->ts, seal};
     if (h->ts <= sh->last_ts) /* an invariant: timestamps rise along the log */
         TM_ERROR("data", "shard %d: entry ts %llu after %llu", sh->id, (unsigned long long)h->ts,
                  (unsigned long long)sh->last_ts);
@@ -336,6 +337,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct shard *sh = t->data;
     uint64_t ts;
+    tm_data_trim_log(sh, tm_mono_ms());
     if (sh->role->cluster && !atomic_load(&sh->leading))
         return; /* only the leader seals and stamps: followers apply its log */
     tm_data_maybe_seal(sh);
@@ -580,6 +582,7 @@ static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw
     struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
     int64_t after = tm_mpr_key_int(*body, "after", 0);
     int64_t wait = tm_mpr_key_int(*body, "wait_ms", 0);
+    int64_t reader = tm_mpr_key_int(*body, "reader", 0);
     if (!sh)
         return;
     if (after < 0 || wait < 0 || wait > 1000) {
@@ -587,6 +590,8 @@ static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw
         return;
     }
     pthread_mutex_lock(&sh->tmu);
+    if (reader)
+        tm_data_note_reader(sh, (uint64_t)reader, (uint64_t)after, tm_mono_ms());
     if ((uint64_t)after < sh->base_ts) {
         pthread_mutex_unlock(&sh->tmu);
         tm_status_set(st, TM_MV_INTERNAL,

@@ -12,7 +12,7 @@
  *             several writes in one call, each its own entry, queued
  *             together, each answered as "write" would (the proxy's group
  *             commit: node/write_queue.h)
- *   "tail"    {"shard", "after", "wait_ms"}
+ *   "tail"    {"shard", "after", "wait_ms", "reader"}
  *                                   -> {"entries": [bin], "safe": uint}
  *             the entries with a timestamp above `after`, waiting up to
  *             wait_ms (≤ 1000) for the first; `safe` is a timestamp below
@@ -21,6 +21,10 @@
  *             the same on every replica, so a reader can move to another
  *             replica and go on. A replica that no longer holds the entries
  *             just above `after` (they are in segments) answers an error.
+ *             `reader` (optional, a nonzero id) names the caller: the
+ *             replica keeps its log above what each reader heard from in
+ *             the last TM_DATA_READER_TTL_MS reported (see "The log in
+ *             memory" below).
  *   "applied" {"shard", "cid", "seq"} -> {"applied": 0|1}: a named write
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
@@ -53,6 +57,16 @@
  * TAIL_MAX_BYTES pushes none, with `after` at its last: a gap for every
  * reader, which "tail" fills in parts.
  *
+ * The log in memory: each replica keeps the entries it applied for "tail"
+ * and the pushes, and frees them a seal at a time. On each tick it frees
+ * the entries up to the newest seal that is at or below both the seal
+ * before its last one and every position a reader reported within
+ * TM_DATA_READER_TTL_MS: a live reader never loses an entry it still needs,
+ * and readers it has not heard from (those of an earlier leader, one just
+ * starting) keep a whole seal interval of slack. A reader that was silent
+ * for longer and is further behind than that gets the error above and
+ * must be restarted (it then loads the sealed ranges first).
+ *
  * Snapshots (with a sink): right after a seal the shard takes a Raft
  * snapshot holding its last timestamp, the dedupe window, the sink's
  * ranges and the raw entries applied since the seal (few: the snapshot
@@ -64,6 +78,9 @@
  */
 #ifndef TM_DATA_ROLE_H
 #define TM_DATA_ROLE_H
+
+/* How long a reader's reported position holds the log (see above). */
+#define TM_DATA_READER_TTL_MS 30000
 
 #include <stddef.h>
 #include <stdint.h>

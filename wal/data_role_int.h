@@ -42,6 +42,14 @@ struct applied {
     uint8_t *p;
     size_t len;
     uint64_t ts;
+    bool seal; /* a seal or compaction: everything up to it is in segments */
+};
+
+#define MAX_READERS 16
+
+/* A reader's last reported position (the "tail" call's reader and after). */
+struct tail_reader {
+    uint64_t id, after, seen_ms;
 };
 
 struct shard {
@@ -83,6 +91,11 @@ struct shard {
     bool hosted;
     uint64_t digest, ndigest;
     uint64_t base_ts; /* the log before log[0] is in segments up to this ts */
+    /* the last two seals' timestamps, and the readers heard from; the log
+     * is freed behind them (data_role.h, "The log in memory") */
+    uint64_t seal_ts, prev_seal_ts;
+    struct tail_reader readers[MAX_READERS];
+    int nreaders;
     /* the log stream's pusher (data_push.c), guarded by tmu: the last
      * entry's and the safe timestamp pushed; ready once the replayed log is
      * behind (it is not pushed) */
@@ -125,6 +138,10 @@ void tm_data_digest_add(struct shard *sh, const void *buf, size_t len);
 /* The first position whose entry has a timestamp above `after` (the log's
  * timestamps rise). Under tmu. */
 uint64_t tm_data_first_after(const struct shard *sh, uint64_t after);
+/* data_trim.c: notes a reader's position (under tmu); frees the entries
+ * every reader has passed (loop thread; takes tmu). */
+void tm_data_note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms);
+void tm_data_trim_log(struct shard *sh, uint64_t now_ms);
 /* data_push.c: the shard's pusher thread (none without a stream); stop it
  * before the shard's log is freed. */
 int tm_data_push_start(struct shard *sh);

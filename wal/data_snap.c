@@ -73,6 +73,8 @@ int tm_data_after_apply(struct shard *sh, const struct tm_entry_hdr *h, struct t
     }
     pthread_mutex_lock(&sh->tmu);
     sh->seal_pos = sh->nlog; /* the seal itself is the last recorded entry */
+    sh->prev_seal_ts = sh->seal_ts;
+    sh->seal_ts = h->ts;
     pthread_mutex_unlock(&sh->tmu);
     sh->bytes_since_seal = sh->rows_since_seal = 0;
     /* While the log replays on start the group is not ours yet: the
@@ -196,6 +198,7 @@ static void restore_digest(struct shard *sh, struct tm_mpr r)
     sh->ndigest = dn;
     /* Without "st" (version 1): no later than the first restored entry. */
     sh->base_ts = seal_ts ? seal_ts : sh->nlog ? sh->log[0].ts - 1 : sh->last_ts;
+    sh->seal_ts = sh->prev_seal_ts = sh->base_ts;
     pthread_mutex_unlock(&sh->tmu);
 }
 

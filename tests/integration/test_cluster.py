@@ -22,6 +22,9 @@ temporary directory (coordinators, 3 data nodes, 2 query nodes, 1 proxy;
   the proxy merges (top-k, offsets, grouping, filtered queries, counts, gets,
   merge-mode upserts), each answer equal to an exact reference; with one
   node down, reads fail with a clear "service unavailable" until it is back.
+- the same keys are upserted and flushed three times: the shard leaders free
+  the log entries behind their readers (the first entries are gone), every
+  read stays right, and a restarted query node alone answers right.
 
 Under ASan (TM_SANITIZED=1) loads are smaller and waits longer. Set
 TIDEMARK_KEEP=1 to keep the cluster directories (node logs) after the run;
@@ -897,6 +900,54 @@ class PushGaps(ClusterCase):
             "collectionName": coll, "filter": "", "outputFields": ["count(*)"],
             "consistencyLevel": "Eventually"}).get("data", [{}])[0].get("count(*)") == n
             or Failed("count"), 10 * SLOW, "an Eventually count of %d" % n)
+
+
+
+class LogInMemory(ClusterCase):
+    """A replica frees the entries its readers have passed, a seal at a time
+    (wal/data_role.h, "The log in memory"): upserts of the same keys must
+    not grow its memory for ever, and no reader may lose an entry."""
+
+    def sealed_away(self, shard):
+        """Whether shard's leader no longer holds the log's first entries."""
+        nid = self.cl.shard_leader(shard)
+        if nid is None:
+            return Failed("no leader of shard %d" % shard)
+        st, msg, _ = self.cl.call(nid, "tail", {"shard": shard, "after": 0})
+        return st != 0 and "sealed segments" in msg or Failed((st, msg))
+
+    def check_rows(self, coll, want):
+        got = self.strong_rows(coll, sorted(want))
+        self.assertEqual({k: rows[0]["v"] for k, rows in got.items() if rows}, want)
+        self.assertEqual(self.strong_count(coll), len(want))
+
+    def test_log_freed_behind_readers(self):
+        coll = "mem"
+        self.create_collection(coll)
+        rnd = random.Random(29)
+        keys = range(60 if SANITIZED else 100)
+        want = {}
+        for rnd_no in range(3):  # three seals: the first is then behind the seal before the last
+            for i in range(0, len(keys), 20):
+                rows = [{"id": k, "vec": vec_of(rnd), "v": k + 1000 * rnd_no}
+                        for k in keys[i:i + 20]]
+                self.write_until_ok(coll, rows, 30 * SLOW, "round %d" % rnd_no)
+                want.update({row["id"]: row["v"] for row in rows})
+            r = self.rest.call("collections/flush", {"collectionName": coll})
+            self.assertEqual(r.get("code"), 0, r)
+        for shard in (0, 1):
+            self.wait(lambda: self.sealed_away(shard), 20 * SLOW,
+                      "shard %d's leader to free its first entries" % shard, 0.2)
+        self.check_rows(coll, want)
+        # A query node restarted now loads the sealed ranges and tails the
+        # rest; then it alone answers.
+        first, second = self.cl.ids("query")[:2]
+        self.cl.kill(first, signal.SIGKILL)
+        self.cl.start(first)
+        self.cl.kill(second, signal.SIGKILL)
+        self.wait(lambda: self.strong_count(coll) == len(want) or Failed("count"), 60 * SLOW,
+                  "a count from the restarted query node %d" % first, 0.2)
+        self.check_rows(coll, want)
 
 
 if __name__ == "__main__":
