@@ -185,6 +185,12 @@ static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, 
     if (!rc && (o.seal.nparts || o.seal.ndels))
         rc = tm_seal_write(dir, &range, &o.seal, tm_schema_pk(store->schema)->type, NULL, &nsegs,
                            err);
+    /* The store keeps only what the range holds, as a restart would load
+     * it: until then it kept every version ever written. */
+    if (!rc) {
+        tm_store_clear(store);
+        rc = tm_store_load_sealed(store, &o.seal);
+    }
     tm_seal_owned_free(&o);
     if (!rc)
         rc = retire_ranges(sh, store->coll_id);
