@@ -30,7 +30,10 @@ static uint64_t trim_limit(const struct shard *sh, uint64_t now_ms)
     uint64_t limit = sh->prev_seal_ts;
     for (int i = 0; i < sh->nreaders; i++) {
         const struct tail_reader *r = &sh->readers[i];
-        if (now_ms - r->seen_ms <= TM_DATA_READER_TTL_MS && r->after < limit)
+        /* seen_ms may be after now_ms: noted between the caller's clock
+         * reading and its taking tmu */
+        bool fresh = r->seen_ms >= now_ms || now_ms - r->seen_ms <= TM_DATA_READER_TTL_MS;
+        if (fresh && r->after < limit)
             limit = r->after;
     }
     return limit;

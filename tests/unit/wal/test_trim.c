@@ -89,6 +89,16 @@ static void test_a_reader_before_every_seal_holds_everything(void **state)
     shard_free(sh);
 }
 
+static void test_a_reader_noted_after_the_clock_reading_holds(void **state)
+{
+    (void)state;
+    struct shard *sh = shard_new();
+    tm_data_note_reader(sh, 4, 20, NOW + 3);
+    tm_data_trim_log(sh, NOW);
+    assert_starts_at(sh, 0, 10, 8);
+    shard_free(sh);
+}
+
 static void test_a_silent_reader_stops_holding(void **state)
 {
     (void)state;
@@ -119,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_no_readers_frees_up_to_the_seal_before_last),
         cmocka_unit_test(test_a_reader_behind_holds_the_log),
         cmocka_unit_test(test_a_reader_before_every_seal_holds_everything),
+        cmocka_unit_test(test_a_reader_noted_after_the_clock_reading_holds),
         cmocka_unit_test(test_a_silent_reader_stops_holding),
         cmocka_unit_test(test_a_full_table_forgets_the_longest_silent),
     };
