@@ -23,6 +23,7 @@
 
 #define BOUNDED_STALENESS_MS 5000
 #define REPORT_MS 1000 /* at least one "tail" call per shard this often */
+#define HOLD_MS 5000   /* while sealed ranges load, "hold" calls this often */
 
 /* ---- collections ---- */
 
@@ -513,12 +514,39 @@ static int load_range(struct tm_query_role *q, int shard, int64_t coll, uint64_t
     return rc;
 }
 
+/* While ranges load, the shards listed so far (up to `upto`) are reminded
+ * where this node will tail from: their leaders keep the log in memory
+ * behind a position for TM_DATA_READER_TTL_MS only (wal/data_role.h). */
+static void hold_positions(struct tm_query_role *q, int upto, const uint64_t *sealed_ts,
+                           uint64_t *held_ms)
+{
+    if (tm_mono_ms() - *held_ms < HOLD_MS)
+        return;
+    for (int sh = 0; sh <= upto; sh++) {
+        if (!(q->serves >> sh & 1))
+            continue;
+        struct tm_mpw w;
+        struct tm_rpc_reply rep;
+        struct tm_status st;
+        tm_mpw_init(&w);
+        tm_mpw_map(&w, 3);
+        tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
+        tm_mpw_cstr(&w, "after"), tm_mpw_uint(&w, sealed_ts[sh]);
+        tm_mpw_cstr(&w, "reader"), tm_mpw_uint(&w, q->reader_id);
+        if (tm_rpc_call(q->shards[sh].data, "hold", w.buf.data, w.buf.len, 2000, &rep, &st) == 0)
+            tm_rpc_reply_free(&rep);
+        tm_mpw_free(&w);
+    }
+    *held_ms = tm_mono_ms();
+}
+
 /* Loads every shard's sealed ranges (the data role's "sealed" list), all of
  * them before any tail thread applies an entry: tm_store_load_sealed must
  * see a range before the entries that follow it. */
 static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
 {
     int rc = 0;
+    uint64_t held_ms = tm_mono_ms();
     for (int sh = 0; sh < q->nshards && !rc; sh++) {
         if (!(q->serves >> sh & 1))
             continue;
@@ -527,8 +555,9 @@ static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
         struct tm_status st;
         uint32_t n, three, dlen;
         tm_mpw_init(&w);
-        tm_mpw_map(&w, 1);
+        tm_mpw_map(&w, 2);
         tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
+        tm_mpw_cstr(&w, "reader"), tm_mpw_uint(&w, q->reader_id);
         rc = tm_rpc_call(q->shards[sh].data, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
         tm_mpw_free(&w);
         if (rc)
@@ -552,6 +581,7 @@ static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
             dir[dlen] = '\0';
             rc = load_range(q, sh, coll, index, dir);
             sealed_ts[sh] = index > sealed_ts[sh] ? index : sealed_ts[sh];
+            hold_positions(q, sh, sealed_ts, &held_ms);
         }
         tm_rpc_reply_free(&rep);
     }

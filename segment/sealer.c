@@ -163,10 +163,30 @@ static int retire_ranges(struct sshard *sh, int64_t coll)
     return rc;
 }
 
-/* Seals store and replaces all its ranges with one compacted range at ts. */
-static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, uint64_t ts)
+/* A store holding only what the compacted range holds, as a restart would
+ * load it; without it the old store kept every version ever written. A new
+ * store, not the old one cleared: the range's delete records borrow their
+ * keys from the old store's pk index. */
+static struct tm_store *reloaded(const struct tm_store *old, const struct tm_seal *range)
+{
+    struct tm_store *fresh = tm_store_new(old->coll_id);
+    int rc = fresh ? tm_store_set_schema(fresh, old->schema) : TM_ENOMEM;
+    if (!rc)
+        rc = tm_store_load_sealed(fresh, range);
+    if (!rc)
+        return fresh;
+    tm_store_free(fresh);
+    TM_WARN("sealer", "collection %lld keeps its old versions in memory: %s",
+            (long long)old->coll_id, tm_strerror(rc));
+    return NULL;
+}
+
+/* Seals *storep and replaces all its ranges with one compacted range at ts,
+ * and the store with one that holds only that range. */
+static int compact_coll(struct tm_sealer *s, int shard, struct tm_store **storep, uint64_t ts)
 {
     struct sshard *sh = &s->shards[shard];
+    struct tm_store *store = *storep, *fresh = NULL;
     struct tm_seal seal;
     struct tm_seal_owned o;
     char dir[4096], err[TM_BINLOG_ERRMSG] = "";
@@ -185,12 +205,8 @@ static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, 
     if (!rc && (o.seal.nparts || o.seal.ndels))
         rc = tm_seal_write(dir, &range, &o.seal, tm_schema_pk(store->schema)->type, NULL, &nsegs,
                            err);
-    /* The store keeps only what the range holds, as a restart would load
-     * it: until then it kept every version ever written. */
-    if (!rc) {
-        tm_store_clear(store);
-        rc = tm_store_load_sealed(store, &o.seal);
-    }
+    if (!rc)
+        fresh = reloaded(store, &o.seal);
     tm_seal_owned_free(&o);
     if (!rc)
         rc = retire_ranges(sh, store->coll_id);
@@ -202,6 +218,12 @@ static int compact_coll(struct tm_sealer *s, int shard, struct tm_store *store, 
     else
         TM_INFO("sealer", "shard %d: collection %lld compacted into %u segments", shard,
                 (long long)store->coll_id, nsegs);
+    if (fresh && !rc) {
+        tm_store_free(store);
+        *storep = fresh;
+    } else {
+        tm_store_free(fresh);
+    }
     return rc;
 }
 
@@ -216,7 +238,8 @@ static int seal_all(struct tm_sealer *s, int shard, uint64_t ts, int64_t compact
             continue;
         bool squash =
             store->coll_id == compact || ranges_of(sh, store->coll_id) >= AUTO_COMPACT_RANGES;
-        int rc = squash ? compact_coll(s, shard, store, ts) : seal_coll(s, shard, store, ts);
+        int rc = squash ? compact_coll(s, shard, &sh->colls[i].store, ts)
+                        : seal_coll(s, shard, store, ts);
         if (rc)
             return rc;
     }

@@ -576,6 +576,51 @@ uint64_t tm_data_first_after(const struct shard *sh, uint64_t after)
     return lo;
 }
 
+/* Under tmu: whether the entries after `after` are in memory, once the
+ * reader is noted and up to wait ms spent waiting for one. The log may be
+ * freed past `after` during the wait, so that is checked last. */
+static bool tail_wait(struct shard *sh, uint64_t after, uint64_t reader, int64_t wait)
+{
+    if (!tm_data_hold(sh, reader, after, tm_mono_ms()))
+        return false;
+    if (wait && tm_data_first_after(sh, after) >= sh->nlog)
+        wait_ms(&sh->tcond, &sh->tmu, wait);
+    return after >= sh->base_ts;
+}
+
+/* Releases tmu and answers that the entries after `after` are freed. */
+static void freed_error(struct shard *sh, uint64_t after, struct tm_status *st)
+{
+    uint64_t base = sh->base_ts;
+    pthread_mutex_unlock(&sh->tmu);
+    tm_status_set(st, TM_MV_INTERNAL,
+                  "shard %d: entries after %llu are in sealed segments here (up to %llu)", sh->id,
+                  (unsigned long long)after, (unsigned long long)base);
+}
+
+/* "hold": a reader's position noted without a read (a query node loading
+ * sealed ranges before its first "tail"). */
+static void call_hold(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                      struct tm_status *st)
+{
+    struct shard *sh = shard_of(d, tm_mpr_key_int(*body, "shard", -1), st);
+    int64_t after = tm_mpr_key_int(*body, "after", -1);
+    int64_t reader = tm_mpr_key_int(*body, "reader", 0);
+    if (!sh)
+        return;
+    if (after < 0 || reader <= 0) {
+        tm_status_set(st, TM_MV_INTERNAL, "bad hold request");
+        return;
+    }
+    pthread_mutex_lock(&sh->tmu);
+    if (!tail_wait(sh, (uint64_t)after, (uint64_t)reader, 0)) {
+        freed_error(sh, (uint64_t)after, st);
+        return;
+    }
+    pthread_mutex_unlock(&sh->tmu);
+    tm_mpw_map(reply, 0);
+}
+
 static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                       struct tm_status *st)
 {
@@ -590,21 +635,11 @@ static void call_tail(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw
         return;
     }
     pthread_mutex_lock(&sh->tmu);
-    if (reader)
-        tm_data_note_reader(sh, (uint64_t)reader, (uint64_t)after, tm_mono_ms());
-    if ((uint64_t)after < sh->base_ts) {
-        pthread_mutex_unlock(&sh->tmu);
-        tm_status_set(st, TM_MV_INTERNAL,
-                      "shard %d: entries after %lld are in sealed segments here (up to %llu)",
-                      sh->id, (long long)after, (unsigned long long)sh->base_ts);
+    if (!tail_wait(sh, (uint64_t)after, (uint64_t)reader, wait)) {
+        freed_error(sh, (uint64_t)after, st);
         return;
     }
-    uint64_t first = tm_data_first_after(sh, (uint64_t)after);
-    if (first >= sh->nlog && wait) {
-        wait_ms(&sh->tcond, &sh->tmu, wait);
-        first = tm_data_first_after(sh, (uint64_t)after);
-    }
-    uint64_t end = first, bytes = 0;
+    uint64_t first = tm_data_first_after(sh, (uint64_t)after), end = first, bytes = 0;
     while (end < sh->nlog && (end == first || bytes + sh->log[end].len <= TAIL_MAX_BYTES))
         bytes += sh->log[end++].len;
     tm_mpw_map(reply, 2);
@@ -704,6 +739,8 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         call_writes(d, body, reply, st);
     else if (strcmp(type, "tail") == 0)
         call_tail(d, body, reply, st);
+    else if (strcmp(type, "hold") == 0)
+        call_hold(d, body, reply, st);
     else if (strcmp(type, "last_ts") == 0)
         call_last_ts(d, body, reply, st);
     else if (strcmp(type, "sealed") == 0)

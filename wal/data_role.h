@@ -29,11 +29,16 @@
  *             (Tidemark-Request-Id) was applied already (wal/dedupe.h)
  *   "last_ts" {"shard"}             -> {"ts": uint}   timestamp of the last
  *             applied entry: every acknowledged write is at or below it.
- *   "sealed"  {"shard"}             -> {"upto": ts, "ranges": the sink's list}:
+ *   "hold"    {"shard", "after", "reader"} -> {}: notes a reader's position
+ *             as "tail" does, without reading (a query node loading sealed
+ *             ranges before its first "tail"); the error of "tail" when the
+ *             entries after `after` are freed already.
+ *   "sealed"  {"shard", "reader"}   -> {"upto": ts, "ranges": the sink's list}:
  *             what a reader loads before tailing; everything at or below
  *             `upto` is in those ranges (after a restart this replica's log
  *             in memory starts behind its last seal), so the reader tails
- *             after max(upto, the ranges' seal timestamps).
+ *             after max(upto, the ranges' seal timestamps). `reader`
+ *             (optional) is noted at `upto`, as by "tail".
  *   "files"   {"shard", "dir", "prefix"} -> [[name, size], ...]: the files of
  *             the entries of dir (below files_dir) whose names start with
  *             prefix, one level down: a sealed range's segment files.

@@ -141,6 +141,10 @@ uint64_t tm_data_first_after(const struct shard *sh, uint64_t after);
 /* data_trim.c: notes a reader's position (under tmu); frees the entries
  * every reader has passed (loop thread; takes tmu). */
 void tm_data_note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms);
+/* Under tmu: whether the entries after `after` are in memory; if so, notes
+ * reader (when nonzero) there. A reader already behind is not noted: stuck
+ * there, it would hold the log for good. */
+bool tm_data_hold(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms);
 void tm_data_trim_log(struct shard *sh, uint64_t now_ms);
 /* data_push.c: the shard's pusher thread (none without a stream); stop it
  * before the shard's log is freed. */

@@ -24,6 +24,7 @@
  */
 #include "data_role_int.h"
 #include "tm_log.h"
+#include "tm_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -252,8 +253,11 @@ void tm_data_call_sealed(struct tm_data_role *d, struct tm_mpr *body, struct tm_
         return;
     }
     struct shard *sh = &d->shards[id];
+    int64_t reader = tm_mpr_key_int(*body, "reader", 0);
     pthread_mutex_lock(&sh->tmu);
     uint64_t upto = sh->base_ts;
+    if (reader > 0) /* it tails from upto or later: hold the log there meanwhile */
+        tm_data_hold(sh, (uint64_t)reader, upto, tm_mono_ms());
     pthread_mutex_unlock(&sh->tmu);
     tm_mpw_map(reply, 2);
     tm_mpw_cstr(reply, "upto"), tm_mpw_uint(reply, upto);

@@ -23,6 +23,15 @@ void tm_data_note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint
     sh->readers[reader_slot(sh, reader)] = (struct tail_reader){reader, after, now_ms};
 }
 
+bool tm_data_hold(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms)
+{
+    if (after < sh->base_ts)
+        return false;
+    if (reader)
+        tm_data_note_reader(sh, reader, after, now_ms);
+    return true;
+}
+
 /* How far the log may be freed: the seal before the last, and no further
  * than any reader heard from lately. Under tmu. */
 static uint64_t trim_limit(const struct shard *sh, uint64_t now_ms)

@@ -12,6 +12,7 @@ Usage: test_segments.py /path/to/tidemark [unittest args]
 """
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -361,6 +362,7 @@ class CompactedStoreTest(unittest.TestCase):
     state, a second compaction starts from it, and a restart sees the same."""
 
     KEYS, ROUNDS, DIM = 2000, 5, 8
+    PK = "Int64"
 
     def setUp(self):
         self.srv = harness.Server(["--seal-mb", "16"])
@@ -368,6 +370,19 @@ class CompactedStoreTest(unittest.TestCase):
 
     def vec(self, i, rnd):
         return [float(rnd), float(i % 97), 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+    def key(self, i):
+        return i if self.PK == "Int64" else "k%05d" % i
+
+    def create(self):
+        pk = {"fieldName": "id", "dataType": self.PK, "isPrimary": True}
+        if self.PK == "VarChar":
+            pk["elementTypeParams"] = {"max_length": 16}
+        self.srv.ok("collections/create", {"collectionName": "cs", "schema": {
+            "enableDynamicField": True, "fields": [
+                pk, {"fieldName": "vector", "dataType": "FloatVector",
+                     "elementTypeParams": {"dim": self.DIM}}]},
+            "indexParams": [{"fieldName": "vector", "metricType": "L2", "indexType": "FLAT"}]})
 
     def compact(self):
         r = self.srv.ok("collections/compact", {"collectionName": "cs"})
@@ -377,10 +392,11 @@ class CompactedStoreTest(unittest.TestCase):
 
     def check(self):
         got = self.srv.ok("entities/query", {
-            "collectionName": "cs", "filter": "id < 200", "outputFields": ["vector", "round"],
-            "consistencyLevel": "Strong", "limit": 1000})["data"]
+            "collectionName": "cs", "filter": "id < %s" % json.dumps(self.key(200)),
+            "outputFields": ["vector", "round"], "consistencyLevel": "Strong",
+            "limit": 1000})["data"]
         last = self.ROUNDS - 1
-        want = {i: (100 if i < 100 else last, self.vec(i, last)) for i in range(200)}
+        want = {self.key(i): (100 if i < 100 else last, self.vec(i, last)) for i in range(200)}
         self.assertEqual({row["id"]: (row["round"], row["vector"]) for row in got}, want)
         cnt = self.srv.ok("entities/query", {"collectionName": "cs", "filter": "",
                                              "outputFields": ["count(*)"],
@@ -389,22 +405,30 @@ class CompactedStoreTest(unittest.TestCase):
 
     def test_merges_and_a_second_compaction_after_one(self):
         s = self.srv
-        s.ok("collections/create", {"collectionName": "cs", "dimension": self.DIM,
-                                    "metricType": "L2"})
+        self.create()
         for rnd in range(self.ROUNDS):
             s.ok("entities/upsert", {"collectionName": "cs", "data": [
-                {"id": i, "vector": self.vec(i, rnd), "round": rnd} for i in range(self.KEYS)]})
+                {"id": self.key(i), "vector": self.vec(i, rnd), "round": rnd}
+                for i in range(self.KEYS + 50)]})
+            if rnd == self.ROUNDS - 1:  # deletes newer than the retention point
+                s.ok("entities/delete", {"collectionName": "cs", "filter": "id >= %s"
+                                         % json.dumps(self.key(self.KEYS))})
         self.compact()
         # Merges read each key's latest version from the data role's store.
         s.ok("entities/upsert", {"collectionName": "cs", "partialUpdate": True,
-                                 "data": [{"id": i, "round": 100} for i in range(100)]})
-        s.ok("entities/delete", {"collectionName": "cs", "filter": "id >= 5000"})
+                                 "data": [{"id": self.key(i), "round": 100} for i in range(100)]})
         self.compact()
         self.check()
         s.kill9()
         s.restart()
         self.check()
 
+
+
+class CompactedVarCharStoreTest(CompactedStoreTest):
+    """The same with VarChar keys: the compacted range's delete records
+    borrow their keys from the store they came from."""
+    PK = "VarChar"
 
 def flip(path, at):
     with open(path, "r+b") as f:

@@ -123,6 +123,20 @@ static void test_a_full_table_forgets_the_longest_silent(void **state)
     shard_free(sh);
 }
 
+static void test_a_reader_behind_the_freed_log_is_not_noted(void **state)
+{
+    (void)state;
+    struct shard *sh = shard_new();
+    tm_data_trim_log(sh, NOW);
+    assert_false(tm_data_hold(sh, 5, 20, NOW)); /* stuck: it must not hold the log */
+    assert_int_equal(sh->nreaders, 0);
+    assert_true(tm_data_hold(sh, 5, 60, NOW));
+    assert_int_equal(sh->nreaders, 1);
+    assert_true(tm_data_hold(sh, 0, 60, NOW)); /* no name: nothing noted */
+    assert_int_equal(sh->nreaders, 1);
+    shard_free(sh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_a_reader_noted_after_the_clock_reading_holds),
         cmocka_unit_test(test_a_silent_reader_stops_holding),
         cmocka_unit_test(test_a_full_table_forgets_the_longest_silent),
+        cmocka_unit_test(test_a_reader_behind_the_freed_log_is_not_noted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
