@@ -319,7 +319,7 @@ static int start_data(struct node *nd, const char *coord_url)
     snprintf(seg, sizeof seg, "%s/segments", c->dir);
     url_at(url, sizeof url, c->rpc, PORT_DATA);
     url_at(stream, sizeof stream, c->rpc, PORT_STREAM);
-    struct tm_sealer_config sc = {seg, coord_url, nd->shards};
+    struct tm_sealer_config sc = {seg, coord_url, nd->shards, nd->shard_url_ptrs};
     int rc = tm_sealer_open(&nd->r.sealer, &sc);
     if (rc)
         return rc;

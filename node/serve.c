@@ -89,7 +89,7 @@ static int roles_start(struct tm_roles *r, const struct tm_serve_config *cfg)
     snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
     snprintf(seg_dir, sizeof seg_dir, "%s/segments", cfg->data_dir);
     snprintf(index_dir, sizeof index_dir, "%s/indexes", cfg->data_dir);
-    struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards};
+    struct tm_sealer_config sc = {seg_dir, COORD_URL, cfg->shards, NULL};
     struct tm_data_role_config dc = {
         .dir = wal_dir,
         .url = DATA_URL,

@@ -1,153 +1,33 @@
-/* A sealed range's segment files copied from the shard leader (the data
- * role's "files" and "file" calls) into the query node's own directory,
- * for a query node that does not share the data node's file system.
- *
- * Files land under <fetch_dir>/shard-<s>/c<coll>/, each written to a
- * temporary name, fsynced and renamed, so a crash leaves whole files or
- * none. A file already there at the listed size is kept (a restart fetches
- * nothing again); its content is checked anyway when the range is read,
- * since every binlog file carries checksums, and a range that fails to read
+/* A sealed range's segment files copied from the shard leader into the
+ * query node's own directory (seal_fetch.h), for a query node that does not
+ * share the data node's file system. Files land under
+ * <fetch_dir>/shard-<s>/c<coll>/; a file already there at the listed size
+ * is kept (a restart fetches nothing again), and a range that fails to read
  * is fetched again once, from scratch. */
 #include "query_role_int.h"
+#include "seal_fetch.h"
 #include "seal_io.h"
 #include "tm_log.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define PATH_LEN 4096
-
-static int mkdir_parents(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        int rc = mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
-        *p = '/';
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* Writes one remote file to local, chunk by chunk. */
-static int fetch_file(struct tm_rpc_client *c, int shard, const char *remote_dir, const char *name,
-                      uint64_t size, const char *local)
-{
-    char tmp[PATH_LEN + 8];
-    snprintf(tmp, sizeof tmp, "%s.part", local);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    for (uint64_t at = 0; !rc && (at < size || size == 0);) {
-        struct tm_mpw w;
-        struct tm_rpc_reply rep;
-        struct tm_status st;
-        tm_mpw_init(&w);
-        tm_mpw_map(&w, 4);
-        tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-        tm_mpw_cstr(&w, "dir"), tm_mpw_cstr(&w, remote_dir);
-        tm_mpw_cstr(&w, "name"), tm_mpw_cstr(&w, name);
-        tm_mpw_cstr(&w, "offset"), tm_mpw_uint(&w, at);
-        rc = tm_rpc_call(c, "file", w.buf.data, w.buf.len, 30000, &rep, &st);
-        tm_mpw_free(&w);
-        if (rc)
-            break;
-        struct tm_mpr m = rep.body;
-        const uint8_t *p;
-        uint32_t len = 0;
-        if (tm_mpr_find(&m, "data") || tm_mpr_bin(&m, &p, &len) || (len == 0 && at < size))
-            rc = TM_ECORRUPT;
-        else if (len && write(fd, p, len) != (ssize_t)len)
-            rc = -errno;
-        at += len;
-        tm_rpc_reply_free(&rep);
-        if (size == 0)
-            break;
-    }
-    if (!rc && fsync(fd))
-        rc = -errno;
-    close(fd);
-    if (!rc && rename(tmp, local))
-        rc = -errno;
-    if (rc)
-        unlink(tmp);
-    return rc;
-}
-
-static bool have_file(const char *path, uint64_t size)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && (uint64_t)sb.st_size == size;
-}
-
-/* Lists the range's files at the leader and copies those missing here. */
-static int fetch_range(struct tm_rpc_client *c, int shard, const char *remote_dir,
-                       const char *prefix, const char *local_dir, bool again)
-{
-    struct tm_mpw w;
-    struct tm_rpc_reply rep;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 3);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-    tm_mpw_cstr(&w, "dir"), tm_mpw_cstr(&w, remote_dir);
-    tm_mpw_cstr(&w, "prefix"), tm_mpw_cstr(&w, prefix);
-    int rc = tm_rpc_call(c, "files", w.buf.data, w.buf.len, 30000, &rep, &st);
-    tm_mpw_free(&w);
-    if (rc) {
-        TM_ERROR("query", "shard %d: cannot list %s at the leader: %s", shard, remote_dir, st.msg);
-        return rc;
-    }
-    uint32_t n, two, nlen;
-    struct tm_mpr *b = &rep.body;
-    rc = tm_mpr_array(b, &n) ? TM_ECORRUPT : 0;
-    for (uint32_t i = 0; i < n && !rc; i++) {
-        const char *name;
-        uint64_t size;
-        char path[PATH_LEN], rel[600];
-        if (tm_mpr_array(b, &two) || two != 2 || tm_mpr_str(b, &name, &nlen) ||
-            nlen >= sizeof rel || tm_mpr_uint(b, &size)) {
-            rc = TM_ECORRUPT;
-            break;
-        }
-        memcpy(rel, name, nlen);
-        rel[nlen] = '\0';
-        snprintf(path, sizeof path, "%s/%s", local_dir, rel);
-        if (!again && have_file(path, size))
-            continue;
-        rc = mkdir_parents(path);
-        if (!rc)
-            rc = fetch_file(c, shard, remote_dir, rel, size, path);
-    }
-    tm_rpc_reply_free(&rep);
-    return rc;
-}
 
 int tm_qfetch_read(struct tm_query_role *q, int shard, int64_t coll, uint64_t index,
                    const char *remote_dir, struct tm_seal_owned *o, char *err)
 {
     if (!q->fetch_dir[0])
         return tm_seal_read(remote_dir, index, o, err);
-    char local[PATH_LEN], prefix[TM_SEAL_PREFIX_LEN + 1];
+    char local[4096], prefix[TM_SEAL_PREFIX_LEN + 1];
     snprintf(local, sizeof local, "%s/shard-%d/c%" PRId64, q->fetch_dir, shard, coll);
     tm_seal_range_prefix(prefix, index);
-    int rc = fetch_range(q->shards[shard].data, shard, remote_dir, prefix, local, false);
+    int rc = tm_seal_fetch(q->shards[shard].data, shard, remote_dir, prefix, local, false);
     if (rc)
         return rc;
     rc = tm_seal_read(local, index, o, err);
     if (rc && rc != TM_ENOTFOUND) {
         TM_WARN("query", "range %s in %s did not read (%s): fetching it again", prefix, local, err);
         tm_seal_owned_free(o);
-        rc = fetch_range(q->shards[shard].data, shard, remote_dir, prefix, local, true);
+        rc = tm_seal_fetch(q->shards[shard].data, shard, remote_dir, prefix, local, true);
         if (!rc)
             rc = tm_seal_read(local, index, o, err);
     }

@@ -7,6 +7,7 @@
  * (their files are garbage a later clean-up removes).
  */
 #include "sealer.h"
+#include "seal_fetch.h"
 #include "seal_io.h"
 #include "store.h"
 #include "tm_log.h"
@@ -58,6 +59,7 @@ struct tm_sealer {
     struct tm_rpc_client *coord;
     struct sshard *shards;
     int nshards;
+    struct tm_rpc_client **leaders; /* per shard; NULL entries standalone */
     struct tm_shard_sink sink;
 };
 
@@ -322,6 +324,65 @@ static void shard_clear(struct sshard *sh)
     pthread_mutex_unlock(&sh->mu);
 }
 
+/* The leader's directory of range (coll, index) of a shard, as its "sealed"
+ * call lists it; TM_ENOTFOUND when it lists no such range. */
+static int leader_dir(struct tm_rpc_client *c, int shard, int64_t coll, uint64_t index, char *dir,
+                      size_t cap)
+{
+    struct tm_mpw w;
+    struct tm_rpc_reply rep;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 1);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    int rc = tm_rpc_call(c, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    struct tm_mpr *b = &rep.body;
+    uint32_t n = 0, three, len;
+    rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : TM_ENOTFOUND;
+    for (uint32_t i = 0; i < n && rc == TM_ENOTFOUND; i++) {
+        int64_t c_id;
+        uint64_t at;
+        const char *d;
+        if (tm_mpr_array(b, &three) || three != 3 || tm_mpr_int(b, &c_id) || tm_mpr_uint(b, &at) ||
+            tm_mpr_str(b, &d, &len) || len >= cap)
+            rc = TM_ECORRUPT;
+        else if (c_id == coll && at == index)
+            rc = 0;
+        if (!rc) {
+            memcpy(dir, d, len);
+            dir[len] = '\0';
+        }
+    }
+    tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* Copies a range a restored snapshot names but this replica never wrote:
+ * the leader's snapshot, installed by a replica that fell behind it. */
+static int fetch_from_leader(struct tm_sealer *s, int shard, int64_t coll, uint64_t index,
+                             const char *local)
+{
+    struct tm_rpc_client *c = s->leaders ? s->leaders[shard] : NULL;
+    char remote[4096], prefix[TM_SEAL_PREFIX_LEN + 1];
+    if (!c)
+        return TM_ENOTFOUND;
+    tm_seal_range_prefix(prefix, index);
+    int rc = leader_dir(c, shard, coll, index, remote, sizeof remote);
+    if (!rc)
+        rc = tm_seal_fetch(c, shard, remote, prefix, local, false);
+    if (rc)
+        TM_ERROR("sealer",
+                 "shard %d: cannot copy range %s of collection %" PRId64 " from the leader: %s",
+                 shard, prefix, coll, tm_strerror(rc));
+    else
+        TM_INFO("sealer", "shard %d: copied range %s of collection %" PRId64 " from the leader",
+                shard, prefix, coll);
+    return rc;
+}
+
 /* Loads one durable range into the shard's store of its collection. */
 static int load_range(struct tm_sealer *s, int shard, int64_t coll, uint64_t index)
 {
@@ -333,6 +394,11 @@ static int load_range(struct tm_sealer *s, int shard, int64_t coll, uint64_t ind
         return rc; /* dropped since: its range is garbage */
     coll_dir(s, shard, coll, dir, sizeof dir);
     rc = tm_seal_read(dir, index, &o, err);
+    if (rc == TM_ENOTFOUND && fetch_from_leader(s, shard, coll, index, dir) == 0) {
+        tm_seal_owned_free(&o);
+        err[0] = '\0';
+        rc = tm_seal_read(dir, index, &o, err);
+    }
     if (!rc)
         rc = tm_store_load_sealed(store, &o.seal);
     tm_seal_owned_free(&o);
@@ -442,6 +508,12 @@ int tm_sealer_open(struct tm_sealer **out, const struct tm_sealer_config *cfg)
     snprintf(s->dir, sizeof s->dir, "%s", cfg->dir);
     s->shards = calloc((size_t)cfg->shards, sizeof *s->shards);
     int rc = s->shards ? tm_rpc_client_open(&s->coord, cfg->coord_url) : TM_ENOMEM;
+    if (!rc && cfg->shard_data_urls) {
+        s->leaders = calloc((size_t)cfg->shards, sizeof *s->leaders);
+        rc = s->leaders ? 0 : TM_ENOMEM;
+        for (int i = 0; !rc && i < cfg->shards; i++)
+            rc = tm_rpc_client_open(&s->leaders[i], cfg->shard_data_urls[i]);
+    }
     for (int i = 0; s->shards && i < cfg->shards; i++, s->nshards++)
         pthread_mutex_init(&s->shards[i].mu, NULL);
     if (rc) {
@@ -466,6 +538,9 @@ void tm_sealer_close(struct tm_sealer *s)
         pthread_mutex_destroy(&s->shards[i].mu);
     }
     tm_rpc_client_close(s->coord);
+    for (int i = 0; s->leaders && i < s->nshards; i++)
+        tm_rpc_client_close(s->leaders[i]);
+    free(s->leaders);
     free(s->shards);
     free(s);
 }

@@ -26,6 +26,11 @@ struct tm_sealer_config {
     const char *dir;       /* the segments root, created if missing */
     const char *coord_url; /* schemas come from the catalog */
     int shards;
+    /* A cluster's: each shard's data role replicas (comma-separated URLs;
+     * the leader answers). A replica that fell behind the leader's snapshot
+     * installs it, and copies the ranges it names from the leader
+     * (seal_fetch.h). NULL: none (the standalone server). */
+    const char *const *shard_data_urls;
 };
 
 /* 0 or TM_ENOMEM / an RPC error. */

@@ -766,6 +766,18 @@ static void shard_on_leader(void *arg, int leading)
     TM_INFO("data", "shard %d: this node %s", sh->id, leading ? "leads" : "no longer leads");
 }
 
+/* Test hook: TIDEMARK_TEST_SNAPSHOT_TRAILING=N keeps only N entries behind
+ * a cluster replica's snapshots, so a test's short outage already needs the
+ * leader's snapshot. Unset in normal use: 4096. */
+static unsigned cluster_trailing(void)
+{
+    const char *v = getenv("TIDEMARK_TEST_SNAPSHOT_TRAILING");
+    unsigned n = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+    if (n)
+        TM_WARN("data", "test hook: %u entries kept behind a snapshot", n);
+    return n ? n : 4096;
+}
+
 static const struct tm_data_group *group_of(const struct tm_data_role_config *cfg, int id)
 {
     if (!cfg->groups)
@@ -818,9 +830,9 @@ static int shard_start(struct tm_data_role *d, struct shard *sh, int id,
         /* Entries kept behind a snapshot: the entries it follows are in
          * segments already, so a few suffice alone. In a cluster, enough
          * that a replica back from a short outage catches up from the log
-         * (installing a snapshot would need the leader's segment files:
-         * docs/cluster.md). */
-        .snapshot_trailing = grp ? 4096 : 8,
+         * without installing the leader's snapshot (which copies the
+         * ranges it names from the leader: segment/sealer.c). */
+        .snapshot_trailing = grp ? cluster_trailing() : 8,
     };
     rc = tm_data_push_start(sh); /* first: the loop wakes it from its start */
     if (!rc)

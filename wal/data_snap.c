@@ -183,17 +183,21 @@ static int restore_tail(struct shard *sh, struct tm_mpr *r)
 
 /* The digest, and where the log in memory starts: everything up to the
  * seal the snapshot follows is in segments. */
+/* The unsigned value of key in map r, or 0. */
+static uint64_t key_uint(struct tm_mpr r, const char *key)
+{
+    uint64_t v = 0;
+    if (tm_mpr_find(&r, key) || tm_mpr_uint(&r, &v))
+        return 0;
+    return v;
+}
+
 static void restore_digest(struct shard *sh, struct tm_mpr r)
 {
-    uint64_t dg = 0, dn = 0, seal_ts = 0;
-    struct tm_mpr m = r;
-    if (tm_mpr_find(&m, "st") == 0)
-        tm_mpr_uint(&m, &seal_ts);
-    if (tm_mpr_find(&m, "dg") == 0)
-        tm_mpr_uint(&m, &dg);
-    m = r;
-    if (tm_mpr_find(&m, "dn") == 0)
-        tm_mpr_uint(&m, &dn);
+    /* Each key is looked up from the map's start: a lookup from where the
+     * previous one stopped found no "dg", and every replica restarted from
+     * a snapshot had a digest of its own. */
+    uint64_t seal_ts = key_uint(r, "st"), dg = key_uint(r, "dg"), dn = key_uint(r, "dn");
     pthread_mutex_lock(&sh->tmu);
     sh->digest = dg;
     sh->ndigest = dn;
