@@ -360,10 +360,11 @@ static int leader_dir(struct tm_rpc_client *c, int shard, int64_t coll, uint64_t
     return rc;
 }
 
-/* Copies a range a restored snapshot names but this replica never wrote:
- * the leader's snapshot, installed by a replica that fell behind it. */
+/* Copies a range a restored snapshot names but this replica never wrote
+ * (the leader's snapshot, installed by a replica that fell behind it), or
+ * copies it again (`again`: a copy cut short left part of it here). */
 static int fetch_from_leader(struct tm_sealer *s, int shard, int64_t coll, uint64_t index,
-                             const char *local)
+                             const char *local, bool again)
 {
     struct tm_rpc_client *c = s->leaders ? s->leaders[shard] : NULL;
     char remote[4096], prefix[TM_SEAL_PREFIX_LEN + 1];
@@ -372,7 +373,7 @@ static int fetch_from_leader(struct tm_sealer *s, int shard, int64_t coll, uint6
     tm_seal_range_prefix(prefix, index);
     int rc = leader_dir(c, shard, coll, index, remote, sizeof remote);
     if (!rc)
-        rc = tm_seal_fetch(c, shard, remote, prefix, local, false);
+        rc = tm_seal_fetch(c, shard, remote, prefix, local, again);
     if (rc)
         TM_ERROR("sealer",
                  "shard %d: cannot copy range %s of collection %" PRId64 " from the leader: %s",
@@ -394,7 +395,7 @@ static int load_range(struct tm_sealer *s, int shard, int64_t coll, uint64_t ind
         return rc; /* dropped since: its range is garbage */
     coll_dir(s, shard, coll, dir, sizeof dir);
     rc = tm_seal_read(dir, index, &o, err);
-    if (rc == TM_ENOTFOUND && fetch_from_leader(s, shard, coll, index, dir) == 0) {
+    if (rc && fetch_from_leader(s, shard, coll, index, dir, rc != TM_ENOTFOUND) == 0) {
         tm_seal_owned_free(&o);
         err[0] = '\0';
         rc = tm_seal_read(dir, index, &o, err);

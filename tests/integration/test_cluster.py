@@ -993,7 +993,7 @@ class SnapshotInstall(ClusterCase):
         why = self.check_digests((0, 1), 60 * SLOW)
         if why:
             self.skipTest(why)
-        self.assertIn("from the leader", self.cl.log_tail(behind, 200000),
+        self.assertIn("copied range", self.cl.log_tail(behind, 200000),
                       "node %d caught up without installing a snapshot: the test "
                       "did not test it" % behind)
         # Its own snapshot on the next start (a clean restart) keeps the digest.
