@@ -6,6 +6,7 @@
  * guarantee timestamp.
  */
 #include "query_role_int.h"
+#include "seal_fetch.h"
 #include "seal_io.h"
 #include "catalog.h"
 #include "store.h"
@@ -553,7 +554,7 @@ static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
         struct tm_mpw w;
         struct tm_rpc_reply rep;
         struct tm_status st;
-        uint32_t n, three, dlen;
+        uint32_t n;
         tm_mpw_init(&w);
         tm_mpw_map(&w, 2);
         tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
@@ -570,15 +571,10 @@ static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
         for (uint32_t i = 0; i < n && !rc; i++) {
             int64_t coll;
             uint64_t index;
-            const char *d;
             char dir[4096];
-            if (tm_mpr_array(b, &three) || three != 3 || tm_mpr_int(b, &coll) ||
-                tm_mpr_uint(b, &index) || tm_mpr_str(b, &d, &dlen) || dlen >= sizeof dir) {
-                rc = TM_ECORRUPT;
+            rc = tm_sealed_range_read(b, &coll, &index, dir, sizeof dir);
+            if (rc)
                 break;
-            }
-            memcpy(dir, d, dlen);
-            dir[dlen] = '\0';
             rc = load_range(q, sh, coll, index, dir);
             sealed_ts[sh] = index > sealed_ts[sh] ? index : sealed_ts[sh];
             hold_positions(q, sh, sealed_ts, &held_ms);

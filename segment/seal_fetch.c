@@ -121,3 +121,15 @@ int tm_seal_fetch(struct tm_rpc_client *c, int shard, const char *remote_dir, co
     tm_rpc_reply_free(&rep);
     return rc;
 }
+
+int tm_sealed_range_read(struct tm_mpr *b, int64_t *coll, uint64_t *index, char *dir, size_t cap)
+{
+    uint32_t three, len;
+    const char *d;
+    if (tm_mpr_array(b, &three) || three != 3 || tm_mpr_int(b, coll) || tm_mpr_uint(b, index) ||
+        tm_mpr_str(b, &d, &len) || len >= cap)
+        return TM_ECORRUPT;
+    memcpy(dir, d, len);
+    dir[len] = '\0';
+    return 0;
+}

@@ -11,8 +11,16 @@
 #define TM_SEAL_FETCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "tm_mp.h"
 #include "tm_rpc.h"
+
+/* One entry of a "sealed" answer's "ranges" list at b (wal/data_role.h:
+ * [collection, seal timestamp, the leader's directory]), the directory
+ * copied into dir: 0 or TM_ECORRUPT. */
+int tm_sealed_range_read(struct tm_mpr *b, int64_t *coll, uint64_t *index, char *dir, size_t cap);
 
 /* Lists the files of remote_dir (a directory of the leader's, as its
  * "sealed" call names it) whose names start with prefix, and copies those

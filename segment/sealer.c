@@ -340,21 +340,15 @@ static int leader_dir(struct tm_rpc_client *c, int shard, int64_t coll, uint64_t
     if (rc)
         return rc;
     struct tm_mpr *b = &rep.body;
-    uint32_t n = 0, three, len;
+    uint32_t n = 0;
     rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : TM_ENOTFOUND;
     for (uint32_t i = 0; i < n && rc == TM_ENOTFOUND; i++) {
         int64_t c_id;
         uint64_t at;
-        const char *d;
-        if (tm_mpr_array(b, &three) || three != 3 || tm_mpr_int(b, &c_id) || tm_mpr_uint(b, &at) ||
-            tm_mpr_str(b, &d, &len) || len >= cap)
+        if (tm_sealed_range_read(b, &c_id, &at, dir, cap))
             rc = TM_ECORRUPT;
         else if (c_id == coll && at == index)
             rc = 0;
-        if (!rc) {
-            memcpy(dir, d, len);
-            dir[len] = '\0';
-        }
     }
     tm_rpc_reply_free(&rep);
     return rc;

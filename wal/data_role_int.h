@@ -138,13 +138,11 @@ void tm_data_digest_add(struct shard *sh, const void *buf, size_t len);
 /* The first position whose entry has a timestamp above `after` (the log's
  * timestamps rise). Under tmu. */
 uint64_t tm_data_first_after(const struct shard *sh, uint64_t after);
-/* data_trim.c: notes a reader's position (under tmu); frees the entries
- * every reader has passed (loop thread; takes tmu). */
-void tm_data_note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms);
-/* Under tmu: whether the entries after `after` are in memory; if so, notes
- * reader (when nonzero) there. A reader already behind is not noted: stuck
- * there, it would hold the log for good. */
+/* data_trim.c. Under tmu: whether the entries after `after` are in memory;
+ * if so, notes reader (when nonzero) there. A reader already behind is not
+ * noted: stuck there, it would hold the log for good. */
 bool tm_data_hold(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms);
+/* Frees the entries every reader has passed (loop thread; takes tmu). */
 void tm_data_trim_log(struct shard *sh, uint64_t now_ms);
 /* data_push.c: the shard's pusher thread (none without a stream); stop it
  * before the shard's log is freed. */

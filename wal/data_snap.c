@@ -181,8 +181,6 @@ static int restore_tail(struct shard *sh, struct tm_mpr *r)
     return 0;
 }
 
-/* The digest, and where the log in memory starts: everything up to the
- * seal the snapshot follows is in segments. */
 /* The unsigned value of key in map r, or 0. */
 static uint64_t key_uint(struct tm_mpr r, const char *key)
 {
@@ -192,6 +190,8 @@ static uint64_t key_uint(struct tm_mpr r, const char *key)
     return v;
 }
 
+/* The digest, and where the log in memory starts: everything up to the
+ * seal the snapshot follows is in segments. */
 static void restore_digest(struct shard *sh, struct tm_mpr r)
 {
     /* Each key is looked up from the map's start: a lookup from where the

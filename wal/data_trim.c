@@ -18,7 +18,7 @@ static int reader_slot(struct shard *sh, uint64_t reader)
     return sh->nreaders < MAX_READERS ? sh->nreaders++ : oldest; /* full: the longest silent goes */
 }
 
-void tm_data_note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms)
+static void note_reader(struct shard *sh, uint64_t reader, uint64_t after, uint64_t now_ms)
 {
     sh->readers[reader_slot(sh, reader)] = (struct tail_reader){reader, after, now_ms};
 }
@@ -28,7 +28,7 @@ bool tm_data_hold(struct shard *sh, uint64_t reader, uint64_t after, uint64_t no
     if (after < sh->base_ts)
         return false;
     if (reader)
-        tm_data_note_reader(sh, reader, after, now_ms);
+        note_reader(sh, reader, after, now_ms);
     return true;
 }
 

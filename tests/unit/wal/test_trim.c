@@ -66,13 +66,13 @@ static void test_a_reader_behind_holds_the_log(void **state)
 {
     (void)state;
     struct shard *sh = shard_new();
-    tm_data_note_reader(sh, 7, 45, NOW - 10);
+    tm_data_hold(sh, 7, 45, NOW - 10);
     tm_data_trim_log(sh, NOW);
-    assert_starts_at(sh, 30, 40, 5);     /* the newest seal at or below 45 */
-    tm_data_note_reader(sh, 7, 25, NOW); /* behind what is freed already: nothing more */
+    assert_starts_at(sh, 30, 40, 5); /* the newest seal at or below 45 */
+    tm_data_hold(sh, 7, 25, NOW);    /* behind what is freed already: nothing more */
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 30, 40, 5);
-    tm_data_note_reader(sh, 7, 80, NOW); /* caught up: the seal before last is the limit */
+    tm_data_hold(sh, 7, 80, NOW); /* caught up: the seal before last is the limit */
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 50, 60, 3);
     shard_free(sh);
@@ -82,8 +82,8 @@ static void test_a_reader_before_every_seal_holds_everything(void **state)
 {
     (void)state;
     struct shard *sh = shard_new();
-    tm_data_note_reader(sh, 1, 80, NOW);
-    tm_data_note_reader(sh, 2, 20, NOW);
+    tm_data_hold(sh, 1, 80, NOW);
+    tm_data_hold(sh, 2, 20, NOW);
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 0, 10, 8);
     shard_free(sh);
@@ -93,7 +93,7 @@ static void test_a_reader_noted_after_the_clock_reading_holds(void **state)
 {
     (void)state;
     struct shard *sh = shard_new();
-    tm_data_note_reader(sh, 4, 20, NOW + 3);
+    tm_data_hold(sh, 4, 20, NOW + 3);
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 0, 10, 8);
     shard_free(sh);
@@ -103,7 +103,7 @@ static void test_a_silent_reader_stops_holding(void **state)
 {
     (void)state;
     struct shard *sh = shard_new();
-    tm_data_note_reader(sh, 3, 20, NOW - TM_DATA_READER_TTL_MS - 1);
+    tm_data_hold(sh, 3, 20, NOW - TM_DATA_READER_TTL_MS - 1);
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 50, 60, 3);
     shard_free(sh);
@@ -113,10 +113,10 @@ static void test_a_full_table_forgets_the_longest_silent(void **state)
 {
     (void)state;
     struct shard *sh = shard_new();
-    tm_data_note_reader(sh, 100, 20, NOW - 5000); /* the longest silent */
+    tm_data_hold(sh, 100, 20, NOW - 5000); /* the longest silent */
     for (uint64_t r = 1; r < MAX_READERS; r++)
-        tm_data_note_reader(sh, r, 80, NOW - 10);
-    tm_data_note_reader(sh, 999, 80, NOW); /* takes reader 100's place */
+        tm_data_hold(sh, r, 80, NOW - 10);
+    tm_data_hold(sh, 999, 80, NOW); /* takes reader 100's place */
     assert_int_equal(sh->nreaders, MAX_READERS);
     tm_data_trim_log(sh, NOW);
     assert_starts_at(sh, 50, 60, 3);
