@@ -14,9 +14,15 @@
  * Connection states (loop thread only):
  *   READING  reads feed the parser. A complete request moves to BUSY; OPTIONS
  *            and malformed requests are answered at once (WRITING).
- *   BUSY     the request is with a worker (c->job_out). Reads are stopped, so
- *            pipelined bytes wait in c->in, and the next request is parsed
- *            only after this response is written: responses stay in order.
+ *   BUSY     the request is with a worker (c->job_out). Reads go on, but
+ *            what arrives (pipelined requests) only waits in c->in, up to
+ *            HTTP_PIPELINE_MAX bytes before reads stop; the next request is
+ *            parsed after this response is written, so responses stay in
+ *            order. Reading through keeps the socket's epoll registration
+ *            as it is: stopping and restarting reads cost two epoll_ctl
+ *            calls per request. A peer's EOF in BUSY or WRITING waits for
+ *            the response (c->peer_done): a client may half-close after
+ *            sending its request.
  *   WRITING  the response is being written; then back to READING (buffered
  *            bytes are parsed first), or LINGER when the connection must end.
  *   LINGER   our write side is shut down; input is discarded until EOF or the
@@ -45,6 +51,7 @@
 #include <uv.h>
 
 #define HTTP_READ_CHUNK (16u * 1024u)
+#define HTTP_PIPELINE_MAX (64u * 1024u)
 #define HTTP_LINGER_MS 2000u
 #define HTTP_STOP_GRACE_MS 2000u
 #define HTTP_BACKLOG 511
@@ -77,7 +84,8 @@ struct http_conn {
     struct http_conn *prev, *next;
     enum conn_state state;
     bool reading;
-    bool job_out; /* a worker holds this connection's job */
+    bool peer_done; /* EOF read while a request was answered */
+    bool job_out;   /* a worker holds this connection's job */
     bool continue_sent;
     bool closing;
     bool handle_closed;
@@ -416,10 +424,23 @@ static void http_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = c->in.cap - c->in.len;
 }
 
+static void http_conn_read_stop(struct http_conn *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
 static void http_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = st->data;
     (void)buf;
+    bool answering = c->state == CS_BUSY || c->state == CS_WRITING;
+    if (nread == UV_EOF && answering) {
+        c->peer_done = true;
+        http_conn_read_stop(c);
+        return;
+    }
     if (nread < 0) {
         http_conn_close(c); /* EOF or error: nothing more can be answered */
         return;
@@ -427,6 +448,11 @@ static void http_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || c->state == CS_LINGER)
         return; /* lingering: the bytes are dropped by not counting them */
     c->in.len += (size_t)nread;
+    if (answering) {
+        if (c->in.len >= HTTP_PIPELINE_MAX)
+            http_conn_read_stop(c);
+        return;
+    }
     http_conn_set_deadline(c, c->srv->idle_ms);
     http_conn_process(c);
 }
@@ -438,13 +464,6 @@ static int http_conn_read_start(struct http_conn *c)
     int rc = uv_read_start((uv_stream_t *)&c->tcp, http_on_alloc, http_on_read);
     c->reading = rc == 0;
     return rc;
-}
-
-static void http_conn_read_stop(struct http_conn *c)
-{
-    if (c->reading)
-        uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = false;
 }
 
 static void http_on_shutdown(uv_shutdown_t *req, int status)
@@ -491,7 +510,6 @@ static void http_conn_respond(struct http_conn *c, struct http_job *job)
     struct tm_http_server *s = c->srv;
     if (s->stopping)
         job->close_after = true;
-    http_conn_read_stop(c);
     bool with_body = http_job_format(s, job);
     uv_buf_t bufs[2] = {uv_buf_init((char *)job->out.data, (unsigned)job->out.len)};
     bufs[1].base = job->resp.body;
@@ -554,7 +572,6 @@ static void http_conn_dispatch(struct http_conn *c)
         http_conn_respond(c, job);
         return;
     }
-    http_conn_read_stop(c);
     c->state = CS_BUSY;
     c->job_out = true; /* a worker's, or the inline handler's until answered */
     if (taken != TM_HTTP_LATER)
@@ -603,6 +620,10 @@ static void http_conn_process(struct http_conn *c)
     }
     if (rc < 0) {
         http_conn_reject(c, c->parser.error_status);
+        return;
+    }
+    if (c->peer_done) {
+        http_conn_close(c); /* the rest of a request will not come */
         return;
     }
     rc = 0;

@@ -378,6 +378,57 @@ static void test_pipelined(void **state)
     client_close(c);
 }
 
+/* A client may send its request and shut its write side: the EOF the
+ * server reads while the handler runs must not cost the answer. */
+static void test_half_close_gets_answer(void **state)
+{
+    struct fixture *f = *state;
+    struct client *c = client_open(f->port);
+    assert_int_equal(client_send_str(c, "GET /sleep?100 HTTP/1.1\r\nHost: t\r\n\r\n"
+                                        "GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"),
+                     0);
+    assert_int_equal(shutdown(c->fd, SHUT_WR), 0);
+    struct reply r;
+    assert_int_equal(client_read_reply(c, &r), 0);
+    assert_string_equal(r.body, "slept");
+    reply_free(&r);
+    assert_int_equal(client_read_reply(c, &r), 0); /* buffered before the EOF */
+    assert_string_equal(r.body, "fixed-body");
+    reply_free(&r);
+    assert_true(client_closed(c));
+    client_close(c);
+}
+
+#define BURST 1200 /* requests behind a slow one: more bytes than one read buffer holds */
+
+/* Pipelined bytes that arrive while a request is answered wait, and reads
+ * stop once they pass the server's limit; every request is still answered,
+ * in order. */
+static void test_pipelined_burst(void **state)
+{
+    struct fixture *f = *state;
+    struct client *c = client_open(f->port);
+    static char burst[BURST * 80];
+    size_t n = (size_t)sprintf(burst, "GET /sleep?100 HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < BURST; i++)
+        n += (size_t)sprintf(burst + n,
+                             "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nreq%05d", i);
+    assert_true(n > 64 * 1024);
+    assert_int_equal(client_send(c, burst, n), 0);
+    struct reply r;
+    assert_int_equal(client_read_reply(c, &r), 0);
+    assert_string_equal(r.body, "slept");
+    reply_free(&r);
+    for (int i = 0; i < BURST; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "req%05d", i);
+        assert_int_equal(client_read_reply(c, &r), 0);
+        assert_string_equal(r.body, want);
+        reply_free(&r);
+    }
+    client_close(c);
+}
+
 static void test_chunked(void **state)
 {
     struct fixture *f = *state;
@@ -1105,6 +1156,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_content_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_gets_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_case_insensitive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_content_length, setup, teardown),
