@@ -2,12 +2,11 @@
  * latency against a running server, over real HTTP/1.1 keep-alive
  * connections.
  *
- * Each client thread owns one connection and sends requests of --batch rows
- * of --dim float32 values back to back, for --seconds or --requests per
- * client, whichever ends first. Latency is measured from the first byte sent
- * to the last byte of the response. Reported: rows/s, requests/s,
- * p50/p99/max latency, and errors (a non-zero Milvus code counts as an error,
- * and the first one is printed).
+ * Each client owns one connection and sends requests of --batch rows of
+ * --dim float32 values back to back, for --seconds or --requests per
+ * client, whichever ends first; one thread drives them all (bench_loop.h). Latency is measured from
+ * the first byte sent to the last byte of the response. Reported: rows/s, requests/s, p50/p99/max
+ * latency, and errors (a non-zero Milvus code counts as an error, and the first one is printed).
  *
  * insert: a quick-setup collection (id, vector, dynamic field); every row
  * has a fresh key.
@@ -25,7 +24,9 @@
  * reported per kind of request too: a merge of existing keys that leaves out
  * a required field costs the server a Strong read of the keys first.
  */
+#include "bench_loop.h"
 #include "bench_util.h"
+#include "tm_err.h"
 #include "tm_time.h"
 
 #include <getopt.h>
@@ -59,11 +60,17 @@ struct client {
     int id;               /* from 1 */
     uint64_t *lat_ns;     /* one per request */
     uint8_t *on_existing; /* one per request: it named existing keys */
-    int nlat, errors;
+    int nlat, lat_cap, errors;
     char first_error[256];
     int64_t next_new;                   /* the next fresh key */
     int64_t pool_lo, pool_n, pool_next; /* this client's share of the pool */
     double credit;                      /* requests owed to existing keys */
+    /* the timed run's request buffers (client_prepare), its end, and
+     * whether the request in flight names existing keys */
+    char *vec, *body;
+    int64_t *ids;
+    uint64_t end;
+    bool old;
 };
 
 /* Send and receive timeout of a client connection. */
@@ -145,50 +152,72 @@ static bool next_keys(struct client *cl, int64_t *ids)
     return existing;
 }
 
-static void *client_main(void *arg)
+/* The buffers of a client's requests; false when out of memory. */
+static bool client_prepare(struct client *cl)
 {
-    struct client *cl = arg;
     const struct bench_cfg *cfg = cl->cfg;
-    struct tm_bench_conn c = {.fd = -1};
-    char *vec = vector_text(cfg->dim, (unsigned)cl->id * 7919u + 1);
-    char *body = vec ? malloc(body_cap(cfg, cfg->batch, strlen(vec))) : NULL;
-    int64_t *ids = malloc((size_t)cfg->batch * sizeof *ids);
-    const char *path =
+    cl->vec = vector_text(cfg->dim, (unsigned)cl->id * 7919u + 1);
+    cl->body = cl->vec ? malloc(body_cap(cfg, cfg->batch, strlen(cl->vec))) : NULL;
+    cl->ids = malloc((size_t)cfg->batch * sizeof *cl->ids);
+    return cl->body && cl->ids;
+}
+
+static void client_release(struct client *cl)
+{
+    free(cl->vec);
+    free(cl->body);
+    free(cl->ids);
+}
+
+/* bench_loop.h's next: client i's next request until its time or count
+ * runs out. */
+static bool client_next(void *arg, int i, struct tm_bench_req *req)
+{
+    struct client *cl = &((struct client *)arg)[i];
+    const struct bench_cfg *cfg = cl->cfg;
+    if (cl->nlat >= cl->lat_cap || tm_mono_ns() >= cl->end)
+        return false;
+    cl->old = false;
+    if (cfg->mode == MODE_INSERT)
+        for (int k = 0; k < cfg->batch; k++)
+            cl->ids[k] = cl->next_new++;
+    else
+        cl->old = next_keys(cl, cl->ids);
+    req->path =
         cfg->mode == MODE_INSERT ? "/v2/vectordb/entities/insert" : "/v2/vectordb/entities/upsert";
-    if (!body || !ids || tm_bench_connect(&c, cfg->host, cfg->port, CONN_TIMEOUT_S)) {
-        snprintf(cl->first_error, sizeof cl->first_error, "cannot connect to %s:%d", cfg->host,
-                 cfg->port);
-        cl->errors++;
-        goto out;
-    }
+    req->body = cl->body;
+    req->len = build_body(cl->body, cfg->collection, cfg->mode == MODE_MERGE, cl->ids, cfg->batch,
+                          cfg->mode == MODE_MERGE && cl->old ? NULL : cl->vec,
+                          cfg->mode == MODE_INSERT ? -1 : cl->nlat + 1);
+    return true;
+}
+
+static void client_done(void *arg, int i, int rc, const char *body, uint64_t latency_ns)
+{
+    struct client *cl = &((struct client *)arg)[i];
+    cl->lat_ns[cl->nlat] = latency_ns;
+    cl->on_existing[cl->nlat++] = cl->old;
+    if (rc || !strstr(body, "\"code\":0"))
+        client_error(cl, rc ? "connection failed" : body);
+}
+
+/* The timed run: every client on one event loop (bench_loop.h). */
+static int run_timed(const struct bench_cfg *cfg, struct client *cls)
+{
+    static const struct tm_bench_client_ops ops = {client_next, client_done};
     uint64_t end = tm_mono_ns() + (uint64_t)cfg->seconds * 1000000000ull;
-    for (int r = 0; r < cfg->requests && tm_mono_ns() < end; r++) {
-        bool old = false;
-        if (cfg->mode == MODE_INSERT)
-            for (int i = 0; i < cfg->batch; i++)
-                ids[i] = cl->next_new++;
-        else
-            old = next_keys(cl, ids);
-        size_t len = build_body(body, cfg->collection, cfg->mode == MODE_MERGE, ids, cfg->batch,
-                                cfg->mode == MODE_MERGE && old ? NULL : vec,
-                                cfg->mode == MODE_INSERT ? -1 : r + 1);
-        char *resp;
-        uint64_t t0 = tm_mono_ns();
-        int rc = tm_bench_post(&c, cfg->host, cfg->port, path, body, len, &resp);
-        cl->lat_ns[cl->nlat] = tm_mono_ns() - t0;
-        cl->on_existing[cl->nlat++] = old;
-        if (rc || !strstr(resp, "\"code\":0")) {
-            client_error(cl, rc ? "connection failed" : resp);
-            if (rc)
-                break;
+    for (int i = 0; i < cfg->clients; i++) {
+        cls[i].errors = 0;
+        cls[i].end = end;
+        if (!client_prepare(&cls[i])) {
+            fprintf(stderr, "bench: out of memory\n");
+            return -1;
         }
     }
-out:
-    tm_bench_conn_close(&c);
-    free(vec);
-    free(body);
-    free(ids);
-    return NULL;
+    int rc = tm_bench_loop_run(cfg->host, cfg->port, cfg->clients, CONN_TIMEOUT_S, &ops, cls);
+    if (rc)
+        fprintf(stderr, "bench: cannot run the clients: %s\n", tm_strerror(rc));
+    return rc;
 }
 
 /* Inserts this client's share of the key pool (upsert, before the clock
@@ -533,6 +562,7 @@ int tm_bench_main(int argc, char **argv)
                                  .id = i + 1,
                                  .lat_ns = malloc(max_req * sizeof(uint64_t)),
                                  .on_existing = malloc(max_req),
+                                 .lat_cap = (int)max_req,
                                  .next_new = (int64_t)(i + 1) << 40};
         if (!cls[i].lat_ns || !cls[i].on_existing)
             rc = 1;
@@ -545,13 +575,13 @@ int tm_bench_main(int argc, char **argv)
         rc = preload(&cfg, cls) ? 1 : 0;
     }
     if (!rc) {
-        for (int i = 0; i < cfg.clients; i++)
-            cls[i].errors = 0;
         uint64_t t0 = tm_mono_ns();
-        run_clients(cls, cfg.clients, client_main);
-        report(&cfg, cls, (double)(tm_mono_ns() - t0) / 1e9);
+        rc = run_timed(&cfg, cls) ? 1 : 0;
+        if (!rc)
+            report(&cfg, cls, (double)(tm_mono_ns() - t0) / 1e9);
     }
     for (int i = 0; cls && i < cfg.clients; i++) {
+        client_release(&cls[i]);
         free(cls[i].lat_ns);
         free(cls[i].on_existing);
     }
