@@ -84,8 +84,9 @@ struct http_conn {
     struct http_conn *prev, *next;
     enum conn_state state;
     bool reading;
-    bool peer_done; /* EOF read while a request was answered */
-    bool job_out;   /* a worker holds this connection's job */
+    bool peer_done;                 /* EOF read while a request was answered */
+    bool processing, process_again; /* http_conn_process is running; run it again */
+    bool job_out;                   /* a worker holds this connection's job */
     bool continue_sent;
     bool closing;
     bool handle_closed;
@@ -485,10 +486,9 @@ static void http_conn_linger(struct http_conn *c)
         http_conn_close(c);
 }
 
-static void http_on_written(uv_write_t *req, int status)
+/* The response of job is out (status 0) or could not be sent. */
+static void http_conn_written(struct http_conn *c, struct http_job *job, int status)
 {
-    struct http_job *job = req->data;
-    struct http_conn *c = job->conn;
     bool close_after = job->close_after;
     http_job_free(job);
     if (c->closing)
@@ -504,6 +504,30 @@ static void http_on_written(uv_write_t *req, int status)
     }
 }
 
+static void http_on_written(uv_write_t *req, int status)
+{
+    struct http_job *job = req->data;
+    http_conn_written(job->conn, job, status);
+}
+
+/* Writes what the socket takes now, advancing bufs past it: uv_write's
+ * completion would cost an epoll_ctl (libuv re-registers the socket when
+ * its write queue drains), and a response usually fits the socket buffer.
+ * Bytes written, or a libuv error; 0 when the socket takes nothing now. */
+static int http_try_write(struct http_conn *c, uv_buf_t *bufs, unsigned n)
+{
+    int k = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (k == UV_EAGAIN || k == UV_ENOSYS)
+        return 0;
+    for (unsigned i = 0, left = k > 0 ? (unsigned)k : 0; i < n && left; i++) {
+        unsigned used = left < bufs[i].len ? left : (unsigned)bufs[i].len;
+        bufs[i].base += used;
+        bufs[i].len -= used;
+        left -= used;
+    }
+    return k;
+}
+
 /* Takes ownership of job and writes its response. */
 static void http_conn_respond(struct http_conn *c, struct http_job *job)
 {
@@ -513,10 +537,18 @@ static void http_conn_respond(struct http_conn *c, struct http_job *job)
     bool with_body = http_job_format(s, job);
     uv_buf_t bufs[2] = {uv_buf_init((char *)job->out.data, (unsigned)job->out.len)};
     bufs[1].base = job->resp.body;
-    bufs[1].len = job->resp.body_len;
+    bufs[1].len = with_body ? job->resp.body_len : 0;
     int rc = job->out.err;
     if (rc == 0)
-        rc = uv_write(&job->wreq, (uv_stream_t *)&c->tcp, bufs, with_body ? 2 : 1, http_on_written);
+        rc = http_try_write(c, bufs, 2);
+    if (rc >= 0 && bufs[0].len + bufs[1].len == 0) {
+        c->state = CS_WRITING;
+        http_conn_written(c, job, 0);
+        return;
+    }
+    if (rc >= 0)
+        rc = uv_write(&job->wreq, (uv_stream_t *)&c->tcp, bufs[0].len ? bufs : bufs + 1,
+                      bufs[0].len ? 2 : 1, http_on_written);
     if (rc) {
         TM_WARN("http", "cannot send response: %s", tm_strerror(rc));
         http_job_free(job);
@@ -602,7 +634,7 @@ static int http_conn_send_continue(struct http_conn *c)
 }
 
 /* Parses what c->in holds; then dispatches, rejects, or reads on. */
-static void http_conn_process(struct http_conn *c)
+static void http_conn_process_once(struct http_conn *c)
 {
     int rc = HTTP_PARSE_MORE;
     if (c->in.len > 0) {
@@ -633,6 +665,23 @@ static void http_conn_process(struct http_conn *c)
         rc = http_conn_read_start(c);
     if (rc)
         http_conn_close(c);
+}
+
+/* A response written at once (http_conn_respond) comes back here from
+ * inside the dispatch of its request: the loop below parses the next
+ * pipelined request instead of a recursion as deep as the pipeline. */
+static void http_conn_process(struct http_conn *c)
+{
+    if (c->processing) {
+        c->process_again = true;
+        return;
+    }
+    c->processing = true;
+    do {
+        c->process_again = false;
+        http_conn_process_once(c);
+    } while (c->process_again && !c->closing);
+    c->processing = false;
 }
 
 /* Accept trouble comes in floods; one warning a second is enough. */

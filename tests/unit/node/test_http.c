@@ -429,6 +429,31 @@ static void test_pipelined_burst(void **state)
     client_close(c);
 }
 
+/* Responses the server writes at once (OPTIONS is answered without the
+ * handler) to a pipeline: each is followed by the next request's parse, in
+ * order, to the last. */
+static void test_pipelined_answered_at_once(void **state)
+{
+    struct fixture *f = *state;
+    struct client *c = client_open(f->port);
+    static char burst[BURST * 48];
+    size_t n = 0;
+    for (int i = 0; i < BURST; i++)
+        n += (size_t)sprintf(burst + n, "OPTIONS /o%05d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+    n += (size_t)sprintf(burst + n, "GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(client_send(c, burst, n), 0);
+    struct reply r;
+    for (int i = 0; i < BURST; i++) {
+        assert_int_equal(client_read_reply(c, &r), 0);
+        assert_int_equal(r.status, 204);
+        reply_free(&r);
+    }
+    assert_int_equal(client_read_reply(c, &r), 0);
+    assert_string_equal(r.body, "fixed-body");
+    reply_free(&r);
+    client_close(c);
+}
+
 static void test_chunked(void **state)
 {
     struct fixture *f = *state;
@@ -1158,6 +1183,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_gets_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_burst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_answered_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_case_insensitive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large_content_length, setup, teardown),
