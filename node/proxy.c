@@ -1,6 +1,7 @@
 /* The proxy role: request parsing, routing, the Milvus envelope, and the
  * helpers handlers share (see proxy.h). */
 #include "proxy.h"
+#include "json_scan.h"
 #include "ddl.h"
 #include "tm_log.h"
 
@@ -390,7 +391,42 @@ static json_t *parse_json(const char *text, size_t len, json_error_t *err)
     return j;
 }
 
-static int parse_body(struct tm_req *r, const struct tm_http_request *http, size_t max_body)
+/* Parses the body, except for an insert's or upsert's "data" array when
+ * the scanner is sure of the whole body (json_scan.h): that stays text, for
+ * the rows to read without a jansson node per number. */
+static json_t *parse_split(struct tm_req *r, const char *text, size_t len, json_error_t *err)
+{
+    size_t at, n;
+    if (!tm_jscan_split_data(text, len, &at, &n))
+        return parse_json(text, len, err);
+    char *rest = malloc(len - n + 4);
+    if (!rest)
+        return parse_json(text, len, err);
+    memcpy(rest, text, at);
+    memcpy(rest + at, "null", 4);
+    memcpy(rest + at + 4, text + at + n, len - at - n);
+    json_t *j = json_loadb(rest, len - n + 4, 0, err);
+    free(rest);
+    if (!j)
+        return parse_json(text, len, err);
+    r->data_text = text + at;
+    r->data_len = n;
+    return j;
+}
+
+const json_t *tm_req_data(struct tm_req *r)
+{
+    if (r->data_text) {
+        json_t *d = json_loadb(r->data_text, r->data_len, JSON_DECODE_ANY, NULL);
+        if (d)
+            json_object_set_new(r->body, "data", d);
+        r->data_text = NULL;
+    }
+    return json_object_get(r->body, "data");
+}
+
+static int parse_body(struct tm_req *r, const struct tm_http_request *http, size_t max_body,
+                      bool split)
 {
     if (http->too_large)
         return tm_status_set(&r->st, TM_MV_BAD_JSON,
@@ -402,7 +438,8 @@ static int parse_body(struct tm_req *r, const struct tm_http_request *http, size
                              "can only accept json format request, the request body should be "
                              "nil, however {} is valid");
     json_error_t err;
-    r->body = parse_json(http->body, http->body_len, &err);
+    r->body = split ? parse_split(r, http->body, http->body_len, &err)
+                    : parse_json(http->body, http->body_len, &err);
     if (!r->body)
         return tm_status_set(&r->st, TM_MV_BAD_JSON,
                              "can only accept json format request, error: %s (line %d, column "
@@ -444,8 +481,14 @@ static void not_found(struct tm_http_response *resp)
 }
 
 /* Everything a handler needs before it runs: 0 or TM_ESTATUS. */
+/* Inserts and upserts: their rows are read from the body's text. */
+static bool writes_rows(int (*fn)(struct tm_req *, const char *), const char *action)
+{
+    return fn == tm_rest_entity && (strcmp(action, "insert") == 0 || strcmp(action, "upsert") == 0);
+}
+
 static int req_begin(struct tm_req *r, struct tm_proxy *p, const struct tm_http_request *http,
-                     void (*answer_later)(struct tm_req *, int))
+                     bool rows, void (*answer_later)(struct tm_req *, int))
 {
     *r = (struct tm_req){.p = p, .http = http, .answer_later = answer_later};
     tm_jw_init(&r->data);
@@ -454,7 +497,7 @@ static int req_begin(struct tm_req *r, struct tm_proxy *p, const struct tm_http_
     const char *allow = tm_http_request_header(http, "Accept-Type-Allow-Int64");
     r->int64_as_string = allow && strcasecmp(allow, "false") == 0;
     const char *rid = tm_http_request_header(http, TM_HEADER_REQUEST_ID);
-    int rc = parse_body(r, http, p->cfg.max_body);
+    int rc = parse_body(r, http, p->cfg.max_body, rows);
     if (!rc && rid && strlen(rid) >= sizeof r->request_id)
         rc = tm_status_set(&r->st, TM_MV_INVALID_PARAM, "%s must be at most %zu characters",
                            TM_HEADER_REQUEST_ID, sizeof r->request_id - 1);
@@ -488,7 +531,7 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
         return;
     }
     struct tm_req r;
-    int rc = req_begin(&r, p, http, NULL);
+    int rc = req_begin(&r, p, http, writes_rows(fn, action), NULL);
     if (!rc)
         rc = fn(&r, action);
     req_end(&r, rc, resp);
@@ -540,14 +583,13 @@ enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
     int (*fn)(struct tm_req *, const char *) = NULL;
     const char *action = NULL;
     if (http->body_len > INLINE_MAX_BODY || strcmp(http->method, "POST") != 0 ||
-        !resolve(http->path, &fn, &action) || fn != tm_rest_entity ||
-        (strcmp(action, "insert") != 0 && strcmp(action, "upsert") != 0))
+        !resolve(http->path, &fn, &action) || !writes_rows(fn, action))
         return TM_HTTP_TO_WORKER;
     struct inline_req *in = malloc(sizeof *in);
     if (!in)
         return TM_HTTP_TO_WORKER;
     *in = (struct inline_req){.call = call, .resp = resp, .action = action};
-    int rc = req_begin(&in->r, arg, http, answer_later);
+    int rc = req_begin(&in->r, arg, http, true, answer_later);
     if (!rc)
         rc = tm_rest_entity(&in->r, action);
     if (rc == TM_LATER)

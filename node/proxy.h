@@ -71,6 +71,10 @@ struct tm_req {
     struct tm_proxy *p;
     const struct tm_http_request *http;
     json_t *body;
+    /* An insert's or upsert's "data" array, left as text (json_scan.h):
+     * body holds null in its place. Read through tm_req_data. */
+    const char *data_text;
+    size_t data_len;
     char db[TM_NAME_MAX];
     struct tm_jw data;    /* the `data` payload */
     struct tm_jw topks;   /* a search's `topks`; printed when not empty */
@@ -119,6 +123,8 @@ enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
 
 /* Body member by name, matched case-insensitively as Go's binding does. */
 json_t *tm_req_get(const struct tm_req *r, const char *key);
+/* The body's "data" member, parsed from r->data_text on first use. */
+const json_t *tm_req_data(struct tm_req *r);
 /* String member; NULL when absent. When required, absence or "" fails with
  * 1802 and a wrong JSON type with 1801 (st filled, NULL returned). */
 const char *tm_req_str(struct tm_req *r, const char *key, bool required);

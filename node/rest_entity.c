@@ -342,7 +342,14 @@ static int generate_ids(struct tm_req *r, const struct tm_batch *old_pks, size_t
 int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool upsert, bool partial,
                          struct tm_batch *rows, struct tm_batch *old_pks)
 {
-    const json_t *data = json_object_get(r->body, "data");
+    if (r->data_text && !partial) {
+        int rc = tm_rows_from_text(&c->schema, r->data_text, r->data_len, rows, &r->st);
+        if (rc != TM_EAGAIN)
+            return rc;
+        tm_batch_free(rows);
+        tm_batch_init(rows);
+    }
+    const json_t *data = tm_req_data(r);
     size_t n = tm_rows_count(data);
     const struct tm_field *pk = tm_schema_pk(&c->schema);
     if (n == 0)

@@ -1,5 +1,6 @@
 /* JSON rows to columnar batches (rules in rows.h and milvus-rest-v2.md §3.2). */
 #include "rows.h"
+#include "rows_int.h"
 #include "base64.h"
 
 #include <errno.h>
@@ -521,9 +522,12 @@ static int push_partial_null(struct cell *c)
 }
 
 /* One row into out's columns. A field without a column in out (merge mode:
- * not sent by row 0) must be absent from the row too. */
-static int push_row(const struct tm_schema *s, const json_t *row, size_t r, const int64_t *gen_ids,
-                    bool partial, struct tm_batch *out, struct tm_status *st)
+ * not sent by row 0) must be absent from the row too. fast: per schema
+ * field, its value already read from the request text (rows_int.h), or
+ * NULL (fast itself may be NULL). */
+int tm_rows_push_row(const struct tm_schema *s, const json_t *row, size_t r, const int64_t *gen_ids,
+                     bool partial, const float *const *fast, struct tm_batch *out,
+                     struct tm_status *st)
 {
     if (!json_is_object(row))
         return INSERT_ERR(st, "row %zu is not a JSON object", r);
@@ -541,7 +545,9 @@ static int push_row(const struct tm_schema *s, const json_t *row, size_t r, cons
                               r, c.v ? "adds" : "lacks", f->name);
         if (!c.col)
             continue;
-        if (f->primary && gen_ids)
+        if (fast && fast[i])
+            rc = tm_col_push(c.col, fast[i], c.col->width);
+        else if (f->primary && gen_ids)
             rc = tm_col_push(c.col, &gen_ids[r], 8);
         else if (partial && !f->primary && json_is_null(c.v))
             rc = push_partial_null(&c);
@@ -561,7 +567,7 @@ static int push_rows(const struct tm_schema *s, const json_t *data, const int64_
     size_t n = tm_rows_count(data);
     for (size_t r = 0; r < n; r++) {
         const json_t *row = json_is_array(data) ? json_array_get(data, r) : data;
-        int rc = push_row(s, row, r, gen_ids, partial, out, st);
+        int rc = tm_rows_push_row(s, row, r, gen_ids, partial, NULL, out, st);
         if (rc)
             return rc == TM_ESTATUS ? rc : tm_status_set(st, TM_MV_INTERNAL, "%s", tm_strerror(rc));
         out->nrows++;

@@ -19,6 +19,14 @@
 int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64_t *gen_ids,
                       struct tm_batch *out, struct tm_status *st);
 
+/* tm_rows_from_json for the text of a "data" array (as the request has
+ * it), without autoID: the same rows, or the same error, as converting
+ * jansson's parse of it, with FloatVector values read straight from the
+ * text (json_scan.h). TM_EAGAIN when the text holds something the scanner
+ * is not sure of, or autoID: then reset out and take the JSON path. */
+int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len, struct tm_batch *out,
+                      struct tm_status *st);
+
 /* Merge-mode rows (partialUpdate): out gets columns only for the primary
  * key, the fields row 0 sends, and the dynamic column (the non-schema keys
  * of each row, to merge key-wise). Every row must send the same fields

@@ -1,0 +1,270 @@
+/* The strict JSON scanner (json_scan.h). */
+#include "json_scan.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void skip_ws(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
+        (*p)++;
+}
+
+bool tm_jscan_expect(const char **p, const char *end, char c)
+{
+    skip_ws(p, end);
+    if (*p >= end || **p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+static int hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* After a backslash: one escape jansson decodes to a non-NUL, non-surrogate
+ * character. */
+static bool scan_escape(const char **p, const char *end)
+{
+    if (*p >= end)
+        return false;
+    char c = *(*p)++;
+    if (strchr("\"\\/bfnrt", c))
+        return c != '\0';
+    if (c != 'u' || end - *p < 4)
+        return false;
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex((*p)[i]);
+        if (h < 0)
+            return false;
+        v = v * 16 + h;
+    }
+    *p += 4;
+    return v != 0 && (v < 0xD800 || v > 0xDFFF);
+}
+
+/* After the opening quote: printable ASCII and escapes, then the quote. */
+static bool scan_string(const char **p, const char *end, bool *escaped)
+{
+    *escaped = false;
+    while (*p < end) {
+        unsigned char c = (unsigned char)*(*p)++;
+        if (c == '"')
+            return true;
+        if (c < 0x20 || c >= 0x80)
+            return false;
+        if (c == '\\' && !(*escaped = true, scan_escape(p, end)))
+            return false;
+    }
+    return false;
+}
+
+bool tm_jscan_plain_string(const char **p, const char *end, const char **s, size_t *n)
+{
+    bool escaped;
+    if (!tm_jscan_expect(p, end, '"'))
+        return false;
+    *s = *p;
+    if (!scan_string(p, end, &escaped) || escaped)
+        return false;
+    *n = (size_t)(*p - *s - 1);
+    return true;
+}
+
+/* A number token of JSON's grammar. */
+struct num {
+    uint64_t mant;   /* the first digits, up to 19 */
+    int digits;      /* significant digits seen (leading zeros not counted) */
+    int exp10;       /* value = mant * 10^exp10, when digits <= 19 */
+    int int_digits;  /* digits before the point */
+    bool neg, real;  /* a fraction or an exponent: jansson makes a real */
+    const char *tok; /* the token's text */
+    size_t len;
+};
+
+static bool scan_digits(const char **p, const char *end, struct num *x, bool frac)
+{
+    const char *start = *p;
+    for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
+        if (x->digits == 0 && **p == '0') {
+            if (frac)
+                x->exp10--;
+            continue;
+        }
+        if (x->digits < 19) {
+            x->mant = x->mant * 10 + (uint64_t)(**p - '0');
+            if (frac)
+                x->exp10--;
+        } else if (!frac) {
+            x->exp10++;
+        }
+        x->digits++;
+    }
+    return *p > start;
+}
+
+static bool scan_number(const char **p, const char *end, struct num *x)
+{
+    *x = (struct num){.tok = *p};
+    if (*p < end && **p == '-')
+        x->neg = true, (*p)++;
+    if (*p < end && **p == '0' && *p + 1 < end && (*p)[1] >= '0' && (*p)[1] <= '9')
+        return false; /* a leading zero */
+    const char *int_start = *p;
+    if (!scan_digits(p, end, x, false))
+        return false;
+    x->int_digits = (int)(*p - int_start);
+    if (*p < end && **p == '.') {
+        (*p)++;
+        x->real = true;
+        if (!scan_digits(p, end, x, true))
+            return false;
+    }
+    if (*p < end && (**p == 'e' || **p == 'E')) {
+        (*p)++;
+        x->real = true;
+        bool eneg = *p < end && **p == '-';
+        if (*p < end && (**p == '-' || **p == '+'))
+            (*p)++;
+        int e = 0;
+        const char *es = *p;
+        for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
+            e = e < 10000 ? e * 10 + (**p - '0') : e;
+        if (*p == es)
+            return false;
+        x->exp10 += eneg ? -e : e;
+        x->int_digits += eneg ? -e : e; /* the magnitude's order, roughly */
+    }
+    x->len = (size_t)(*p - x->tok);
+    /* jansson refuses integers outside int64 and reals that overflow. */
+    if (!x->real)
+        return x->int_digits < 19 ||
+               (x->int_digits == 19 && x->digits <= 19 && x->mant <= (uint64_t)INT64_MAX);
+    return x->int_digits <= 300;
+}
+
+/* After a string's opening quote was expected: the string, escapes allowed. */
+static bool scan_quoted(const char **p, const char *end, bool *escaped)
+{
+    return tm_jscan_expect(p, end, '"') && scan_string(p, end, escaped);
+}
+
+bool tm_jscan_value(const char **p, const char *end, int depth)
+{
+    bool escaped;
+    struct num x;
+    skip_ws(p, end);
+    if (*p >= end || depth > TM_JSCAN_MAX_DEPTH)
+        return false;
+    char c = **p;
+    if (c == '"')
+        return scan_quoted(p, end, &escaped);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return scan_number(p, end, &x);
+    static const char *const lits[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(lits[i]);
+        if ((size_t)(end - *p) >= n && memcmp(*p, lits[i], n) == 0)
+            return *p += n, true;
+    }
+    if (c != '[' && c != '{')
+        return false;
+    char close = c == '[' ? ']' : '}';
+    (*p)++;
+    if (tm_jscan_expect(p, end, close))
+        return true;
+    do {
+        if (close == '}' && !(scan_quoted(p, end, &escaped) && tm_jscan_expect(p, end, ':')))
+            return false;
+        if (!tm_jscan_value(p, end, depth + 1))
+            return false;
+    } while (tm_jscan_expect(p, end, ','));
+    return tm_jscan_expect(p, end, close);
+}
+
+/* The double jansson's strtod gives the token (an integer token goes
+ * through int64, as json_integer does: "-0" is +0.0). Clinger's fast path
+ * when the digits and the power of ten are exact doubles; strtod else. */
+static bool num_to_double(const struct num *x, double *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (!x->real) {
+        int64_t v = (int64_t)x->mant;
+        *out = (double)(x->neg ? -v : v);
+        return true;
+    }
+    if (x->digits <= 15 && x->exp10 >= -22 && x->exp10 <= 22) {
+        double d = (double)x->mant;
+        d = x->exp10 < 0 ? d / p10[-x->exp10] : d * p10[x->exp10];
+        *out = x->neg ? -d : d;
+        return true;
+    }
+    char buf[64];
+    if (x->len >= sizeof buf)
+        return false;
+    memcpy(buf, x->tok, x->len);
+    buf[x->len] = '\0';
+    *out = strtod(buf, NULL);
+    return true;
+}
+
+bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n)
+{
+    if (!tm_jscan_expect(p, end, '['))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct num x;
+        double d;
+        if (i && !tm_jscan_expect(p, end, ','))
+            return false;
+        skip_ws(p, end);
+        if (!scan_number(p, end, &x) || !num_to_double(&x, &d))
+            return false;
+        out[i] = (float)d;
+        if (!isfinite(d) || !isfinite(out[i]))
+            return false;
+    }
+    return tm_jscan_expect(p, end, ']');
+}
+
+bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_len)
+{
+    const char *p = body, *end = body + len;
+    int found = 0;
+    if (!tm_jscan_expect(&p, end, '{'))
+        return false;
+    if (!tm_jscan_expect(&p, end, '}')) {
+        do {
+            const char *k, *v;
+            size_t kn;
+            /* An escaped name might spell "data": not sure. */
+            if (!tm_jscan_plain_string(&p, end, &k, &kn) || !tm_jscan_expect(&p, end, ':'))
+                return false;
+            skip_ws(&p, end);
+            v = p;
+            if (!tm_jscan_value(&p, end, 1))
+                return false;
+            if (kn == 4 && strncasecmp(k, "data", 4) == 0) { /* "Data" is data too */
+                if (found++ || *v != '[' || memcmp(k, "data", 4) != 0)
+                    return false;
+                *at = (size_t)(v - body);
+                *data_len = (size_t)(p - v);
+            }
+        } while (tm_jscan_expect(&p, end, ','));
+        if (!tm_jscan_expect(&p, end, '}'))
+            return false;
+    }
+    skip_ws(&p, end);
+    return p == end && found == 1;
+}
