@@ -42,7 +42,31 @@ struct tm_rpc_server;
 /* Listens on url with `workers` threads calling handler. 0 or negative error. */
 int tm_rpc_server_start(struct tm_rpc_server **out, const char *url, int workers,
                         tm_rpc_handler_fn handler, void *arg);
-/* Stops receiving, waits for running handlers, frees the server. */
+/* A call an async function took (tm_rpc_server_start_async), until its
+ * answer. */
+struct tm_rpc_later;
+
+/* Decides, on nng's thread that received the call and without blocking,
+ * whether to answer `type` later: returns true and keeps `later` (the body
+ * stays readable until the answer), or false to send the call to the
+ * workers' blocking handler. */
+typedef bool (*tm_rpc_async_fn)(void *arg, const char *type, struct tm_mpr *body,
+                                struct tm_rpc_later *later);
+
+/* tm_rpc_server_start, plus calls that `async` takes and answers itself:
+ * no thread waits for those (a write waits for its Raft commit). Past 64
+ * calls held at once, calls go to the blocking handler instead, which must
+ * serve every type `async` takes, too. */
+int tm_rpc_server_start_async(struct tm_rpc_server **out, const char *url, int workers,
+                              tm_rpc_handler_fn handler, tm_rpc_async_fn async, void *arg);
+
+/* Answers a taken call, once, from any thread: reply (one msgpack value;
+ * NULL or empty sends nil) when st is NULL or clear, else st's error. */
+void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
+                   const struct tm_status *st);
+
+/* Stops receiving, waits for running handlers and for the answers of
+ * taken calls, frees the server. */
 void tm_rpc_server_stop(struct tm_rpc_server *s);
 
 struct tm_rpc_client;

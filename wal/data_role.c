@@ -68,9 +68,16 @@ int tm_data_record_entry(struct shard *sh, const struct tm_entry_hdr *h, const v
     return 0;
 }
 
-/* Ends a request: wakes its waiter, or frees the shard's own request. */
+static void writes_call_step(struct write_req *req, int rc);
+
+/* Ends a request: wakes its waiter, counts it for its call, or frees the
+ * shard's own request. */
 static void finish_req(struct write_req *req, int rc)
 {
+    if (req->call) {
+        writes_call_step(req, rc);
+        return;
+    }
     if (!req->internal) {
         tm_wait_signal(&req->wait, rc); /* the waiter owns req from here */
         return;
@@ -458,16 +465,16 @@ static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_stat
     return &d->shards[id];
 }
 
-/* Queues each parsed write on sh and waits for them all; rcs[i] is write
- * i's result. */
-static void write_all(struct shard *sh, struct write_args *a, uint32_t n, int *rcs)
+/* Queues each parsed write on sh and waits for them all; a[i].req.rc is
+ * write i's result. */
+static void write_all(struct shard *sh, struct write_args *a, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         tm_wait_init(&a[i].req.wait);
         tm_data_enqueue(sh, &a[i].req);
     }
     for (uint32_t i = 0; i < n; i++) {
-        rcs[i] = tm_wait_for(&a[i].req.wait);
+        a[i].req.rc = tm_wait_for(&a[i].req.wait);
         tm_wait_destroy(&a[i].req.wait);
     }
 }
@@ -484,8 +491,8 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     struct shard *sh = shard_of(d, a.shard, st);
     if (!sh)
         return;
-    write_all(sh, &a, 1, &rc);
-    if (rc) {
+    write_all(sh, &a, 1);
+    if ((rc = a.req.rc)) {
         tm_status_set(st, TM_MV_INTERNAL, "write not committed: %s", tm_strerror(rc));
         return;
     }
@@ -509,26 +516,45 @@ static int parse_writes(struct tm_mpr *body, struct write_args **out, uint32_t *
     return rc;
 }
 
-static void call_writes(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
-                        struct tm_status *st)
+/* In a cluster only a shard's leader takes writes and serves reads of its
+ * log: a follower may lag, and only the leader stamps time ticks. */
+static bool leads(struct tm_data_role *d, struct tm_mpr body, struct tm_status *st)
 {
+    int64_t id = tm_mpr_key_int(body, "shard", -1);
+    if (!d->cluster || id < 0 || id >= d->nshards)
+        return true; /* shard_of answers */
+    uint64_t leader = 0;
+    if (!d->shards[id].hosted) {
+        tm_status_set(st, TM_MV_NOT_LEADER, "WAL shard %lld has no replica here", (long long)id);
+        return false;
+    }
+    if (atomic_load(&d->shards[id].leading))
+        return true;
+    tm_raft_group_leading(d->shards[id].raft, &leader);
+    tm_status_set(st, TM_MV_NOT_LEADER, "not the leader of WAL shard %lld (leader: node %llu)",
+                  (long long)id, (unsigned long long)leader);
+    return false;
+}
+
+/* A "writes" call in flight: taken on nng's thread (take_call), answered
+ * on the shard's loop thread when its last write is done, so no RPC thread
+ * waits for the commit. */
+struct writes_call {
+    struct tm_rpc_later *later;
     struct write_args *a;
     uint32_t n;
-    int rcs[TM_DATA_MAX_WRITES];
-    if (parse_writes(body, &a, &n)) {
-        tm_status_set(st, TM_MV_INTERNAL, "malformed writes request");
-        return;
-    }
-    struct shard *sh = shard_of(d, a[0].shard, st);
-    if (sh) {
-        write_all(sh, a, n, rcs);
-        tm_mpw_map(reply, 1);
-        tm_mpw_cstr(reply, "results"), tm_mpw_array(reply, n);
-    }
-    for (uint32_t i = 0; sh && i < n; i++) {
-        if (rcs[i]) {
+    atomic_uint left;
+};
+
+/* {"results": [{"ts"} or {"code", "message"} per write]} */
+static void writes_reply(struct tm_mpw *reply, const struct write_args *a, uint32_t n)
+{
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "results"), tm_mpw_array(reply, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (a[i].req.rc) {
             char msg[128];
-            snprintf(msg, sizeof msg, "write not committed: %s", tm_strerror(rcs[i]));
+            snprintf(msg, sizeof msg, "write not committed: %s", tm_strerror(a[i].req.rc));
             tm_mpw_map(reply, 2);
             tm_mpw_cstr(reply, "code"), tm_mpw_uint(reply, TM_MV_INTERNAL);
             tm_mpw_cstr(reply, "message"), tm_mpw_cstr(reply, msg);
@@ -537,7 +563,72 @@ static void call_writes(struct tm_data_role *d, struct tm_mpr *body, struct tm_m
             tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, a[i].req.hdr.ts);
         }
     }
+}
+
+static void writes_call_step(struct write_req *req, int rc)
+{
+    struct writes_call *wc = req->call;
+    req->rc = rc;
+    if (atomic_fetch_sub(&wc->left, 1) != 1)
+        return;
+    struct tm_mpw reply;
+    tm_mpw_init(&reply);
+    writes_reply(&reply, wc->a, wc->n);
+    tm_rpc_answer(wc->later, &reply, NULL);
+    tm_mpw_free(&reply);
+    free(wc->a);
+    free(wc);
+}
+
+/* The blocking form, for calls beyond what the server holds at once. */
+static void call_writes(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
+                        struct tm_status *st)
+{
+    struct write_args *a;
+    uint32_t n;
+    if (parse_writes(body, &a, &n)) {
+        tm_status_set(st, TM_MV_INTERNAL, "malformed writes request");
+        return;
+    }
+    struct shard *sh = shard_of(d, a[0].shard, st);
+    if (sh) {
+        write_all(sh, a, n);
+        writes_reply(reply, a, n);
+    }
     free(a);
+}
+
+/* tm_rpc_async_fn: takes every "writes" call. */
+static bool take_call(void *arg, const char *type, struct tm_mpr *body, struct tm_rpc_later *later)
+{
+    struct tm_data_role *d = arg;
+    struct tm_status st;
+    struct write_args *a = NULL;
+    uint32_t n = 0;
+    if (strcmp(type, "writes") != 0)
+        return false;
+    tm_status_ok(&st);
+    struct writes_call *wc = leads(d, *body, &st) ? calloc(1, sizeof *wc) : NULL;
+    struct shard *sh = NULL;
+    if (wc && parse_writes(body, &a, &n))
+        tm_status_set(&st, TM_MV_INTERNAL, "malformed writes request");
+    else if (wc)
+        sh = shard_of(d, a[0].shard, &st);
+    else if (!st.code)
+        tm_status_set(&st, TM_MV_INTERNAL, "out of memory");
+    if (!sh) {
+        tm_rpc_answer(later, NULL, &st);
+        free(a);
+        free(wc);
+        return true;
+    }
+    *wc = (struct writes_call){.later = later, .a = a, .n = n};
+    atomic_init(&wc->left, n);
+    for (uint32_t i = 0; i < n; i++) { /* wc may be gone after the last */
+        a[i].req.call = wc;
+        tm_data_enqueue(sh, &a[i].req);
+    }
+    return true;
 }
 
 void tm_data_enqueue(struct shard *sh, struct write_req *req)
@@ -699,26 +790,6 @@ static void call_applied(struct tm_data_role *d, struct tm_mpr *body, struct tm_
     pthread_mutex_unlock(&sh->tmu);
     tm_mpw_map(reply, 1);
     tm_mpw_cstr(reply, "applied"), tm_mpw_uint(reply, applied);
-}
-
-/* In a cluster only a shard's leader takes writes and serves reads of its
- * log: a follower may lag, and only the leader stamps time ticks. */
-static bool leads(struct tm_data_role *d, struct tm_mpr body, struct tm_status *st)
-{
-    int64_t id = tm_mpr_key_int(body, "shard", -1);
-    if (!d->cluster || id < 0 || id >= d->nshards)
-        return true; /* shard_of answers */
-    uint64_t leader = 0;
-    if (!d->shards[id].hosted) {
-        tm_status_set(st, TM_MV_NOT_LEADER, "WAL shard %lld has no replica here", (long long)id);
-        return false;
-    }
-    if (atomic_load(&d->shards[id].leading))
-        return true;
-    tm_raft_group_leading(d->shards[id].raft, &leader);
-    tm_status_set(st, TM_MV_NOT_LEADER, "not the leader of WAL shard %lld (leader: node %llu)",
-                  (long long)id, (unsigned long long)leader);
-    return false;
 }
 
 static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
@@ -884,7 +955,7 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     if (!rc)
         rc = tm_data_lease_start(d);
     if (!rc)
-        rc = tm_rpc_server_start(&d->rpc, cfg->url, 64, handle, d); /* a worker per waiting write */
+        rc = tm_rpc_server_start_async(&d->rpc, cfg->url, 16, handle, take_call, d);
     if (rc) {
         tm_data_role_stop(d);
         return rc;

@@ -34,6 +34,10 @@ struct write_req {
     struct tm_entry_hdr hdr;
     struct tm_span rows, pks; /* borrowed from the RPC request for the wait */
     struct tm_wait wait;
+    /* A "writes" call answered when its last write is done (data_role.c):
+     * then wait is unused, and rc is this write's result. */
+    struct writes_call *call;
+    int rc;
     struct write_req *next;    /* in the shard's queue */
     struct write_req *pending; /* appended, waiting for its entry to apply */
 };
