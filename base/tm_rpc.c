@@ -191,15 +191,25 @@ static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply, s
     return code ? TM_ESTATUS : 0;
 }
 
+/* A call's one aio: the send's callback posts the receive itself, so the
+ * calling thread wakes once per call, for the reply. */
 struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool done;
+    bool receiving;
+    nng_ctx ctx;
+    nng_aio *aio;
 };
 
 static void on_aio(void *arg)
 {
     struct waiter *w = arg;
+    if (!w->receiving && nng_aio_result(w->aio) == 0) {
+        w->receiving = true;
+        nng_ctx_recv(w->ctx, w->aio); /* the timeout set for the send holds */
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     w->done = true;
     pthread_cond_signal(&w->cond);
@@ -220,13 +230,12 @@ static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr
         if (pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0)
             continue;
         idle_slices = atomic_load(&watch->pipes) > 0 ? 0 : idle_slices + 1;
-        if (idle_slices == 4) {
+        if (idle_slices >= 4) { /* again each slice: a cancel may meet the send just done */
             pthread_mutex_unlock(&w->mu);
             nng_aio_cancel(aio);
             pthread_mutex_lock(&w->mu);
         }
     }
-    w->done = false;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -234,29 +243,23 @@ static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr
  * is freed and *msg is NULL. */
 static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struct rpc_addr *watch)
 {
-    nng_aio *aio;
-    struct waiter w = {.done = false};
+    struct waiter w = {.done = false, .ctx = ctx};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, NULL);
-    int rc = tm_nng_err(nng_aio_alloc(&aio, on_aio, &w));
+    int rc = tm_nng_err(nng_aio_alloc(&w.aio, on_aio, &w));
     if (rc) {
         nng_msg_free(*msg);
         *msg = NULL;
     } else {
-        nng_aio_set_timeout(aio, timeout_ms);
-        nng_aio_set_msg(aio, *msg);
-        nng_ctx_send(ctx, aio);
-        aio_wait_watch(aio, &w, watch);
-        rc = tm_nng_err(nng_aio_result(aio));
-        if (rc) {
-            nng_msg_free(*msg);
-        } else {
-            nng_ctx_recv(ctx, aio);
-            aio_wait_watch(aio, &w, watch);
-            rc = tm_nng_err(nng_aio_result(aio));
-        }
-        *msg = rc ? NULL : nng_aio_get_msg(aio);
-        nng_aio_free(aio);
+        nng_aio_set_timeout(w.aio, timeout_ms);
+        nng_aio_set_msg(w.aio, *msg);
+        nng_ctx_send(ctx, w.aio);
+        aio_wait_watch(w.aio, &w, watch);
+        rc = tm_nng_err(nng_aio_result(w.aio));
+        if (rc && !w.receiving)
+            nng_msg_free(*msg); /* the send failed: the message is still ours */
+        *msg = rc ? NULL : nng_aio_get_msg(w.aio);
+        nng_aio_free(w.aio);
     }
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cond);
