@@ -197,8 +197,11 @@ static void client_done(void *arg, int i, int rc, const char *body, uint64_t lat
     struct client *cl = &((struct client *)arg)[i];
     cl->lat_ns[cl->nlat] = latency_ns;
     cl->on_existing[cl->nlat++] = cl->old;
+    char why[128];
+    snprintf(why, sizeof why, "connection to %s:%d failed: %s", cl->cfg->host, cl->cfg->port,
+             tm_strerror(rc));
     if (rc || !strstr(body, "\"code\":0"))
-        client_error(cl, rc ? "connection failed" : body);
+        client_error(cl, rc ? why : body);
 }
 
 /* The timed run: every client on one event loop (bench_loop.h). */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ static int flush(struct lconn *lc)
             v[nv++].iov_len = lc->iov[k].iov_len - skip;
             skip = 0;
         }
-        ssize_t k = writev(lc->c.fd, v, nv);
+        struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)nv};
+        ssize_t k = sendmsg(lc->c.fd, &m, MSG_NOSIGNAL); /* a closed peer: EPIPE, no signal */
         if (k < 0)
             return errno == EAGAIN ? 0 : -errno;
         lc->sent += (size_t)k;

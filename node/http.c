@@ -528,6 +528,8 @@ static int http_try_write(struct http_conn *c, uv_buf_t *bufs, unsigned n)
     return k;
 }
 
+static bool http_may_warn(struct tm_http_server *s);
+
 /* Takes ownership of job and writes its response. */
 static void http_conn_respond(struct http_conn *c, struct http_job *job)
 {
@@ -548,9 +550,12 @@ static void http_conn_respond(struct http_conn *c, struct http_job *job)
     }
     if (rc >= 0)
         rc = uv_write(&job->wreq, (uv_stream_t *)&c->tcp, bufs[0].len ? bufs : bufs + 1,
-                      bufs[0].len ? 2 : 1, http_on_written);
+                      (bufs[0].len ? 1u : 0u) + (bufs[1].len ? 1u : 0u), http_on_written);
     if (rc) {
-        TM_WARN("http", "cannot send response: %s", tm_strerror(rc));
+        /* A client gone before its answer is no news (uv_write reported
+         * it through the callback, silently). */
+        if (rc != UV_EPIPE && rc != UV_ECONNRESET && http_may_warn(s))
+            TM_WARN("http", "cannot send response: %s", tm_strerror(rc));
         http_job_free(job);
         http_conn_close(c);
         return;

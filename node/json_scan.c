@@ -1,7 +1,9 @@
 /* The strict JSON scanner (json_scan.h). */
 #include "json_scan.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,20 @@ bool tm_jscan_value(const char **p, const char *end, int depth)
     return tm_jscan_expect(p, end, close);
 }
 
+static locale_t g_c_locale;
+static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+static locale_t c_locale(void)
+{
+    pthread_once(&g_c_locale_once, c_locale_init);
+    return g_c_locale;
+}
+
 /* The double jansson's strtod gives the token (an integer token goes
  * through int64, as json_integer does: "-0" is +0.0). Clinger's fast path
  * when the digits and the power of ten are exact doubles; strtod else. */
@@ -211,11 +227,12 @@ static bool num_to_double(const struct num *x, double *out)
         return true;
     }
     char buf[64];
-    if (x->len >= sizeof buf)
+    locale_t c = c_locale();
+    if (x->len >= sizeof buf || c == (locale_t)0)
         return false;
     memcpy(buf, x->tok, x->len);
     buf[x->len] = '\0';
-    *out = strtod(buf, NULL);
+    *out = strtod_l(buf, NULL, c); /* '.' whatever the process's locale */
     return true;
 }
 

@@ -417,10 +417,13 @@ static json_t *parse_split(struct tm_req *r, const char *text, size_t len, json_
 const json_t *tm_req_data(struct tm_req *r)
 {
     if (r->data_text) {
+        /* The scanner read the text already: only memory can fail here. */
         json_t *d = json_loadb(r->data_text, r->data_len, JSON_DECODE_ANY, NULL);
-        if (d)
-            json_object_set_new(r->body, "data", d);
         r->data_text = NULL;
+        if (!d || json_object_set_new(r->body, "data", d)) {
+            tm_status_set(&r->st, TM_MV_INTERNAL, "out of memory reading the rows");
+            return NULL;
+        }
     }
     return json_object_get(r->body, "data");
 }
@@ -480,13 +483,13 @@ static void not_found(struct tm_http_response *resp)
     resp->body_len = resp->body ? sizeof text - 1 : 0;
 }
 
-/* Everything a handler needs before it runs: 0 or TM_ESTATUS. */
 /* Inserts and upserts: their rows are read from the body's text. */
 static bool writes_rows(int (*fn)(struct tm_req *, const char *), const char *action)
 {
     return fn == tm_rest_entity && (strcmp(action, "insert") == 0 || strcmp(action, "upsert") == 0);
 }
 
+/* Everything a handler needs before it runs: 0 or TM_ESTATUS. */
 static int req_begin(struct tm_req *r, struct tm_proxy *p, const struct tm_http_request *http,
                      bool rows, void (*answer_later)(struct tm_req *, int))
 {

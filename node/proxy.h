@@ -123,7 +123,8 @@ enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
 
 /* Body member by name, matched case-insensitively as Go's binding does. */
 json_t *tm_req_get(const struct tm_req *r, const char *key);
-/* The body's "data" member, parsed from r->data_text on first use. */
+/* The body's "data" member, parsed from r->data_text on first use; NULL
+ * with r->st set if that parse fails (out of memory). */
 const json_t *tm_req_data(struct tm_req *r);
 /* String member; NULL when absent. When required, absence or "" fails with
  * 1802 and a wrong JSON type with 1801 (st filled, NULL returned). */

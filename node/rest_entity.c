@@ -350,6 +350,8 @@ int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool u
         tm_batch_init(rows);
     }
     const json_t *data = tm_req_data(r);
+    if (!data && r->st.code)
+        return TM_ESTATUS;
     size_t n = tm_rows_count(data);
     const struct tm_field *pk = tm_schema_pk(&c->schema);
     if (n == 0)

@@ -98,7 +98,7 @@ int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len, s
         }
     rt.vecs = malloc((floats + 1) * sizeof *rt.vecs);
     int rc = !rt.fast || !rt.at || !rt.vecs        ? TM_ENOMEM
-             : tm_batch_layout_from_schema(out, s) ? TM_EINVAL
+             : tm_batch_layout_from_schema(out, s) ? TM_EAGAIN /* the JSON path's error */
                                                    : read_rows(&rt, text, len, out, st);
     free(rt.fast);
     free(rt.at);
