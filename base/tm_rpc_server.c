@@ -47,7 +47,8 @@ struct tm_rpc_server {
     pthread_t *threads;
     int nworkers;
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* work queued, stopping, or a taken call answered */
+    pthread_cond_t cond;     /* work queued, or stopping: the workers' */
+    pthread_cond_t answered; /* a taken call answered: the stop's */
     struct tm_rpc_later *qhead, *qtail;
     int taken; /* calls the async function took, not yet answered */
     atomic_bool stopping;
@@ -192,7 +193,8 @@ static bool offer(struct tm_rpc_server *s, struct tm_rpc_later *c)
     if (s->async(s->arg, e.type, &r, c))
         return true;
     pthread_mutex_lock(&s->mu);
-    s->taken--;
+    if (--s->taken == 0 && s->stopping)
+        pthread_cond_signal(&s->answered);
     pthread_mutex_unlock(&s->mu);
     return false;
 }
@@ -250,8 +252,8 @@ void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
     send_answer(later, &out); /* in flight now: a stop waits for its callback */
     tm_mpw_free(&out);
     pthread_mutex_lock(&s->mu);
-    s->taken--;
-    pthread_cond_broadcast(&s->cond);
+    if (--s->taken == 0 && s->stopping)
+        pthread_cond_signal(&s->answered);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -286,6 +288,7 @@ int tm_rpc_server_start_async(struct tm_rpc_server **out, const char *url, int w
     s->arg = arg;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->answered, NULL);
     int rv = nng_rep0_open(&s->sock);
     if (!rv)
         rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
@@ -296,6 +299,7 @@ int tm_rpc_server_start_async(struct tm_rpc_server **out, const char *url, int w
         nng_close(s->sock);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cond);
+        pthread_cond_destroy(&s->answered);
         free(s);
         return tm_nng_err(rv);
     }
@@ -332,7 +336,7 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
         pthread_join(s->threads[i], NULL);
     pthread_mutex_lock(&s->mu);
     while (s->taken > 0) /* taken calls are answered, as waiting workers were joined */
-        pthread_cond_wait(&s->cond, &s->mu);
+        pthread_cond_wait(&s->answered, &s->mu);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nctxs; i++)
         nng_aio_stop(s->ctxs[i].aio); /* a receive is cancelled, a send finishes */
@@ -345,5 +349,6 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
     free(s->threads);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->answered);
     free(s);
 }
