@@ -207,7 +207,7 @@ static void on_aio(void *arg)
     struct waiter *w = arg;
     if (!w->receiving && nng_aio_result(w->aio) == 0) {
         w->receiving = true;
-        nng_ctx_recv(w->ctx, w->aio); /* the timeout set for the send holds */
+        nng_ctx_recv(w->ctx, w->aio); /* with the same timeout again, as before */
         return;
     }
     pthread_mutex_lock(&w->mu);

@@ -183,7 +183,7 @@ static bool offer(struct tm_rpc_server *s, struct tm_rpc_later *c)
         return false;
     c->id = e.id;
     pthread_mutex_lock(&s->mu);
-    bool room = s->taken < TM_RPC_ASYNC_CTXS;
+    bool room = !s->stopping && s->taken < TM_RPC_ASYNC_CTXS; /* a stop counts on taken */
     s->taken += room; /* before the offer: the answer may come at once */
     pthread_mutex_unlock(&s->mu);
     if (!room)
@@ -339,7 +339,7 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
         pthread_cond_wait(&s->answered, &s->mu);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nctxs; i++)
-        nng_aio_stop(s->ctxs[i].aio); /* a receive is cancelled, a send finishes */
+        nng_aio_stop(s->ctxs[i].aio); /* a receive or a queued send is cancelled */
     nng_close(s->sock);
     for (int i = 0; i < s->nctxs; i++) {
         nng_ctx_close(s->ctxs[i].ctx);

@@ -267,10 +267,14 @@ static void drain(struct shard *sh)
         if (n == 0)
             return;
         int rc = append_batch(sh, reqs, n);
-        if (rc == TM_EAGAIN) { /* no timestamps yet: back to the queue's head */
+        bool stopping = atomic_load(&sh->role->stopping);
+        bool may_lead = !sh->role->cluster || atomic_load(&sh->leading);
+        if (rc == TM_EAGAIN && !stopping && may_lead) { /* no timestamps yet */
             requeue_front(sh, reqs, n);
             return;
         }
+        if (rc == TM_EAGAIN) /* no lease will come: a stop, or a deposed leader */
+            rc = stopping ? TM_ESHUTDOWN : TM_ENOTLEADER;
         if (rc) {
             TM_WARN("data", "shard %d: append of %u entries failed: %s", sh->id, n,
                     tm_strerror(rc));
@@ -955,7 +959,7 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
     if (!rc)
         rc = tm_data_lease_start(d);
     if (!rc)
-        rc = tm_rpc_server_start_async(&d->rpc, cfg->url, 16, handle, take_call, d);
+        rc = tm_rpc_server_start_async(&d->rpc, cfg->url, 64, handle, take_call, d);
     if (rc) {
         tm_data_role_stop(d);
         return rc;
@@ -968,6 +972,12 @@ void tm_data_role_stop(struct tm_data_role *d)
 {
     if (!d)
         return;
+    /* The server's stop waits for the writes it holds: queued ones that
+     * wait for a lease are failed instead (drain). */
+    atomic_store(&d->stopping, true);
+    for (int i = 0; i < d->nshards; i++)
+        if (d->shards[i].raft)
+            tm_data_post_drain(&d->shards[i]);
     tm_rpc_server_stop(d->rpc);
     tm_data_lease_stop(d); /* it posts drains to the shards */
     for (int i = 0; i < d->nshards; i++)

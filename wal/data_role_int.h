@@ -126,6 +126,7 @@ struct tm_data_role {
     struct tm_rpc_server *rpc;
     struct tm_stream_pub *stream; /* NULL: the query roles only pull */
     bool cluster;
+    atomic_bool stopping;  /* tm_data_role_stop began: queued writes fail */
     char files_root[1024]; /* segment files served by "files" and "file" */
     /* the lease thread (lease.c) */
     pthread_t lease_thread;
