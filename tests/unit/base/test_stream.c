@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,55 @@ static void test_messages_arrive_in_order(void **state)
     tm_stream_pub_close(p);
 }
 
+/* Closing a pair whose connection was cut by an oversized message can
+ * hang in nng 1.5.2: its reaper waits for the cut pipe (seen once under
+ * ASan in CI, in either order of closing). The product never sends such a
+ * message (the pushers stay far below the limit), so the closes run on a
+ * thread and the test goes on after CLOSE_LIMIT_MS, saying so; a close
+ * that never returns is left behind with its sockets. */
+#define CLOSE_LIMIT_MS 10000
+
+struct pair_close {
+    struct tm_stream_pub *p;
+    struct tm_stream_sub *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void *close_pair(void *arg)
+{
+    struct pair_close *c = arg;
+    tm_stream_pub_close(c->p); /* the publisher first: the subscriber's close waited more */
+    tm_stream_sub_close(c->s);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void close_bounded(struct tm_stream_pub *p, struct tm_stream_sub *s)
+{
+    static struct pair_close c = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                                  .cond = PTHREAD_COND_INITIALIZER};
+    c.p = p;
+    c.s = s;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, close_pair, &c), 0);
+    struct timespec until = tm_deadline_ms(CLOSE_LIMIT_MS);
+    pthread_mutex_lock(&c.mu);
+    while (!c.done && pthread_cond_timedwait(&c.cond, &c.mu, &until) == 0)
+        ;
+    bool done = c.done;
+    pthread_mutex_unlock(&c.mu);
+    if (done)
+        pthread_join(th, NULL);
+    else
+        print_message("nng's close of the cut pair still waits after %d ms: left behind\n",
+                      CLOSE_LIMIT_MS);
+}
+
 /* A message over the receive limit is dropped, and later ones still come. */
 static void test_oversized_message_is_dropped(void **state)
 {
@@ -92,12 +142,7 @@ static void test_oversized_message_is_dropped(void **state)
     assert_int_equal(m.len, 5);
     assert_memory_equal(m.data, "after", 5);
     tm_stream_msg_free(&m);
-    /* The publisher first: nng 1.5.2 closing this subscriber while the
-     * publisher still has the oversized message's connection open waits
-     * for it (the pushers never send more than TAIL_MAX_BYTES of entries,
-     * far below the limit). */
-    tm_stream_pub_close(p);
-    tm_stream_sub_close(s);
+    close_bounded(p, s);
 }
 
 static void *shut_later(void *arg)
