@@ -27,12 +27,20 @@
 #define TM_RPC_ASYNC_CTXS 64
 #define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
+struct envelope {
+    uint64_t version, id;
+    char type[TM_RPC_TYPE_MAX];
+    const uint8_t *body;
+    size_t body_len;
+};
+
 struct tm_rpc_later {
     struct tm_rpc_server *s;
     nng_ctx ctx;
     nng_aio *aio;
-    nng_msg *msg; /* the call, until its answer replaces it */
-    uint64_t id;
+    nng_msg *msg;        /* the call, until its answer replaces it */
+    struct envelope env; /* msg's, decoded once on receipt (body points into msg) */
+    int env_rc;          /* its decoding's result */
     bool sending;
     struct tm_rpc_later *next; /* in the workers' queue */
 };
@@ -52,13 +60,6 @@ struct tm_rpc_server {
     struct tm_rpc_later *qhead, *qtail;
     int taken; /* calls the async function took, not yet answered */
     atomic_bool stopping;
-};
-
-struct envelope {
-    uint64_t version, id;
-    char type[TM_RPC_TYPE_MAX];
-    const uint8_t *body;
-    size_t body_len;
 };
 
 static int envelope_decode(const void *data, size_t len, struct envelope *e)
@@ -131,23 +132,22 @@ static void send_answer(struct tm_rpc_later *c, const struct tm_mpw *out)
 /* A worker's call: the blocking handler's answer, or the envelope's error. */
 static void serve_blocking(struct tm_rpc_server *s, struct tm_rpc_later *c)
 {
-    struct envelope e;
+    const struct envelope *e = &c->env;
     struct tm_status st;
     struct tm_mpw body, out;
     tm_status_ok(&st);
     tm_mpw_init(&body);
     tm_mpw_init(&out);
-    int rc = envelope_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &e);
-    if (rc) {
-        tm_status_set(&st, TM_MV_INTERNAL, "malformed rpc message: %s", tm_strerror(rc));
+    if (c->env_rc) {
+        tm_status_set(&st, TM_MV_INTERNAL, "malformed rpc message: %s", tm_strerror(c->env_rc));
     } else {
         struct tm_mpr r;
-        tm_mpr_init(&r, e.body, e.body_len);
-        s->handler(s->arg, e.type, &r, &body, &st);
+        tm_mpr_init(&r, e->body, e->body_len);
+        s->handler(s->arg, e->type, &r, &body, &st);
         if (!st.code && tm_mpw_error(&body))
             tm_status_set(&st, TM_MV_INTERNAL, "out of memory encoding the reply");
     }
-    reply_encode(&out, e.id, &st, &body);
+    reply_encode(&out, e->id, &st, &body);
     send_answer(c, &out);
     tm_mpw_free(&body);
     tm_mpw_free(&out);
@@ -178,10 +178,8 @@ static void *server_worker(void *arg)
 /* On nng's thread: whether the async function took the call received. */
 static bool offer(struct tm_rpc_server *s, struct tm_rpc_later *c)
 {
-    struct envelope e;
-    if (!s->async || envelope_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &e))
+    if (!s->async || c->env_rc)
         return false;
-    c->id = e.id;
     pthread_mutex_lock(&s->mu);
     bool room = !s->stopping && s->taken < TM_RPC_ASYNC_CTXS; /* a stop counts on taken */
     s->taken += room; /* before the offer: the answer may come at once */
@@ -189,8 +187,8 @@ static bool offer(struct tm_rpc_server *s, struct tm_rpc_later *c)
     if (!room)
         return false;
     struct tm_mpr r;
-    tm_mpr_init(&r, e.body, e.body_len);
-    if (s->async(s->arg, e.type, &r, c))
+    tm_mpr_init(&r, c->env.body, c->env.body_len);
+    if (s->async(s->arg, c->env.type, &r, c))
         return true;
     pthread_mutex_lock(&s->mu);
     if (--s->taken == 0 && s->stopping)
@@ -217,6 +215,7 @@ static void on_ctx(void *arg)
         return;
     }
     c->msg = nng_aio_get_msg(c->aio);
+    c->env_rc = envelope_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->env);
     if (offer(s, c))
         return;
     c->next = NULL;
@@ -248,7 +247,7 @@ void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
         st = &ok;
     if (!st->code && reply && tm_mpw_error(reply))
         tm_status_set(&ok, TM_MV_INTERNAL, "out of memory encoding the reply"), st = &ok;
-    reply_encode(&out, later->id, st, reply);
+    reply_encode(&out, later->env.id, st, reply);
     send_answer(later, &out); /* in flight now: a stop waits for its callback */
     tm_mpw_free(&out);
     pthread_mutex_lock(&s->mu);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-static void skip_ws(const char **p, const char *end)
+void tm_jscan_ws(const char **p, const char *end)
 {
     while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
         (*p)++;
@@ -17,7 +17,7 @@ static void skip_ws(const char **p, const char *end)
 
 bool tm_jscan_expect(const char **p, const char *end, char c)
 {
-    skip_ws(p, end);
+    tm_jscan_ws(p, end);
     if (*p >= end || **p != c)
         return false;
     (*p)++;
@@ -164,7 +164,7 @@ bool tm_jscan_value(const char **p, const char *end, int depth)
 {
     bool escaped;
     struct num x;
-    skip_ws(p, end);
+    tm_jscan_ws(p, end);
     if (*p >= end || depth > TM_JSCAN_MAX_DEPTH)
         return false;
     char c = **p;
@@ -245,7 +245,7 @@ bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n)
         double d;
         if (i && !tm_jscan_expect(p, end, ','))
             return false;
-        skip_ws(p, end);
+        tm_jscan_ws(p, end);
         if (!scan_number(p, end, &x) || !num_to_double(&x, &d))
             return false;
         out[i] = (float)d;
@@ -268,7 +268,7 @@ bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_
             /* An escaped name might spell "data": not sure. */
             if (!tm_jscan_plain_string(&p, end, &k, &kn) || !tm_jscan_expect(&p, end, ':'))
                 return false;
-            skip_ws(&p, end);
+            tm_jscan_ws(&p, end);
             v = p;
             if (!tm_jscan_value(&p, end, 1))
                 return false;
@@ -282,6 +282,6 @@ bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_
         if (!tm_jscan_expect(&p, end, '}'))
             return false;
     }
-    skip_ws(&p, end);
+    tm_jscan_ws(&p, end);
     return p == end && found == 1;
 }

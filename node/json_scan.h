@@ -19,6 +19,9 @@
 
 #define TM_JSCAN_MAX_DEPTH 64
 
+/* Moves *p past whitespace. */
+void tm_jscan_ws(const char **p, const char *end);
+
 /* Whitespace, then one value: *p moves past it. False if not sure. */
 bool tm_jscan_value(const char **p, const char *end, int depth);
 

@@ -28,8 +28,7 @@ static int read_member(struct row_text *rt, const char **p, const char *end, jso
     name[kn] = '\0';
     const struct tm_field *f = tm_schema_field(rt->s, name);
     size_t fi = f ? (size_t)(f - rt->s->fields) : 0;
-    while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r'))
-        (*p)++;
+    tm_jscan_ws(p, end);
     v = *p;
     if (f && f->type == TM_T_FLOAT_VECTOR &&
         tm_jscan_floats(p, end, rt->vecs + rt->at[fi], (size_t)f->dim)) {

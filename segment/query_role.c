@@ -551,28 +551,20 @@ static int load_sealed(struct tm_query_role *q, uint64_t *sealed_ts)
     for (int sh = 0; sh < q->nshards && !rc; sh++) {
         if (!(q->serves >> sh & 1))
             continue;
-        struct tm_mpw w;
         struct tm_rpc_reply rep;
-        struct tm_status st;
+        struct tm_mpr b;
         uint32_t n;
-        tm_mpw_init(&w);
-        tm_mpw_map(&w, 2);
-        tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, sh);
-        tm_mpw_cstr(&w, "reader"), tm_mpw_uint(&w, q->reader_id);
-        rc = tm_rpc_call(q->shards[sh].data, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
-        tm_mpw_free(&w);
+        uint64_t upto;
+        rc = tm_sealed_list(q->shards[sh].data, sh, q->reader_id, &rep, &b, &n, &upto);
         if (rc)
             return rc;
-        struct tm_mpr *b = &rep.body, up = rep.body;
-        uint64_t upto = 0;
-        if (tm_mpr_find(&up, "upto") == 0 && tm_mpr_uint(&up, &upto) == 0)
+        if (upto)
             sealed_ts[sh] = upto;
-        rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : 0;
         for (uint32_t i = 0; i < n && !rc; i++) {
             int64_t coll;
             uint64_t index;
             char dir[4096];
-            rc = tm_sealed_range_read(b, &coll, &index, dir, sizeof dir);
+            rc = tm_sealed_range_read(&b, &coll, &index, dir, sizeof dir);
             if (rc)
                 break;
             rc = load_range(q, sh, coll, index, dir);

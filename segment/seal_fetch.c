@@ -133,3 +133,28 @@ int tm_sealed_range_read(struct tm_mpr *b, int64_t *coll, uint64_t *index, char 
     dir[len] = '\0';
     return 0;
 }
+
+int tm_sealed_list(struct tm_rpc_client *c, int shard, uint64_t reader, struct tm_rpc_reply *rep,
+                   struct tm_mpr *ranges, uint32_t *n, uint64_t *upto)
+{
+    struct tm_mpw w;
+    struct tm_status st;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 2);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
+    tm_mpw_cstr(&w, "reader"), tm_mpw_uint(&w, reader);
+    int rc = tm_rpc_call(c, "sealed", w.buf.data, w.buf.len, 10000, rep, &st);
+    tm_mpw_free(&w);
+    if (rc)
+        return rc;
+    struct tm_mpr up = rep->body;
+    *upto = 0;
+    if (tm_mpr_find(&up, "upto") || tm_mpr_uint(&up, upto))
+        *upto = 0;
+    *ranges = rep->body;
+    if (tm_mpr_find(ranges, "ranges") || tm_mpr_array(ranges, n)) {
+        tm_rpc_reply_free(rep);
+        return TM_ECORRUPT;
+    }
+    return 0;
+}

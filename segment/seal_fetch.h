@@ -17,6 +17,13 @@
 #include "tm_mp.h"
 #include "tm_rpc.h"
 
+/* Calls the shard leader's "sealed" (naming reader, 0 for none): *rep to
+ * free, *ranges at its "ranges" list of *n entries (each read with
+ * tm_sealed_range_read), *upto its "upto" (0 when absent). 0, the call's
+ * error, or TM_ECORRUPT (nothing to free). */
+int tm_sealed_list(struct tm_rpc_client *c, int shard, uint64_t reader, struct tm_rpc_reply *rep,
+                   struct tm_mpr *ranges, uint32_t *n, uint64_t *upto);
+
 /* One entry of a "sealed" answer's "ranges" list at b (wal/data_role.h:
  * [collection, seal timestamp, the leader's directory]), the directory
  * copied into dir: 0 or TM_ECORRUPT. */

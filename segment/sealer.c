@@ -329,23 +329,18 @@ static void shard_clear(struct sshard *sh)
 static int leader_dir(struct tm_rpc_client *c, int shard, int64_t coll, uint64_t index, char *dir,
                       size_t cap)
 {
-    struct tm_mpw w;
     struct tm_rpc_reply rep;
-    struct tm_status st;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 1);
-    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-    int rc = tm_rpc_call(c, "sealed", w.buf.data, w.buf.len, 10000, &rep, &st);
-    tm_mpw_free(&w);
+    struct tm_mpr b;
+    uint32_t n;
+    uint64_t upto;
+    int rc = tm_sealed_list(c, shard, 0, &rep, &b, &n, &upto);
     if (rc)
         return rc;
-    struct tm_mpr *b = &rep.body;
-    uint32_t n = 0;
-    rc = tm_mpr_find(b, "ranges") || tm_mpr_array(b, &n) ? TM_ECORRUPT : TM_ENOTFOUND;
+    rc = TM_ENOTFOUND;
     for (uint32_t i = 0; i < n && rc == TM_ENOTFOUND; i++) {
         int64_t c_id;
         uint64_t at;
-        if (tm_sealed_range_read(b, &c_id, &at, dir, cap))
+        if (tm_sealed_range_read(&b, &c_id, &at, dir, cap))
             rc = TM_ECORRUPT;
         else if (c_id == coll && at == index)
             rc = 0;
