@@ -5,6 +5,7 @@
 #include "wal/data_role.h"
 
 #include <string.h>
+#include <time.h>
 
 /* Takes writes from the head of the queue into batch; how many. */
 static uint32_t take(struct tm_write_queue *q, struct tm_wq_item **batch)
@@ -17,6 +18,7 @@ static uint32_t take(struct tm_write_queue *q, struct tm_wq_item **batch)
         q->head = it->next;
         bytes += it->body->buf.len;
         batch[n++] = it;
+        q->queued--;
     }
     if (!q->head)
         q->tail = NULL;
@@ -86,6 +88,25 @@ static void send_batch(struct tm_write_queue *q, struct tm_wq_item **batch, uint
         tm_rpc_reply_free(&rep);
 }
 
+/* Under load, waits a little for the next call to fill (the caller holds
+ * q->mu): see TM_WQ_LINGER_US. */
+static void linger(struct tm_write_queue *q)
+{
+    uint32_t want = q->last_n < TM_DATA_MAX_WRITES ? q->last_n : TM_DATA_MAX_WRITES;
+    if (want < TM_WQ_BUSY_WRITES || q->queued >= want)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += TM_WQ_LINGER_US * 1000L;
+    if (until.tv_nsec >= 1000000000L)
+        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    q->want = want;
+    while (q->queued < want && !q->stopping)
+        if (pthread_cond_timedwait(&q->work, &q->mu, &until))
+            break;
+    q->want = 0;
+}
+
 static void *sender_main(void *arg)
 {
     struct tm_write_queue *q = arg;
@@ -97,7 +118,9 @@ static void *sender_main(void *arg)
         while (!q->head && !q->stopping)
             pthread_cond_wait(&q->work, &q->mu);
         q->idle--;
+        linger(q);
         uint32_t n = take(q, batch);
+        q->last_n = n;
         if (n == 0)
             break; /* stopping, and nothing is left to send */
         pthread_mutex_unlock(&q->mu);
@@ -115,7 +138,11 @@ int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int
 {
     memset(q, 0, sizeof *q);
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->work, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->work, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     q->to = to;
     q->shard = shard;
     q->timeout_ms = timeout_ms;
@@ -150,10 +177,12 @@ void tm_write_queue_submit(struct tm_write_queue *q, struct tm_wq_item *it)
     else
         q->head = it;
     q->tail = it;
-    bool wake = q->idle > 0;
+    q->queued++;
+    bool wake = q->idle > 0 && q->queued >= q->want;
     pthread_mutex_unlock(&q->mu);
     /* Outside the lock: the woken sender does not block on it at once. A
-     * sender counted idle is in (or entering) its wait, so it gets this. */
+     * sender counted idle is in (or entering) its wait, so it gets this; a
+     * lingering one is woken once its call is full. */
     if (wake)
         pthread_cond_signal(&q->work);
 }

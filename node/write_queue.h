@@ -4,7 +4,8 @@
  *
  * Each shard's queue has TM_WQ_SENDERS sender threads. A write joins the
  * queue and wakes an idle sender, which takes everything queued (up to
- * TM_DATA_MAX_WRITES, TM_WQ_MAX_BYTES) into one call. So a lone client's
+ * TM_DATA_MAX_WRITES, TM_WQ_MAX_BYTES) into one call; under load it lingers
+ * first, for a fuller call (TM_WQ_LINGER_US). So a lone client's
  * write goes out at once, and under load the writes that queue while a
  * call is in flight share the next one: the per-call costs (thread
  * hand-offs, nng's locks, the data role's append, the readers' tails) are
@@ -27,6 +28,15 @@
 
 #define TM_WQ_SENDERS 1 /* more calls in flight made smaller calls, and fewer writes/s */
 #define TM_WQ_MAX_BYTES (32u << 20)
+/* Group commit's linger, as PostgreSQL's commit_delay with commit_siblings:
+ * once a call carried TM_WQ_BUSY_WRITES writes or more, the sender waits up
+ * to TM_WQ_LINGER_US for as many as that call carried before it sends the
+ * next. Each call costs every replica and reader a round of wake-ups, disk
+ * writes and messages whatever it carries; on a busy cluster fuller calls
+ * leave more CPU for the writes (benchmarks.md, "Fuller calls"). A lone
+ * writer never waits: its calls carry one write. */
+#define TM_WQ_BUSY_WRITES 4
+#define TM_WQ_LINGER_US 2000
 
 struct tm_wq_item {
     const struct tm_mpw *body; /* the "write" body; borrowed until done */
@@ -44,7 +54,10 @@ struct tm_write_queue {
     pthread_mutex_t mu;
     pthread_cond_t work;
     struct tm_wq_item *head, *tail;
-    int idle; /* senders waiting for work */
+    int idle;        /* senders waiting for work */
+    uint32_t queued; /* items from head to tail */
+    uint32_t last_n; /* writes the last call carried */
+    uint32_t want;   /* a lingering sender's fill: wake it once queued */
     bool stopping;
     struct tm_rpc_client *to;
     int64_t shard;

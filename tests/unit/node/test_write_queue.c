@@ -177,11 +177,160 @@ static void test_submitted_writes_answered_stop_drains(void **state)
     tm_rpc_server_stop(s);
 }
 
+/* ---- linger: a gated data role, each call held until the test lets it go ---- */
+
+static pthread_mutex_t g_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_gate_cond = PTHREAD_COND_INITIALIZER;
+static int g_gate_calls, g_gate_released;
+static uint32_t g_gate_n[64];
+static uint64_t g_gate_arrived_ns[64];
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void gated_role(void *arg, const char *type, struct tm_mpr *body, struct tm_mpw *reply,
+                       struct tm_status *st)
+{
+    (void)arg, (void)type, (void)st;
+    uint32_t n;
+    assert_int_equal(tm_mpr_find(body, "items"), 0);
+    assert_int_equal(tm_mpr_array(body, &n), 0);
+    pthread_mutex_lock(&g_gate_mu);
+    int k = g_gate_calls++;
+    g_gate_n[k] = n;
+    g_gate_arrived_ns[k] = now_ns();
+    pthread_cond_broadcast(&g_gate_cond);
+    while (g_gate_released <= k)
+        pthread_cond_wait(&g_gate_cond, &g_gate_mu);
+    pthread_mutex_unlock(&g_gate_mu);
+    tm_mpw_map(reply, 1);
+    tm_mpw_cstr(reply, "results"), tm_mpw_array(reply, n);
+    for (uint32_t i = 0; i < n; i++) {
+        tm_mpw_map(reply, 1);
+        tm_mpw_cstr(reply, "ts"), tm_mpw_uint(reply, 1);
+    }
+}
+
+/* Waits for call k to reach the role; how many writes it carries. */
+static uint32_t gate_arrived(int k)
+{
+    pthread_mutex_lock(&g_gate_mu);
+    while (g_gate_calls <= k)
+        pthread_cond_wait(&g_gate_cond, &g_gate_mu);
+    uint32_t n = g_gate_n[k];
+    pthread_mutex_unlock(&g_gate_mu);
+    return n;
+}
+
+static bool call_arrived(int k)
+{
+    pthread_mutex_lock(&g_gate_mu);
+    bool yes = g_gate_calls > k;
+    pthread_mutex_unlock(&g_gate_mu);
+    return yes;
+}
+
+static uint64_t gate_release(void)
+{
+    pthread_mutex_lock(&g_gate_mu);
+    g_gate_released++;
+    pthread_cond_broadcast(&g_gate_cond);
+    pthread_mutex_unlock(&g_gate_mu);
+    return now_ns();
+}
+
+static atomic_int g_linger_done;
+
+static void linger_done(struct tm_wq_item *it)
+{
+    (void)it;
+    atomic_fetch_add(&g_linger_done, 1);
+}
+
+static void submit_n(struct tm_write_queue *q, struct tm_wq_item *items, int n)
+{
+    for (int i = 0; i < n; i++)
+        tm_write_queue_submit(q, &items[i]);
+}
+
+static bool lingering(struct tm_write_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool yes = q->want > 0;
+    pthread_mutex_unlock(&q->mu);
+    return yes;
+}
+
+/* Once a call carried TM_WQ_BUSY_WRITES writes, the next waits (up to
+ * TM_WQ_LINGER_US) for as many, and goes as soon as they are there; a call
+ * of one write never makes the next wait. */
+static void test_busy_calls_linger_for_a_full_call(void **state)
+{
+    (void)state;
+    enum { ITEMS = 64 };
+    struct tm_rpc_server *s;
+    struct tm_rpc_client *c;
+    struct tm_write_queue q;
+    static struct tm_wq_item it[ITEMS];
+    struct tm_mpw body;
+    tm_mpw_init(&body);
+    tm_mpw_map(&body, 0);
+    for (int i = 0; i < ITEMS; i++)
+        it[i] = (struct tm_wq_item){.body = &body, .done = linger_done};
+    assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq-linger", 4, gated_role, NULL), 0);
+    assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq-linger"), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
+
+    int used = 0, k = 0;
+    submit_n(&q, &it[used], 1), used += 1;
+    assert_int_equal(gate_arrived(k), 1);
+    submit_n(&q, &it[used], TM_WQ_BUSY_WRITES), used += TM_WQ_BUSY_WRITES;
+    gate_release(); /* after a call of one, no wait: the four go at once */
+    assert_int_equal(gate_arrived(++k), TM_WQ_BUSY_WRITES);
+
+    submit_n(&q, &it[used], 2), used += 2;
+    uint64_t released = gate_release(); /* after four: two wait for two more, in vain */
+    assert_int_equal(gate_arrived(++k), 2);
+    assert_true(g_gate_arrived_ns[k] - released >= TM_WQ_LINGER_US * 1000u);
+
+    /* A call of four again, then two that linger until two more come. The
+     * two are submitted once the sender is seen lingering; a test thread
+     * held up for the whole linger sends the two alone, so a few tries. */
+    bool filled = false;
+    for (int tries = 0; tries < 5 && !filled; tries++) {
+        submit_n(&q, &it[used], TM_WQ_BUSY_WRITES), used += TM_WQ_BUSY_WRITES;
+        gate_release();
+        assert_int_equal(gate_arrived(++k), TM_WQ_BUSY_WRITES);
+        submit_n(&q, &it[used], 2), used += 2;
+        gate_release();
+        while (!lingering(&q) && !call_arrived(k + 1))
+            nanosleep(&(struct timespec){0, 20000}, NULL);
+        submit_n(&q, &it[used], 2), used += 2;
+        filled = gate_arrived(++k) == TM_WQ_BUSY_WRITES;
+        if (!filled) { /* the two went alone; the next two make a call */
+            gate_release();
+            gate_arrived(++k);
+        }
+    }
+    assert_true(filled);
+    gate_release();
+    tm_write_queue_stop(&q);
+    assert_int_equal(atomic_load(&g_linger_done), used);
+    tm_mpw_free(&body);
+    tm_rpc_client_close(c);
+    tm_rpc_server_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_write_its_answer_calls_shared),
         cmocka_unit_test(test_submitted_writes_answered_stop_drains),
+        cmocka_unit_test(test_busy_calls_linger_for_a_full_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
