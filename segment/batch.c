@@ -118,6 +118,15 @@ int tm_batch_clone_layout(struct tm_batch *dst, const struct tm_batch *src)
     return 0;
 }
 
+void tm_batch_set_large(struct tm_batch *b)
+{
+    for (uint32_t i = 0; i < b->ncols; i++) {
+        tm_buf_set_large(&b->cols[i].data);
+        tm_buf_set_large(&b->cols[i].ends);
+        tm_buf_set_large(&b->cols[i].valid);
+    }
+}
+
 static int col_append_rows(struct tm_col *d, const struct tm_col *s, uint32_t from, uint32_t n)
 {
     if (d->width != s->width || (s->nullable && !d->nullable))

@@ -72,6 +72,8 @@ int tm_batch_append_rows(struct tm_batch *dst, const struct tm_batch *src, uint3
                          uint32_t n);
 /* Gives dst the same columns as src (empty); 0 or TM_ENOMEM. */
 int tm_batch_clone_layout(struct tm_batch *dst, const struct tm_batch *src);
+/* Marks every column buffer tm_buf_set_large: a growing segment's. */
+void tm_batch_set_large(struct tm_batch *b);
 
 /* msgpack form: {"n": nrows, "c": [[fid, type, width, nullable, valid|nil,
  * data, ends|nil], ...]}. The decoder checks every length against nrows

@@ -149,6 +149,9 @@ static int seg_for(struct tm_store *s, int64_t part_id, const struct tm_batch *l
         tm_batch_free(&seg->rows);
         return rc;
     }
+    tm_batch_set_large(&seg->rows);
+    tm_buf_set_large(&seg->ts);
+    tm_buf_set_large(&seg->prev);
     *idx_out = s->nsegs++;
     return 0;
 }
