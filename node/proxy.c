@@ -27,7 +27,8 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
         rc = tm_rpc_client_open(&p->data[s],
                                 cfg->shard_data_urls ? cfg->shard_data_urls[s] : cfg->data_url);
         if (!rc)
-            rc = tm_write_queue_start(&p->write_queues[s], p->data[s], s, cfg->request_timeout_ms);
+            rc = tm_write_queue_start(&p->write_queues[s], p->data[s], s, cfg->request_timeout_ms,
+                                      cfg->shard_data_urls ? TM_WQ_LINGER_US : 0);
         p->queues_started += !rc;
     }
     if (!rc)

@@ -88,16 +88,16 @@ static void send_batch(struct tm_write_queue *q, struct tm_wq_item **batch, uint
         tm_rpc_reply_free(&rep);
 }
 
-/* Under load, waits a little for the next call to fill (the caller holds
- * q->mu): see TM_WQ_LINGER_US. */
+/* Under load, waits up to q->linger_us for the next call to fill (the
+ * caller holds q->mu): see TM_WQ_LINGER_US. */
 static void linger(struct tm_write_queue *q)
 {
     uint32_t want = q->last_n < TM_DATA_MAX_WRITES ? q->last_n : TM_DATA_MAX_WRITES;
-    if (want < TM_WQ_BUSY_WRITES || q->queued >= want)
+    if (!q->linger_us || want < TM_WQ_BUSY_WRITES || q->queued >= want)
         return;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += TM_WQ_LINGER_US * 1000L;
+    until.tv_nsec += q->linger_us * 1000L;
     if (until.tv_nsec >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
     q->want = want;
@@ -134,7 +134,7 @@ static void *sender_main(void *arg)
 }
 
 int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
-                         int timeout_ms)
+                         int timeout_ms, int linger_us)
 {
     memset(q, 0, sizeof *q);
     pthread_mutex_init(&q->mu, NULL);
@@ -146,6 +146,7 @@ int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int
     q->to = to;
     q->shard = shard;
     q->timeout_ms = timeout_ms;
+    q->linger_us = linger_us;
     while (q->nsenders < TM_WQ_SENDERS &&
            pthread_create(&q->senders[q->nsenders], NULL, sender_main, q) == 0)
         q->nsenders++;

@@ -34,7 +34,9 @@
  * next. Each call costs every replica and reader a round of wake-ups, disk
  * writes and messages whatever it carries; on a busy cluster fuller calls
  * leave more CPU for the writes (benchmarks.md, "Fuller calls"). A lone
- * writer never waits: its calls carry one write. */
+ * writer never waits: its calls carry one write. Only a cluster's proxy
+ * lingers: in one process a call costs no replication round, and the wait
+ * only added latency (standalone, 100 clients: 10 % fewer writes/s). */
 #define TM_WQ_BUSY_WRITES 4
 #define TM_WQ_LINGER_US 2000
 
@@ -62,14 +64,15 @@ struct tm_write_queue {
     struct tm_rpc_client *to;
     int64_t shard;
     int timeout_ms;
+    int linger_us;
     pthread_t senders[TM_WQ_SENDERS];
     int nsenders;
 };
 
-/* Starts the senders of shard `shard`'s queue, calling `to`. 0 or TM_ENOMEM
- * (nothing left running). */
+/* Starts the senders of shard `shard`'s queue, calling `to`, lingering up to
+ * linger_us when busy (0: never). 0 or TM_ENOMEM (nothing left running). */
 int tm_write_queue_start(struct tm_write_queue *q, struct tm_rpc_client *to, int64_t shard,
-                         int timeout_ms);
+                         int timeout_ms, int linger_us);
 /* Sends what is still queued, then joins the senders. Once started, call
  * exactly once, with no submit running or to come. */
 void tm_write_queue_stop(struct tm_write_queue *q);

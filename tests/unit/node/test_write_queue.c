@@ -90,7 +90,7 @@ static void test_each_write_its_answer_calls_shared(void **state)
     struct tm_write_queue q;
     assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq", 8, data_role, NULL), 0);
     assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq"), 0);
-    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000, 0), 0);
 
     /* alone: one call per write, each answered */
     struct writer one = {.q = &q, .id = 0};
@@ -121,7 +121,7 @@ static void test_each_write_its_answer_calls_shared(void **state)
 
     /* a refused call fails its writes with the call's status */
     struct tm_write_queue refused;
-    assert_int_equal(tm_write_queue_start(&refused, c, 9, 5000), 0);
+    assert_int_equal(tm_write_queue_start(&refused, c, 9, 5000, 0), 0);
     struct writer bad = {.q = &refused, .shard = 9};
     assert_int_equal(write_one(&bad, 1, &ts, &st), TM_ESTATUS);
     assert_int_equal(st.code, 10001);
@@ -159,7 +159,7 @@ static void test_submitted_writes_answered_stop_drains(void **state)
     static struct async_write a[N];
     assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq-async", 4, data_role, NULL), 0);
     assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq-async"), 0);
-    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000, 0), 0);
     for (int i = 0; i < N; i++) {
         a[i].seq = 1000 + i;
         tm_mpw_init(&a[i].body);
@@ -283,7 +283,7 @@ static void test_busy_calls_linger_for_a_full_call(void **state)
         it[i] = (struct tm_wq_item){.body = &body, .done = linger_done};
     assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq-linger", 4, gated_role, NULL), 0);
     assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq-linger"), 0);
-    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000, TM_WQ_LINGER_US), 0);
 
     int used = 0, k = 0;
     submit_n(&q, &it[used], 1), used += 1;
