@@ -142,8 +142,12 @@ uint8_t *tm_buf_steal(struct tm_buf *b, size_t *len_out)
     uint8_t *p = b->data;
     if (b->mapped) { /* the caller will free() it */
         p = malloc(b->len ? b->len : 1);
-        if (p && b->len)
-            memcpy(p, b->data, b->len);
+        if (!p) {
+            b->err = TM_ENOMEM;
+            *len_out = 0;
+            return NULL; /* b keeps its bytes */
+        }
+        memcpy(p, b->data, b->len);
         munmap(b->data, b->cap);
     }
     bool large = b->large;

@@ -33,8 +33,8 @@ int tm_buf_printf(struct tm_buf *b, const char *fmt, ...) __attribute__((format(
 /* Appends zero bytes until len is a multiple of `align`. */
 int tm_buf_pad(struct tm_buf *b, size_t align);
 /* Transfers ownership of the bytes to the caller (free() them); b becomes
- * empty. A mapped buffer's bytes are copied to the heap first (NULL if that
- * fails). */
+ * empty. A mapped buffer's bytes are copied to the heap first; if that
+ * fails: NULL, and b keeps them with its sticky TM_ENOMEM. */
 uint8_t *tm_buf_steal(struct tm_buf *b, size_t *len_out);
 
 #endif

@@ -1,6 +1,7 @@
 /* The proxy's per-shard group commit (write_queue.h). */
 #include "write_queue.h"
 
+#include "tm_time.h"
 #include "tm_wait.h"
 #include "wal/data_role.h"
 
@@ -19,6 +20,7 @@ static uint32_t take(struct tm_write_queue *q, struct tm_wq_item **batch)
         bytes += it->body->buf.len;
         batch[n++] = it;
         q->queued--;
+        q->queued_bytes -= it->body->buf.len;
     }
     if (!q->head)
         q->tail = NULL;
@@ -88,20 +90,23 @@ static void send_batch(struct tm_write_queue *q, struct tm_wq_item **batch, uint
         tm_rpc_reply_free(&rep);
 }
 
+/* Whether the queue holds a full call already. */
+static bool call_full(const struct tm_write_queue *q, uint32_t want)
+{
+    return q->queued >= want || q->queued_bytes >= TM_WQ_MAX_BYTES;
+}
+
 /* Under load, waits up to q->linger_us for the next call to fill (the
  * caller holds q->mu): see TM_WQ_LINGER_US. */
 static void linger(struct tm_write_queue *q)
 {
     uint32_t want = q->last_n < TM_DATA_MAX_WRITES ? q->last_n : TM_DATA_MAX_WRITES;
-    if (!q->linger_us || want < TM_WQ_BUSY_WRITES || q->queued >= want)
+    if (!q->linger_us || want < TM_WQ_BUSY_WRITES || call_full(q, want))
         return;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += q->linger_us * 1000L;
-    if (until.tv_nsec >= 1000000000L)
-        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    uint64_t ns = tm_mono_ns() + (uint64_t)q->linger_us * 1000u;
+    struct timespec until = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     q->want = want;
-    while (q->queued < want && !q->stopping)
+    while (!call_full(q, want) && !q->stopping)
         if (pthread_cond_timedwait(&q->work, &q->mu, &until))
             break;
     q->want = 0;
@@ -114,10 +119,14 @@ static void *sender_main(void *arg)
     pthread_setname_np(pthread_self(), "tm-wq-sender");
     pthread_mutex_lock(&q->mu);
     for (;;) {
+        uint64_t idle_from = q->head ? 0 : tm_mono_ns();
         q->idle++;
         while (!q->head && !q->stopping)
             pthread_cond_wait(&q->work, &q->mu);
         q->idle--;
+        /* After a quiet spell the shard is not busy any more. */
+        if (idle_from && tm_mono_ns() - idle_from > (uint64_t)q->linger_us * 1000u)
+            q->last_n = 0;
         linger(q);
         uint32_t n = take(q, batch);
         q->last_n = n;
@@ -179,11 +188,13 @@ void tm_write_queue_submit(struct tm_write_queue *q, struct tm_wq_item *it)
         q->head = it;
     q->tail = it;
     q->queued++;
-    bool wake = q->idle > 0 && q->queued >= q->want;
+    q->queued_bytes += it->body->buf.len;
+    /* A lingering sender (want set) is woken as its call fills; it is not
+     * counted idle. */
+    bool wake = q->want ? call_full(q, q->want) : q->idle > 0;
     pthread_mutex_unlock(&q->mu);
     /* Outside the lock: the woken sender does not block on it at once. A
-     * sender counted idle is in (or entering) its wait, so it gets this; a
-     * lingering one is woken once its call is full. */
+     * sender counted idle is in (or entering) its wait, so it gets this. */
     if (wake)
         pthread_cond_signal(&q->work);
 }

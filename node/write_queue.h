@@ -56,10 +56,11 @@ struct tm_write_queue {
     pthread_mutex_t mu;
     pthread_cond_t work;
     struct tm_wq_item *head, *tail;
-    int idle;        /* senders waiting for work */
-    uint32_t queued; /* items from head to tail */
-    uint32_t last_n; /* writes the last call carried */
-    uint32_t want;   /* a lingering sender's fill: wake it once queued */
+    int idle;            /* senders waiting for work */
+    uint32_t queued;     /* items from head to tail */
+    size_t queued_bytes; /* their bodies' bytes */
+    uint32_t last_n;     /* writes the last call carried */
+    uint32_t want;       /* a lingering sender's fill: wake it once queued */
     bool stopping;
     struct tm_rpc_client *to;
     int64_t shard;

@@ -226,21 +226,15 @@ static uint32_t gate_arrived(int k)
     return n;
 }
 
-static bool call_arrived(int k)
-{
-    pthread_mutex_lock(&g_gate_mu);
-    bool yes = g_gate_calls > k;
-    pthread_mutex_unlock(&g_gate_mu);
-    return yes;
-}
-
+/* Lets the oldest held call go; when (taken before the sender can move). */
 static uint64_t gate_release(void)
 {
     pthread_mutex_lock(&g_gate_mu);
+    uint64_t at = now_ns();
     g_gate_released++;
     pthread_cond_broadcast(&g_gate_cond);
     pthread_mutex_unlock(&g_gate_mu);
-    return now_ns();
+    return at;
 }
 
 static atomic_int g_linger_done;
@@ -265,9 +259,20 @@ static bool lingering(struct tm_write_queue *q)
     return yes;
 }
 
-/* Once a call carried TM_WQ_BUSY_WRITES writes, the next waits (up to
- * TM_WQ_LINGER_US) for as many, and goes as soon as they are there; a call
- * of one write never makes the next wait. */
+/* Once a call carried TM_WQ_BUSY_WRITES writes, the next waits (up to the
+ * linger) for as many, and goes as soon as they are there; a call of one
+ * write never makes the next wait, nor does a write after a quiet spell.
+ * The linger here is long (LINGER_NS), so that "at once" and "after the
+ * linger" cannot be mistaken for each other on a loaded machine. */
+#define LINGER_NS 1000000000ull
+#define AT_ONCE_NS (LINGER_NS / 2)
+
+static void wait_lingering(struct tm_write_queue *q)
+{
+    while (!lingering(q))
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+}
+
 static void test_busy_calls_linger_for_a_full_call(void **state)
 {
     (void)state;
@@ -283,41 +288,42 @@ static void test_busy_calls_linger_for_a_full_call(void **state)
         it[i] = (struct tm_wq_item){.body = &body, .done = linger_done};
     assert_int_equal(tm_rpc_server_start(&s, "inproc://test-wq-linger", 4, gated_role, NULL), 0);
     assert_int_equal(tm_rpc_client_open(&c, "inproc://test-wq-linger"), 0);
-    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000, TM_WQ_LINGER_US), 0);
+    assert_int_equal(tm_write_queue_start(&q, c, 0, 5000, (int)(LINGER_NS / 1000)), 0);
 
     int used = 0, k = 0;
     submit_n(&q, &it[used], 1), used += 1;
     assert_int_equal(gate_arrived(k), 1);
     submit_n(&q, &it[used], TM_WQ_BUSY_WRITES), used += TM_WQ_BUSY_WRITES;
-    gate_release(); /* after a call of one, no wait: the four go at once */
+    uint64_t released = gate_release(); /* after a call of one, no wait */
     assert_int_equal(gate_arrived(++k), TM_WQ_BUSY_WRITES);
+    assert_true(g_gate_arrived_ns[k] - released < AT_ONCE_NS);
 
+    /* After four: two wait for two more, which fill the call at once. */
     submit_n(&q, &it[used], 2), used += 2;
-    uint64_t released = gate_release(); /* after four: two wait for two more, in vain */
-    assert_int_equal(gate_arrived(++k), 2);
-    assert_true(g_gate_arrived_ns[k] - released >= TM_WQ_LINGER_US * 1000u);
-
-    /* A call of four again, then two that linger until two more come. The
-     * two are submitted once the sender is seen lingering; a test thread
-     * held up for the whole linger sends the two alone, so a few tries. */
-    bool filled = false;
-    for (int tries = 0; tries < 5 && !filled; tries++) {
-        submit_n(&q, &it[used], TM_WQ_BUSY_WRITES), used += TM_WQ_BUSY_WRITES;
-        gate_release();
-        assert_int_equal(gate_arrived(++k), TM_WQ_BUSY_WRITES);
-        submit_n(&q, &it[used], 2), used += 2;
-        gate_release();
-        while (!lingering(&q) && !call_arrived(k + 1))
-            nanosleep(&(struct timespec){0, 20000}, NULL);
-        submit_n(&q, &it[used], 2), used += 2;
-        filled = gate_arrived(++k) == TM_WQ_BUSY_WRITES;
-        if (!filled) { /* the two went alone; the next two make a call */
-            gate_release();
-            gate_arrived(++k);
-        }
-    }
-    assert_true(filled);
     gate_release();
+    wait_lingering(&q);
+    submit_n(&q, &it[used], 2), used += 2;
+    uint64_t filled = now_ns();
+    assert_int_equal(gate_arrived(++k), TM_WQ_BUSY_WRITES);
+    assert_true(g_gate_arrived_ns[k] - filled < AT_ONCE_NS);
+
+    /* After four again: two wait for two more in vain, the whole linger. */
+    submit_n(&q, &it[used], 2), used += 2;
+    released = gate_release();
+    assert_int_equal(gate_arrived(++k), 2);
+    assert_true(g_gate_arrived_ns[k] - released >= LINGER_NS);
+
+    /* A quiet spell longer than the linger: a lone write goes at once. */
+    gate_release();
+    while (atomic_load(&g_linger_done) < used)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    nanosleep(&(struct timespec){1, 100000000}, NULL);
+    submit_n(&q, &it[used], 1), used += 1;
+    filled = now_ns();
+    assert_int_equal(gate_arrived(++k), 1);
+    assert_true(g_gate_arrived_ns[k] - filled < AT_ONCE_NS);
+    gate_release();
+
     tm_write_queue_stop(&q);
     assert_int_equal(atomic_load(&g_linger_done), used);
     tm_mpw_free(&body);
