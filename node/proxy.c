@@ -548,6 +548,10 @@ void tm_proxy_serve_http(void *arg, const struct tm_http_request *http,
 
 struct inline_req {
     struct tm_req r;
+    /* A copy of the loop's request (its pointers are into the call's
+     * message, which lives until the answer): r.http points here, so a
+     * worker that takes the request over reads it safely. */
+    struct tm_http_request http;
     struct tm_http_call *call;
     struct tm_http_response *resp;
     const char *action; /* "insert" or "upsert", in the request's path */
@@ -592,8 +596,8 @@ enum tm_http_inline tm_proxy_serve_inline(void *arg, struct tm_http_call *call,
     struct inline_req *in = malloc(sizeof *in);
     if (!in)
         return TM_HTTP_TO_WORKER;
-    *in = (struct inline_req){.call = call, .resp = resp, .action = action};
-    int rc = req_begin(&in->r, arg, http, true, answer_later);
+    *in = (struct inline_req){.http = *http, .call = call, .resp = resp, .action = action};
+    int rc = req_begin(&in->r, arg, &in->http, true, answer_later);
     if (!rc)
         rc = tm_rest_entity(&in->r, action);
     if (rc == TM_LATER)
