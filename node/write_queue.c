@@ -119,7 +119,7 @@ static void *sender_main(void *arg)
     pthread_setname_np(pthread_self(), "tm-wq-sender");
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        uint64_t idle_from = q->head ? 0 : tm_mono_ns();
+        uint64_t idle_from = q->linger_us && !q->head ? tm_mono_ns() : 0;
         q->idle++;
         while (!q->head && !q->stopping)
             pthread_cond_wait(&q->work, &q->mu);

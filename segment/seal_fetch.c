@@ -148,7 +148,6 @@ int tm_sealed_list(struct tm_rpc_client *c, int shard, uint64_t reader, struct t
     if (rc)
         return rc;
     struct tm_mpr up = rep->body;
-    *upto = 0;
     if (tm_mpr_find(&up, "upto") || tm_mpr_uint(&up, upto))
         *upto = 0;
     *ranges = rep->body;
