@@ -198,36 +198,9 @@ struct waiter {
     pthread_cond_t cond;
     bool done;
     bool receiving;
-    bool handed; /* the reply went to then->fn */
     nng_ctx ctx;
     nng_aio *aio;
-    uint64_t id;
-    const struct tm_rpc_then *then;
 };
-
-/* On nng's thread: a reply that ends the call goes to then->fn there, not
- * through the calling thread (one thread hand-off fewer on the way back).
- * Any other (a malformed reply, "not the leader" while other addresses are
- * left) stays in the aio, for the caller to go on as tm_rpc_call does. */
-static void hand_reply(struct waiter *w)
-{
-    nng_msg *msg = nng_aio_get_msg(w->aio);
-    struct tm_rpc_reply reply = {0};
-    struct tm_status st;
-    tm_status_ok(&st);
-    int rc = reply_decode(msg, w->id, &reply, &st);
-    bool ends =
-        rc == 0 || (rc == TM_ESTATUS && (st.code != TM_MV_NOT_LEADER || w->then->last_addr));
-    if (!ends)
-        return;
-    nng_aio_set_msg(w->aio, NULL);
-    if (rc)
-        nng_msg_free(msg);
-    else
-        reply.msg = msg;
-    w->handed = true;
-    w->then->fn(w->then->arg, rc, &reply, &st);
-}
 
 static void on_aio(void *arg)
 {
@@ -237,8 +210,6 @@ static void on_aio(void *arg)
         nng_ctx_recv(w->ctx, w->aio); /* with the same timeout again, as before */
         return;
     }
-    if (w->then && w->receiving && nng_aio_result(w->aio) == 0)
-        hand_reply(w);
     pthread_mutex_lock(&w->mu);
     w->done = true;
     pthread_cond_signal(&w->cond);
@@ -270,10 +241,9 @@ static void aio_wait_watch(nng_aio *aio, struct waiter *w, const struct rpc_addr
 
 /* Sends *msg on ctx and replaces it with the reply. On failure the message
  * is freed and *msg is NULL. */
-static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struct rpc_addr *watch,
-                         uint64_t id, const struct tm_rpc_then *then)
+static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struct rpc_addr *watch)
 {
-    struct waiter w = {.done = false, .ctx = ctx, .id = id, .then = then};
+    struct waiter w = {.done = false, .ctx = ctx};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, NULL);
     int rc = tm_nng_err(nng_aio_alloc(&w.aio, on_aio, &w));
@@ -293,13 +263,12 @@ static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struc
     }
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cond);
-    return w.handed ? TM_RPC_HANDED : rc;
+    return rc;
 }
 
 /* One attempt on one address. */
 static int call_addr(struct tm_rpc_client *c, int i, const char *type, const void *body, size_t len,
-                     int timeout_ms, const struct tm_rpc_then *then, struct tm_rpc_reply *reply,
-                     struct tm_status *st)
+                     int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
 {
     uint64_t id = atomic_fetch_add(&c->next_id, 1);
     nng_msg *msg = NULL;
@@ -314,10 +283,8 @@ static int call_addr(struct tm_rpc_client *c, int i, const char *type, const voi
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }
     bool watch = atomic_load(&c->n) > 1 || atomic_load(&c->watch);
-    rc = ctx_roundtrip(ctx, &msg, timeout_ms, watch ? &c->addrs[i] : NULL, id, then);
+    rc = ctx_roundtrip(ctx, &msg, timeout_ms, watch ? &c->addrs[i] : NULL);
     nng_ctx_close(ctx);
-    if (rc == TM_RPC_HANDED)
-        return rc;
     if (rc) {
         int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
         return tm_status_set(st, code, "rpc %s failed: %s", type, tm_strerror(rc)), rc;
@@ -348,15 +315,12 @@ bool tm_rpc_client_connected(struct tm_rpc_client *c)
  * turn, while the callee says "not the leader" or cannot be reached, until
  * the timeout. A write retried this way must carry its client id and
  * sequence (wal/dedupe.h): its first attempt may have been applied. */
-static int call_then(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
-                     int timeout_ms, struct tm_rpc_then *then, struct tm_rpc_reply *reply,
-                     struct tm_status *st)
+int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
+                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
 {
     int n = atomic_load(&c->n);
-    if (then)
-        then->last_addr = n == 1;
     if (n == 1)
-        return call_addr(c, 0, type, body, len, timeout_ms, then, reply, st);
+        return call_addr(c, 0, type, body, len, timeout_ms, reply, st);
     uint64_t deadline = tm_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 1);
     int start = atomic_load(&c->cur), rc = TM_ETIMEDOUT;
     for (int attempt = 0;; attempt++) {
@@ -366,30 +330,14 @@ static int call_then(struct tm_rpc_client *c, const char *type, const void *body
         int i = (start + attempt) % n;
         if (atomic_load(&c->addrs[i].pipes) == 0 && attempt % (2 * n) < n)
             continue; /* unreachable now: try those connected first */
-        rc = call_addr(c, i, type, body, len, (int)(deadline - now), then, reply, st);
-        if (rc == 0 || rc == TM_RPC_HANDED || (rc == TM_ESTATUS && st->code != TM_MV_NOT_LEADER)) {
+        rc = call_addr(c, i, type, body, len, (int)(deadline - now), reply, st);
+        if (rc == 0 || (rc == TM_ESTATUS && st->code != TM_MV_NOT_LEADER)) {
             atomic_store(&c->cur, i);
             return rc;
         }
         if ((attempt + 1) % n == 0) /* a whole round failed: an election, maybe */
             tm_sleep_ms(tm_mono_ms() + 50 < deadline ? 50 : 1);
     }
-}
-
-int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
-                int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
-{
-    return call_then(c, type, body, len, timeout_ms, NULL, reply, st);
-}
-
-int tm_rpc_call_then(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
-                     int timeout_ms, struct tm_rpc_then *then, struct tm_status *st)
-{
-    struct tm_rpc_reply reply;
-    int rc = call_then(c, type, body, len, timeout_ms, then, &reply, st);
-    if (rc == 0) /* not reached (every ending reply is handed on nng's thread); no leak if it is */
-        then->fn(then->arg, rc, &reply, st);
-    return rc == 0 ? TM_RPC_HANDED : rc;
 }
 
 int tm_rpc_call_uint_arg(struct tm_rpc_client *c, const char *type, const char *key, int64_t arg,

@@ -106,30 +106,6 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
                 int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st);
 void tm_rpc_reply_free(struct tm_rpc_reply *reply);
 
-/* What tm_rpc_call_then does with the reply that ends a call. */
-struct tm_rpc_then {
-    /* Called once, on nng's thread that received the reply: rc 0 with
-     * reply's body to read, or TM_ESTATUS with st (the callee's error). It owns
-     * reply (tm_rpc_reply_free). It must not block: nng's threads serve
-     * every socket of the process. */
-    void (*fn)(void *arg, int rc, struct tm_rpc_reply *reply, const struct tm_status *st);
-    void *arg;
-    bool last_addr; /* the call's own: "not the leader" ends the call too */
-};
-
-#define TM_RPC_HANDED 1
-
-/* tm_rpc_call, where the reply that ends the call goes to then->fn on the
- * thread that received it instead of waking the caller first: a caller that
- * only hands the answer on (the proxy's write queue) saves a thread
- * hand-off. The caller still waits until fn has returned, so fn may use what
- * the caller's stack holds. Returns TM_RPC_HANDED once fn ran; else what
- * tm_rpc_call returns for a call with no reply to read (a transport error,
- * TM_ECORRUPT, or TM_ESTATUS "not the leader" from every address until the
- * timeout), with st filled and fn not called. */
-int tm_rpc_call_then(struct tm_rpc_client *c, const char *type, const void *body, size_t len,
-                     int timeout_ms, struct tm_rpc_then *then, struct tm_status *st);
-
 /* A call whose reply body is a one-key map {name: uint}: sends body (NULL
  * for nil) and returns the value in *out. Same results as tm_rpc_call, plus
  * TM_ECORRUPT (st filled) when the reply has another shape. */

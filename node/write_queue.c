@@ -57,55 +57,37 @@ static void read_result(struct tm_mpr *r, struct tm_wq_item *it)
         it->rc = 0;
 }
 
-struct batch {
-    struct tm_wq_item **items;
-    uint32_t n;
-};
-
-/* Fills every item's result from the call's outcome (rep is read when rc is
- * 0, and freed), then answers them. */
-static void answer_batch(void *arg, int rc, struct tm_rpc_reply *rep, const struct tm_status *why)
-{
-    struct batch *b = arg;
-    struct tm_status st = *why;
-    uint32_t m = 0;
-    if (!rc && (tm_mpr_find(&rep->body, "results") || tm_mpr_array(&rep->body, &m) || m != b->n)) {
-        tm_status_set(&st, TM_MV_INTERNAL, "rpc writes: malformed reply");
-        rc = TM_ECORRUPT;
-    }
-    for (uint32_t i = 0; i < b->n; i++) {
-        if (rc) {
-            b->items[i]->rc = rc;
-            b->items[i]->st = st;
-        } else {
-            read_result(&rep->body, b->items[i]);
-        }
-    }
-    if (rep)
-        tm_rpc_reply_free(rep);
-    for (uint32_t i = 0; i < b->n; i++)
-        b->items[i]->done(b->items[i]);
-}
-
-/* Sends the items as one call and answers each: on nng's thread that
- * receives the reply (tm_rpc_call_then), or here when the call failed. */
-static void send_batch(struct tm_write_queue *q, struct tm_wq_item **items, uint32_t n)
+/* Sends batch as one call and fills every item's result. */
+static void send_batch(struct tm_write_queue *q, struct tm_wq_item **batch, uint32_t n)
 {
     struct tm_mpw w;
+    struct tm_rpc_reply rep = {0};
     struct tm_status st;
-    struct batch b = {items, n};
-    struct tm_rpc_then then = {.fn = answer_batch, .arg = &b};
+    uint32_t m = 0;
     tm_mpw_init(&w);
     tm_mpw_map(&w, 2);
     tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, q->shard);
     tm_mpw_cstr(&w, "items"), tm_mpw_array(&w, n);
     for (uint32_t i = 0; i < n; i++)
-        tm_mpw_raw(&w, items[i]->body->buf.data, items[i]->body->buf.len);
-    int rc = tm_mpw_error(&w) ? tm_status_set(&st, TM_MV_INTERNAL, "out of memory"), TM_ENOMEM
-        : tm_rpc_call_then(q->to, "writes", w.buf.data, w.buf.len, q->timeout_ms, &then, &st);
+        tm_mpw_raw(&w, batch[i]->body->buf.data, batch[i]->body->buf.len);
+    int rc = tm_mpw_error(&w) ? tm_status_set(&st, TM_MV_INTERNAL, "out of memory"),
+        TM_ENOMEM : tm_rpc_call(q->to, "writes", w.buf.data, w.buf.len, q->timeout_ms, &rep, &st);
     tm_mpw_free(&w);
-    if (rc != TM_RPC_HANDED)
-        answer_batch(&b, rc, NULL, &st);
+    bool have_reply = rc == 0;
+    if (!rc && (tm_mpr_find(&rep.body, "results") || tm_mpr_array(&rep.body, &m) || m != n)) {
+        tm_status_set(&st, TM_MV_INTERNAL, "rpc writes: malformed reply");
+        rc = TM_ECORRUPT;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (rc) {
+            batch[i]->rc = rc;
+            batch[i]->st = st;
+        } else {
+            read_result(&rep.body, batch[i]);
+        }
+    }
+    if (have_reply)
+        tm_rpc_reply_free(&rep);
 }
 
 /* Whether the queue holds a full call already. */
@@ -152,6 +134,8 @@ static void *sender_main(void *arg)
             break; /* stopping, and nothing is left to send */
         pthread_mutex_unlock(&q->mu);
         send_batch(q, batch, n);
+        for (uint32_t i = 0; i < n; i++)
+            batch[i]->done(batch[i]);
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);

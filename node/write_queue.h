@@ -11,9 +11,7 @@
  * hand-offs, nng's locks, the data role's append, the readers' tails) are
  * paid once per call instead of once per write.
  *
- * A write is answered through its item's `done`, on nng's thread that
- * received the call's reply (tm_rpc_call_then: the sender is not woken
- * first), or on the sender thread when the call failed: the
+ * A write is answered through its item's `done`, on a sender thread: the
  * REST loop thread submits a write and goes on serving other connections
  * (proxy.c, the inline path), a worker thread waits for it
  * (tm_write_queue_call).
@@ -44,7 +42,7 @@
 
 struct tm_wq_item {
     const struct tm_mpw *body; /* the "write" body; borrowed until done */
-    /* Called once, on nng's thread or a sender thread, with the result set: 0 with ts,
+    /* Called once, on a sender thread, with the result set: 0 with ts,
      * TM_ESTATUS with st (the write's own error), or a transport error with
      * st, as tm_rpc_call_uint("write") would. The item may be freed in it. */
     void (*done)(struct tm_wq_item *it);

@@ -88,22 +88,13 @@ static void finish_req(struct write_req *req, int rc)
     free(req);
 }
 
-/* Wakes what the entries applied in this turn of the loop wait for: each
- * acknowledged writer, then the tails and the pusher once. libraft applies a
- * run of committed entries in one callback; waking per entry would send the
- * tails back for one entry at a time and wake an RPC thread that waits for a
- * whole "writes" call once per entry. Writers first: their answers are on
- * the clients' path, the push to the query nodes is not (it takes whatever
- * is new when it runs), and on a machine the nodes share, the woken readers
- * would take the CPU the answer needs. */
+/* Wakes what the entries applied in this turn of the loop wait for: the
+ * tails once, and each acknowledged writer. libraft applies a run of
+ * committed entries in one callback; waking per entry would send the tails
+ * back for one entry at a time and wake an RPC thread that waits for a
+ * whole "writes" call once per entry. */
 static void wake_turn(struct shard *sh)
 {
-    while (sh->acked_head) {
-        struct write_req *req = sh->acked_head;
-        sh->acked_head = req->pending;
-        finish_req(req, 0);
-    }
-    sh->acked_tail = NULL;
     if (sh->tails_to_wake) {
         pthread_mutex_lock(&sh->tmu);
         pthread_cond_broadcast(&sh->tcond);
@@ -111,6 +102,12 @@ static void wake_turn(struct shard *sh)
         tm_data_push_wake(sh);
         sh->tails_to_wake = false;
     }
+    while (sh->acked_head) {
+        struct write_req *req = sh->acked_head;
+        sh->acked_head = req->pending;
+        finish_req(req, 0);
+    }
+    sh->acked_tail = NULL;
 }
 
 static void on_turn_end(uv_check_t *c)

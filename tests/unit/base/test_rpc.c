@@ -124,73 +124,6 @@ static void test_several_addresses_follow_the_leader(void **state)
     tm_rpc_server_stop(b);
 }
 
-/* What a tm_rpc_call_then's fn saw. */
-struct handed {
-    int calls, rc, code;
-    uint64_t who;
-    pthread_t thread;
-};
-
-static void take_reply(void *arg, int rc, struct tm_rpc_reply *reply, const struct tm_status *st)
-{
-    struct handed *h = arg;
-    uint32_t n, kn;
-    const char *k;
-    h->calls++;
-    h->rc = rc;
-    h->code = st->code;
-    h->thread = pthread_self();
-    if (rc == 0 && (tm_mpr_map(&reply->body, &n) || tm_mpr_str(&reply->body, &k, &kn) ||
-                    tm_mpr_uint(&reply->body, &h->who)))
-        h->who = 0;
-    tm_rpc_reply_free(reply);
-}
-
-static int call_then(struct tm_rpc_client *c, const char *type, int timeout_ms, struct handed *h)
-{
-    struct tm_rpc_then then = {.fn = take_reply, .arg = h};
-    struct tm_status st;
-    memset(h, 0, sizeof *h);
-    return tm_rpc_call_then(c, type, NULL, 0, timeout_ms, &then, &st);
-}
-
-/* The reply that ends a call reaches fn on nng's thread, once: a body, the
- * callee's error, or, from a client's only address, "not the leader"; a
- * follower's refusal while other addresses are left does not end it, and a
- * call with no reply to hand (no leader anywhere) returns its error. */
-static void test_call_then_hands_the_ending_reply(void **state)
-{
-    (void)state;
-    struct tm_rpc_server *a, *b;
-    struct tm_rpc_client *c, *only_a;
-    struct handed h;
-    assert_int_equal(tm_rpc_server_start(&a, "inproc://then-a", 2, follower, NULL), 0);
-    assert_int_equal(tm_rpc_server_start(&b, "inproc://then-b", 2, named, (void *)2), 0);
-    assert_int_equal(tm_rpc_client_open(&c, "inproc://then-a,inproc://then-b"), 0);
-    assert_int_equal(tm_rpc_client_open(&only_a, "inproc://then-a"), 0);
-    assert_int_equal(call_then(c, "who", 3000, &h), TM_RPC_HANDED);
-    assert_int_equal(h.calls, 1);
-    assert_int_equal(h.rc, 0);
-    assert_int_equal(h.who, 2);
-    assert_false(pthread_equal(h.thread, pthread_self()));
-    assert_int_equal(call_then(c, "fail", 3000, &h), TM_RPC_HANDED);
-    assert_int_equal(h.calls, 1);
-    assert_int_equal(h.rc, TM_ESTATUS);
-    assert_int_equal(h.code, 100);
-    assert_int_equal(call_then(only_a, "who", 3000, &h), TM_RPC_HANDED);
-    assert_int_equal(h.rc, TM_ESTATUS);
-    assert_int_equal(h.code, TM_MV_NOT_LEADER);
-    tm_rpc_server_stop(b);
-    assert_int_equal(tm_rpc_server_start(&b, "inproc://then-b", 2, follower, NULL), 0);
-    int rc = call_then(c, "who", 300, &h);
-    assert_true(rc != TM_RPC_HANDED && rc != 0);
-    assert_int_equal(h.calls, 0);
-    tm_rpc_client_close(only_a);
-    tm_rpc_client_close(c);
-    tm_rpc_server_stop(a);
-    tm_rpc_server_stop(b);
-}
-
 /* ---- calls an async function takes and answers later ---- */
 
 #define LATER_CALLS 80 /* more than the server holds at once */
@@ -357,7 +290,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_call_roundtrip),
                                        cmocka_unit_test(test_several_addresses_follow_the_leader),
-                                       cmocka_unit_test(test_call_then_hands_the_ending_reply),
                                        cmocka_unit_test(test_async_calls),
                                        cmocka_unit_test(test_async_stop_waits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
