@@ -5,7 +5,7 @@
 
 /* Only the counts: the columns past ncols are never read, and
  * tm_batch_add_col clears each one it adds. Zeroing the whole array
- * (TM_BATCH_MAX_COLS columns, 10 KiB) cost every write a dozen such
+ * (TM_BATCH_MAX_COLS columns, 9.1 KiB) cost every write a dozen such
  * clears on the proxy and more on each replica. */
 void tm_batch_init(struct tm_batch *b)
 {
