@@ -78,6 +78,12 @@ static void test_messages_arrive_in_order(void **state)
  * that never returns is left behind with its sockets. */
 #define CLOSE_LIMIT_MS 10000
 
+/* Set when a close was left behind. nng's stuck reaper then also blocks
+ * every later socket's open or close, and nng_fini, which nng registers
+ * with atexit: so the oversized case runs last, and main leaves with
+ * _exit instead of hanging at exit. */
+static bool left_behind;
+
 struct pair_close {
     struct tm_stream_pub *p;
     struct tm_stream_sub *s;
@@ -117,6 +123,7 @@ static void close_bounded(struct tm_stream_pub *p, struct tm_stream_sub *s)
     else
         print_message("nng's close of the cut pair still waits after %d ms: left behind\n",
                       CLOSE_LIMIT_MS);
+    left_behind = !done;
 }
 
 /* A message over the receive limit is dropped, and later ones still come. */
@@ -173,8 +180,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages_arrive_in_order),
-        cmocka_unit_test(test_oversized_message_is_dropped),
         cmocka_unit_test(test_shutdown_ends_a_wait),
+        cmocka_unit_test(test_oversized_message_is_dropped), /* last: see left_behind */
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (left_behind) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
 }
