@@ -43,11 +43,14 @@ int tm_bench_flush_main(int argc, char **argv);
 int tm_bench_ann_main(int argc, char **argv);
 int tm_bench_http_search_main(int argc, char **argv);
 
+#define BENCH_MAX_PORTS 16
+
 enum bench_mode { MODE_INSERT, MODE_OVERRIDE, MODE_MERGE };
 
 struct bench_cfg {
     const char *host;
-    int port;
+    int port; /* ports[0]: where the collection is made and the pool loaded */
+    int ports[BENCH_MAX_PORTS], nports;
     const char *collection;
     int dim, batch, clients, seconds, requests;
     enum bench_mode mode;
@@ -198,8 +201,8 @@ static void client_done(void *arg, int i, int rc, const char *body, uint64_t lat
     cl->lat_ns[cl->nlat] = latency_ns;
     cl->on_existing[cl->nlat++] = cl->old;
     char why[128];
-    snprintf(why, sizeof why, "connection to %s:%d failed: %s", cl->cfg->host, cl->cfg->port,
-             tm_strerror(rc));
+    snprintf(why, sizeof why, "connection to %s:%d failed: %s", cl->cfg->host,
+             cl->cfg->ports[i % cl->cfg->nports], tm_strerror(rc));
     if (rc || !strstr(body, "\"code\":0"))
         client_error(cl, rc ? why : body);
 }
@@ -217,7 +220,8 @@ static int run_timed(const struct bench_cfg *cfg, struct client *cls)
             return -1;
         }
     }
-    int rc = tm_bench_loop_run(cfg->host, cfg->port, cfg->clients, CONN_TIMEOUT_S, &ops, cls);
+    int rc = tm_bench_loop_run(cfg->host, cfg->ports, cfg->nports, cfg->clients, CONN_TIMEOUT_S,
+                               &ops, cls);
     if (rc)
         fprintf(stderr, "bench: cannot run the clients: %s\n", tm_strerror(rc));
     return rc;
@@ -423,11 +427,13 @@ static const char g_bench_usage[] =
     "                                         process (bench ann --help)\n"
     "       tidemark bench http-search [options]  indexed search over HTTP against a server:\n"
     "                                         recall and searches/s (bench http-search --help)\n"
-    "common options: [--host 127.0.0.1] [--port 19530] [--dim 128] [--batch 1] [--clients 8]\n"
-    "                [--seconds 10] [--requests 1000000] [--collection tm_bench]\n"
+    "common options: [--host 127.0.0.1] [--port 19530[,19531...]] [--dim 128] [--batch 1]\n"
+    "                [--clients 8] [--seconds 10] [--requests 1000000] [--collection tm_bench]\n"
     "\n"
     "Drops and re-creates the collection, then writes from --clients connections for\n"
     "--seconds (or --requests per client), and reports rows/s, requests/s and latency.\n"
+    "With several ports (a cluster's proxies), client i connects to the (i mod n)th;\n"
+    "the collection is made and the pool loaded through the first.\n"
     "\n"
     "insert  every row a new key, into a quick-setup collection (id, vector).\n"
     "upsert  collection: id Int64, vector, n Int64 (default 0). --existing is the\n"
@@ -441,6 +447,22 @@ static int usage(FILE *to, int rc)
 {
     fputs(g_bench_usage, to);
     return rc;
+}
+
+/* "19530" or "19530,19531,...". */
+static int parse_ports(const char *s, struct bench_cfg *cfg)
+{
+    cfg->nports = 0;
+    for (;;) {
+        char *end;
+        long p = strtol(s, &end, 10);
+        if (end == s || p < 1 || p > 65535 || cfg->nports == BENCH_MAX_PORTS)
+            return TM_EINVAL;
+        cfg->ports[cfg->nports++] = (int)p;
+        if (*end != ',')
+            return *end ? TM_EINVAL : 0;
+        s = end + 1;
+    }
 }
 
 static int parse_opts(int argc, char **argv, struct bench_cfg *cfg)
@@ -468,7 +490,8 @@ static int parse_opts(int argc, char **argv, struct bench_cfg *cfg)
             cfg->host = optarg;
             break;
         case 'p':
-            cfg->port = atoi(optarg);
+            if (parse_ports(optarg, cfg))
+                return usage(stderr, 2);
             break;
         case 'd':
             cfg->dim = atoi(optarg);
@@ -512,6 +535,7 @@ static int parse_opts(int argc, char **argv, struct bench_cfg *cfg)
     if (optind < argc || cfg->dim < 2 || cfg->batch < 1 || cfg->clients < 1 ||
         cfg->clients > 1024 || cfg->seconds < 1 || cfg->requests < 1)
         return usage(stderr, 2);
+    cfg->port = cfg->ports[0];
     return 0;
 }
 
@@ -536,8 +560,18 @@ static void split_pool(struct bench_cfg *cfg, struct client *cls)
 
 int tm_bench_main(int argc, char **argv)
 {
-    struct bench_cfg cfg = {"127.0.0.1", 19530,   "tm_bench",  128, 1,    8,
-                            10,          1000000, MODE_INSERT, 0.5, 20000};
+    struct bench_cfg cfg = {.host = "127.0.0.1",
+                            .ports = {19530},
+                            .nports = 1,
+                            .collection = "tm_bench",
+                            .dim = 128,
+                            .batch = 1,
+                            .clients = 8,
+                            .seconds = 10,
+                            .requests = 1000000,
+                            .mode = MODE_INSERT,
+                            .existing = 0.5,
+                            .pool = 20000};
     if (argc >= 2 && strcmp(argv[1], "search") == 0)
         return tm_bench_search_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "flush") == 0)

@@ -23,6 +23,7 @@
 struct lconn {
     struct tm_bench_conn c; /* fd, and the response buffer */
     int i;
+    int port;
     bool busy; /* a request is in flight */
     char head[512];
     struct iovec iov[2];
@@ -33,7 +34,6 @@ struct lconn {
 
 struct loop {
     const char *host;
-    int port;
     const struct tm_bench_client_ops *ops;
     void *arg;
     int ep;
@@ -98,7 +98,7 @@ static bool start(struct loop *l, struct lconn *lc)
     int hn = snprintf(lc->head, sizeof lc->head,
                       "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
                       "Content-Length: %zu\r\n\r\n",
-                      req.path, l->host, l->port, req.len);
+                      req.path, l->host, lc->port, req.len);
     lc->t0 = tm_mono_ns();
     lc->busy = true;
     if (hn < 0 || (size_t)hn >= sizeof lc->head) {
@@ -176,13 +176,14 @@ static void check_deadlines(struct loop *l, struct lconn *cs, int n)
 
 /* Connects every client and registers it; a client that cannot connect is
  * told at once. */
-static void open_all(struct loop *l, struct lconn *cs, int n)
+static void open_all(struct loop *l, struct lconn *cs, int n, const int *ports, int nports)
 {
     for (int i = 0; i < n; i++) {
         struct lconn *lc = &cs[i];
         lc->i = i;
+        lc->port = ports[i % nports];
         l->running++;
-        int rc = tm_bench_connect(&lc->c, l->host, l->port, (int)(l->timeout_ns / 1000000000u));
+        int rc = tm_bench_connect(&lc->c, l->host, lc->port, (int)(l->timeout_ns / 1000000000u));
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = lc};
         if (!rc && fcntl(lc->c.fd, F_SETFL, fcntl(lc->c.fd, F_GETFL) | O_NONBLOCK))
             rc = -errno;
@@ -195,17 +196,17 @@ static void open_all(struct loop *l, struct lconn *cs, int n)
     }
 }
 
-int tm_bench_loop_run(const char *host, int port, int n, int timeout_s,
+int tm_bench_loop_run(const char *host, const int *ports, int nports, int n, int timeout_s,
                       const struct tm_bench_client_ops *ops, void *arg)
 {
-    struct loop l = {host, port, ops, arg, epoll_create1(0), 0, (uint64_t)timeout_s * 1000000000u};
+    struct loop l = {host, ops, arg, epoll_create1(0), 0, (uint64_t)timeout_s * 1000000000u};
     struct lconn *cs = calloc((size_t)n, sizeof *cs);
     struct epoll_event *evs = malloc(LOOP_EVENTS * sizeof *evs);
     int rc = l.ep < 0 ? -errno : (!cs || !evs) ? TM_ENOMEM : 0;
     if (!rc) {
         for (int i = 0; i < n; i++)
             cs[i].c.fd = -1;
-        open_all(&l, cs, n);
+        open_all(&l, cs, n, ports, nports);
         for (int i = 0; i < n; i++)
             if (cs[i].c.fd >= 0)
                 start(&l, &cs[i]);

@@ -32,12 +32,13 @@ struct tm_bench_client_ops {
     void (*done)(void *arg, int i, int rc, const char *body, uint64_t latency_ns);
 };
 
-/* Runs clients 0..n-1 against host:port (dotted IPv4) until each one's next
+/* Runs clients 0..n-1 against host (dotted IPv4), client i on
+ * ports[i % nports], until each one's next
  * returns false or its request fails; a request that takes longer than
  * timeout_s fails with -ETIMEDOUT. A client whose connection cannot be made
  * is told through done. 0, or TM_ENOMEM / a negative errno when the loop
  * itself could not start (then no client ran). */
-int tm_bench_loop_run(const char *host, int port, int n, int timeout_s,
+int tm_bench_loop_run(const char *host, const int *ports, int nports, int n, int timeout_s,
                       const struct tm_bench_client_ops *ops, void *arg);
 
 #endif

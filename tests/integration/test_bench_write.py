@@ -4,7 +4,8 @@ Short runs with a few clients; the report's counts must match what the
 server then holds: every acknowledged insert is a new row, and an upsert
 run leaves exactly the preloaded pool plus one row per key its requests on
 new keys wrote. A bench against a port where nothing listens fails with a
-clear message. Figures are not checked: speed is shown by benchmarks, not
+clear message, and with several ports the clients take them in turn.
+Figures are not checked: speed is shown by benchmarks, not
 by tests.
 
 Usage: test_bench_write.py /path/to/tidemark [unittest args]
@@ -75,6 +76,25 @@ class BenchWriteTest(unittest.TestCase):
             p = bench(port, "upsert", "--dim", "8", "--clients", "2", "--seconds", "1")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("cannot", p.stderr)
+
+    def test_clients_take_the_ports_in_turn(self):
+        """--port P,Q: client 0 on P (the server), client 1 on Q (refused)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            refused = s.getsockname()[1]
+            p = bench("%d,%d" % (self.srv.port, refused), "insert", "--dim", "8",
+                      "--clients", "2", "--requests", "30", "--collection", "bw_ports")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        m = REPORT.search(p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        self.assertEqual((int(m[2]), int(m[4])), (31, 1), p.stdout)
+        self.assertIn("127.0.0.1:%d failed" % refused, p.stdout)
+        self.assertEqual(self.count("bw_ports"), 30)
+
+    def test_bad_port_list(self):
+        for ports in ("1,", "1,x", ",1", "0"):
+            p = bench(ports, "insert", "--dim", "8", "--clients", "1", "--seconds", "1")
+            self.assertEqual(p.returncode, 2, ports + ": " + p.stdout + p.stderr)
 
 
 if __name__ == "__main__":

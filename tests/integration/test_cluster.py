@@ -22,6 +22,10 @@ temporary directory (coordinators, 3 data nodes, 2 query nodes, 1 proxy;
   the proxy merges (top-k, offsets, grouping, filtered queries, counts, gets,
   merge-mode upserts), each answer equal to an exact reference; with one
   node down, reads fail with a clear "service unavailable" until it is back.
+- three converged nodes (each a coordinator, a data node and a proxy, two
+  of them query nodes; `tmcluster up --converged 3`): the node leading a
+  shard is killed while a client writes through another node's proxy, with
+  the same checks as the shard leader's kill above.
 - a data node is down while its shards seal three times and drop the log
   behind their snapshots (a test hook keeps 16 entries): restarted, it
   installs the leader's snapshot, copying the sealed ranges it names, and
@@ -210,6 +214,7 @@ def schema_body(name):
 class ClusterCase(unittest.TestCase):
     COORDS = 1
     QUERY_SHARDS = None  # the shards each query node serves ("0;1"); default all
+    CONVERGED = 0  # else that many nodes, each running every role (tmcluster --converged)
 
     def setUp(self):
         require_node_subcommand()
@@ -218,7 +223,8 @@ class ClusterCase(unittest.TestCase):
         self.cl = tm.Cluster.create(self.tmp, die_with_parent=True, quiet=True,
                                     coords=self.COORDS, data=3, query=2, proxies=1, shards=2,
                                     replicas=3, bin_path=harness.bin_path(),
-                                    election_ms=ELECTION_MS, query_shards=self.QUERY_SHARDS)
+                                    election_ms=ELECTION_MS, query_shards=self.QUERY_SHARDS,
+                                    converged=self.CONVERGED)
         try:
             self.cl.up(timeout_s=60 * SLOW)
         except tm.ClusterError as e:
@@ -432,9 +438,9 @@ class DataLeaderKill(ClusterCase):
             acked[r["id"]] = 1
             maybe[r["id"]] = {1}
 
-        shard = 0
-        leader = self.find_shard_leader(shard, 30 * SLOW)
-        self.find_shard_leader(1, 30 * SLOW)  # both shards lead before the fault
+        leaders = [self.find_shard_leader(s, 30 * SLOW) for s in (0, 1)]  # both lead
+        shard = self.victim_shard(leaders)
+        leader = leaders[shard]
 
         step = [1]
         next_key = [nload]
@@ -493,6 +499,7 @@ class DataLeaderKill(ClusterCase):
             self.assertIsNotNone(t, "a write failed before any fault: %r" % failures)
             last_before = t
         # kill -9 the leader of shard 0, keep writing.
+        self.write_around(leader)
         self.cl.kill(leader, signal.SIGKILL)
         t_kill = time.monotonic()
         first_after = None
@@ -542,6 +549,33 @@ class DataLeaderKill(ClusterCase):
             self.assertIn(rows[0]["v"], maybe[k], "pk %d" % k)
         count = self.wait(lambda: self.strong_count(coll), 30 * SLOW, "count(*)")
         self.assertEqual(count, len(got), "count(*) against the rows a pk query finds")
+
+
+    def victim_shard(self, leaders):
+        """The shard whose leader (leaders[shard]) is killed."""
+        return 0
+
+    def write_around(self, victim):
+        """Before victim is killed: the client keeps to a proxy that survives
+        (the proxy has a node of its own here)."""
+
+
+class ConvergedNodeKill(DataLeaderKill):
+    """The shard leader's kill on three converged nodes: the killed node
+    takes a coordinator, a data replica, perhaps a query node and a proxy
+    with it."""
+    CONVERGED = 3
+
+    def victim_shard(self, leaders):
+        """The shard the coordinator leader's node leads, if one: its kill
+        takes the TSO's leader too."""
+        coord = self.find_coord_leader(30 * SLOW)
+        return leaders.index(coord) if coord in leaders else 0
+
+    def write_around(self, victim):
+        urls = ["http://" + self.cl.node(n)["http"] for n in self.cl.ids("proxy") if n != victim]
+        self.rest.close()
+        self.rest = Rest(urls[0])
 
 
 class QueryNodeKill(ClusterCase):
