@@ -94,29 +94,97 @@ static int write_one(const char *dir, const struct tm_seg_meta *range, uint32_t 
     return rc;
 }
 
+/* The range's segments: one per part, the deletes (if any) in the first,
+ * or in a segment of their own when there are no rows. */
+static int write_parts(const char *dir, const struct tm_seg_meta *range,
+                       const struct tm_sealed_part *parts, uint32_t nparts,
+                       const struct tm_seg_deletes *dels, struct tm_binlog_wstats *stats_out,
+                       uint32_t *nsegs_out, char *errmsg)
+{
+    int rc = tm_seal_remove(dir, range->log_index, errmsg);
+    uint32_t n = 0;
+    const struct tm_seg_deletes *d = dels->n ? dels : NULL;
+    for (uint32_t i = 0; i < nparts && !rc; i++, n++, d = NULL)
+        rc = write_one(dir, range, i, &parts[i], d, stats_out, errmsg);
+    if (!rc && nparts == 0 && d) {
+        rc = write_one(dir, range, 0, NULL, d, stats_out, errmsg);
+        n++;
+    }
+    if (nsegs_out)
+        *nsegs_out = rc ? 0 : n;
+    return rc;
+}
+
+static int deletes_copied(const struct tm_seal *seal, enum tm_dtype pk_type, uint64_t log_index,
+                          struct tm_seg_deletes *d, char *errmsg)
+{
+    int rc = deletes_of(seal, pk_type, d);
+    if (rc)
+        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s", log_index,
+                 tm_strerror(rc));
+    return rc;
+}
+
 int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct tm_seal *seal,
                   enum tm_dtype pk_type, struct tm_binlog_wstats *stats_out, uint32_t *nsegs_out,
                   char errmsg[TM_BINLOG_ERRMSG])
 {
     struct tm_seg_deletes dels;
-    int rc = deletes_of(seal, pk_type, &dels);
-    if (rc)
-        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s", range->log_index,
-                 tm_strerror(rc));
+    int rc = deletes_copied(seal, pk_type, range->log_index, &dels, errmsg);
     if (!rc)
-        rc = tm_seal_remove(dir, range->log_index, errmsg);
-    uint32_t n = 0;
-    const struct tm_seg_deletes *d = dels.n ? &dels : NULL;
-    for (uint32_t i = 0; i < seal->nparts && !rc; i++, n++, d = NULL)
-        rc = write_one(dir, range, i, &seal->parts[i], d, stats_out, errmsg);
-    if (!rc && seal->nparts == 0 && d) {
-        rc = write_one(dir, range, 0, NULL, d, stats_out, errmsg);
-        n++;
-    }
+        rc =
+            write_parts(dir, range, seal->parts, seal->nparts, &dels, stats_out, nsegs_out, errmsg);
+    else if (nsegs_out)
+        *nsegs_out = 0;
     tm_seg_deletes_free(&dels);
-    if (nsegs_out)
-        *nsegs_out = rc ? 0 : n;
     return rc;
+}
+
+/* ---- a range copied to be written on another thread ---- */
+
+int tm_seal_copy(const struct tm_seal *seal, enum tm_dtype pk_type, struct tm_seal_copy *out,
+                 char errmsg[TM_BINLOG_ERRMSG])
+{
+    memset(out, 0, sizeof *out);
+    tm_seg_deletes_init(&out->dels, pk_type);
+    out->nparts = seal->nparts;
+    out->parts = calloc(seal->nparts ? seal->nparts : 1, sizeof *out->parts);
+    out->rows = calloc(seal->nparts ? seal->nparts : 1, sizeof *out->rows);
+    if (!out->parts || !out->rows) {
+        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal: out of memory");
+        return TM_ENOMEM;
+    }
+    /* By value: the store's segment array may move as it grows, the
+     * sealed columns themselves do not. */
+    for (uint32_t i = 0; i < seal->nparts; i++) {
+        out->rows[i] = *seal->parts[i].rows;
+        out->parts[i] = seal->parts[i];
+        out->parts[i].rows = &out->rows[i];
+    }
+    tm_seg_deletes_free(&out->dels);
+    int rc = deletes_of(seal, pk_type, &out->dels);
+    if (rc)
+        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal: deletes: %s", tm_strerror(rc));
+    return rc;
+}
+
+uint32_t tm_seal_copy_nsegs(const struct tm_seal_copy *c)
+{
+    return c->nparts ? c->nparts : c->dels.n ? 1 : 0;
+}
+
+int tm_seal_copy_write(const char *dir, const struct tm_seg_meta *range,
+                       const struct tm_seal_copy *c, char errmsg[TM_BINLOG_ERRMSG])
+{
+    return write_parts(dir, range, c->parts, c->nparts, &c->dels, NULL, NULL, errmsg);
+}
+
+void tm_seal_copy_free(struct tm_seal_copy *c)
+{
+    free(c->parts);
+    free(c->rows); /* copies of the struct only: the columns are the store's */
+    tm_seg_deletes_free(&c->dels);
+    memset(c, 0, sizeof *c);
 }
 
 /* ---- reading ---- */

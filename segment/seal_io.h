@@ -28,6 +28,30 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
                   enum tm_dtype pk_type, struct tm_binlog_wstats *stats_out, uint32_t *nsegs_out,
                   char errmsg[TM_BINLOG_ERRMSG]);
 
+/* A range tm_store_seal took out of a store, copied so that another thread
+ * can write it while the store takes new rows (segment/seal_writer.h): the
+ * parts' batch structs and the deletes are copies; the column buffers are
+ * still the store's sealed segments', which no apply changes or moves, so
+ * the store must outlive the write (no free, compaction or restore until
+ * it is done). */
+struct tm_seal_copy {
+    struct tm_sealed_part *parts;
+    struct tm_batch *rows; /* parts[i].rows points here */
+    uint32_t nparts;
+    struct tm_seg_deletes dels;
+};
+
+/* 0, TM_ENOMEM or TM_EINVAL (a key of the wrong type), errmsg set; out is
+ * freed with tm_seal_copy_free after a failure too. */
+int tm_seal_copy(const struct tm_seal *seal, enum tm_dtype pk_type, struct tm_seal_copy *out,
+                 char errmsg[TM_BINLOG_ERRMSG]);
+/* How many segment ids its write takes (as tm_seal_write's nsegs_out). */
+uint32_t tm_seal_copy_nsegs(const struct tm_seal_copy *c);
+/* tm_seal_write of the copy. */
+int tm_seal_copy_write(const char *dir, const struct tm_seg_meta *range,
+                       const struct tm_seal_copy *c, char errmsg[TM_BINLOG_ERRMSG]);
+void tm_seal_copy_free(struct tm_seal_copy *c);
+
 /* The name prefix of every segment of the range sealed at log_index
  * ("r" + 20 digits + "-"): its files are dir/<prefix>.../<file>. */
 #define TM_SEAL_PREFIX_LEN 22

@@ -9,6 +9,7 @@
 #include "sealer.h"
 #include "seal_fetch.h"
 #include "seal_io.h"
+#include "seal_writer.h"
 #include "store.h"
 #include "tm_log.h"
 #include "tm_rpc.h"
@@ -42,9 +43,10 @@ struct srange {
 struct sshard {
     struct scoll *colls;
     size_t ncolls;
-    pthread_mutex_t mu; /* ranges, for list */
+    pthread_mutex_t mu; /* ranges, for list and the writer */
     struct srange *ranges;
-    size_t nranges;
+    size_t nranges, cap_ranges;
+    size_t queued; /* ranges with the writer: ranges has room for them */
     int64_t next_seg;
     /* Ranges replaced by compaction: their files go once a snapshot that no
      * longer lists them is durable (pending until the next snapshot starts,
@@ -60,6 +62,7 @@ struct tm_sealer {
     struct sshard *shards;
     int nshards;
     struct tm_rpc_client **leaders; /* per shard; NULL entries standalone */
+    struct tm_seal_writer *writer;
     struct tm_shard_sink sink;
 };
 
@@ -93,45 +96,92 @@ static int coll_get(struct tm_sealer *s, struct sshard *sh, int64_t id, struct t
     return 0;
 }
 
+/* Room in ranges for the queued ones and `more`. Under mu. */
+static int ranges_room(struct sshard *sh, size_t more)
+{
+    size_t need = sh->nranges + sh->queued + more;
+    if (need <= sh->cap_ranges)
+        return 0;
+    struct srange *grown = realloc(sh->ranges, need * 2 * sizeof *grown);
+    if (!grown)
+        return TM_ENOMEM;
+    sh->ranges = grown;
+    sh->cap_ranges = need * 2;
+    return 0;
+}
+
 static int add_range(struct sshard *sh, int64_t coll, uint64_t index)
 {
     pthread_mutex_lock(&sh->mu);
-    struct srange *grown = realloc(sh->ranges, (sh->nranges + 1) * sizeof *grown);
-    if (grown) {
-        sh->ranges = grown;
+    int rc = ranges_room(sh, 1);
+    if (!rc)
         sh->ranges[sh->nranges++] = (struct srange){coll, index};
-    }
     pthread_mutex_unlock(&sh->mu);
-    return grown ? 0 : TM_ENOMEM;
+    return rc;
 }
 
-/* Writes one collection's seal range; nothing when it holds nothing. */
+/* A range for the writer: listed once written (range_written), which
+ * then cannot fail for want of memory. */
+static int queue_range(struct sshard *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    int rc = ranges_room(sh, 1);
+    if (!rc)
+        sh->queued++;
+    pthread_mutex_unlock(&sh->mu);
+    return rc;
+}
+
+/* Queues one collection's seal range for the writer; nothing when it holds
+ * nothing. Its segment ids are taken now, in log order, as every replica
+ * takes them. */
 static int seal_coll(struct tm_sealer *s, int shard, struct tm_store *store, uint64_t ts)
 {
     struct sshard *sh = &s->shards[shard];
     struct tm_seal seal;
-    char dir[4096], err[TM_BINLOG_ERRMSG] = "";
+    char err[TM_BINLOG_ERRMSG] = "";
     int rc = tm_store_seal(store, &seal);
     if (rc || (seal.nparts == 0 && seal.ndels == 0)) {
         tm_seal_free(&seal);
         return rc;
     }
-    struct tm_seg_meta range = {.seg_id = sh->next_seg,
-                                .coll_id = store->coll_id,
-                                .shard = (uint32_t)shard,
-                                .pk_field_id = store->pk_field_id,
-                                .log_index = ts,
-                                .last_ts = ts};
-    uint32_t nsegs = 0;
-    coll_dir(s, shard, store->coll_id, dir, sizeof dir);
-    rc = tm_seal_write(dir, &range, &seal, tm_schema_pk(store->schema)->type, NULL, &nsegs, err);
+    struct tm_seal_job *job = calloc(1, sizeof *job);
+    rc = job ? queue_range(sh) : TM_ENOMEM;
+    if (!rc && (rc = tm_seal_copy(&seal, tm_schema_pk(store->schema)->type, &job->copy, err))) {
+        pthread_mutex_lock(&sh->mu);
+        sh->queued--;
+        pthread_mutex_unlock(&sh->mu);
+    }
     tm_seal_free(&seal);
     if (rc) {
-        TM_ERROR("sealer", "shard %d: %s", shard, err);
+        TM_ERROR("sealer", "shard %d: %s", shard, err[0] ? err : tm_strerror(rc));
+        if (job)
+            tm_seal_copy_free(&job->copy);
+        free(job);
         return rc;
     }
-    sh->next_seg += nsegs;
-    return add_range(sh, store->coll_id, ts);
+    job->shard = shard;
+    job->coll = store->coll_id;
+    coll_dir(s, shard, store->coll_id, job->dir, sizeof job->dir);
+    job->range = (struct tm_seg_meta){.seg_id = sh->next_seg,
+                                      .coll_id = store->coll_id,
+                                      .shard = (uint32_t)shard,
+                                      .pk_field_id = store->pk_field_id,
+                                      .log_index = ts,
+                                      .last_ts = ts};
+    sh->next_seg += tm_seal_copy_nsegs(&job->copy);
+    tm_seal_writer_push(s->writer, job);
+    return 0;
+}
+
+/* The writer's: job's range is durable, so snapshots may list it. */
+static void range_written(void *arg, const struct tm_seal_job *job)
+{
+    struct sshard *sh = &((struct tm_sealer *)arg)->shards[job->shard];
+    pthread_mutex_lock(&sh->mu);
+    sh->queued--;
+    sh->ranges[sh->nranges++] = (struct srange){job->coll, job->range.log_index};
+    pthread_mutex_unlock(&sh->mu);
 }
 
 static size_t ranges_of(struct sshard *sh, int64_t coll)
@@ -192,7 +242,14 @@ static int compact_coll(struct tm_sealer *s, int shard, struct tm_store **storep
     struct tm_seal seal;
     struct tm_seal_owned o;
     char dir[4096], err[TM_BINLOG_ERRMSG] = "";
-    int rc = tm_store_seal(store, &seal); /* growing rows are in the compaction */
+    /* The ranges it replaces are durable first, and the store it frees is
+     * no queued write's. Compactions are rare: the loop waits. */
+    int rc = tm_seal_writer_wait(s->writer, shard, UINT64_MAX);
+    if (rc) {
+        TM_ERROR("sealer", "shard %d: no compaction while a range fails to write", shard);
+        return rc;
+    }
+    rc = tm_store_seal(store, &seal); /* growing rows are in the compaction */
     tm_seal_free(&seal);
     if (!rc)
         rc = tm_store_compact(store, ts > RETENTION_TS ? ts - RETENTION_TS : 0, &o);
@@ -290,6 +347,8 @@ static int sink_snapshot(void *arg, int shard, struct tm_buf *out)
     struct tm_sealer *s = arg;
     struct sshard *sh = &s->shards[shard];
     struct tm_mpw w;
+    if (tm_seal_writer_busy(s->writer, shard))
+        return TM_EAGAIN; /* its ranges are not all durable: libraft tries again later */
     collect_garbage(s, shard);
     tm_mpw_init(&w);
     tm_mpw_map(&w, 3);
@@ -320,7 +379,7 @@ static void shard_clear(struct sshard *sh)
     free(sh->pending);
     free(sh->previous);
     sh->ranges = sh->pending = sh->previous = NULL;
-    sh->nranges = sh->npending = sh->nprevious = 0;
+    sh->nranges = sh->cap_ranges = sh->queued = sh->npending = sh->nprevious = 0;
     pthread_mutex_unlock(&sh->mu);
 }
 
@@ -452,6 +511,7 @@ static int sink_restore(void *arg, int shard, const void *p, size_t len)
     struct tm_mpr r, m;
     uint32_t n, two;
     tm_mpr_init(&r, p, len);
+    tm_seal_writer_cancel(s->writer, shard); /* the snapshot replaces what it writes */
     shard_clear(sh);
     sh->next_seg = tm_mpr_key_int(r, "next_seg", 0);
     m = r;
@@ -469,6 +529,16 @@ static int sink_restore(void *arg, int shard, const void *p, size_t len)
     }
     sweep(s, shard);
     return 0;
+}
+
+static bool sink_busy(void *arg, int shard)
+{
+    return tm_seal_writer_busy(((struct tm_sealer *)arg)->writer, shard);
+}
+
+static int sink_durable(void *arg, int shard, uint64_t ts)
+{
+    return tm_seal_writer_wait(((struct tm_sealer *)arg)->writer, shard, ts);
 }
 
 static void sink_list(void *arg, int shard, struct tm_mpw *w)
@@ -506,6 +576,8 @@ int tm_sealer_open(struct tm_sealer **out, const struct tm_sealer_config *cfg)
     }
     for (int i = 0; s->shards && i < cfg->shards; i++, s->nshards++)
         pthread_mutex_init(&s->shards[i].mu, NULL);
+    if (!rc)
+        rc = tm_seal_writer_start(&s->writer, cfg->shards, range_written, s);
     if (rc) {
         tm_sealer_close(s);
         return rc;
@@ -514,7 +586,9 @@ int tm_sealer_open(struct tm_sealer **out, const struct tm_sealer_config *cfg)
                                      .apply = sink_apply,
                                      .snapshot = sink_snapshot,
                                      .restore = sink_restore,
-                                     .list = sink_list};
+                                     .list = sink_list,
+                                     .busy = sink_busy,
+                                     .durable = sink_durable};
     *out = s;
     return 0;
 }
@@ -523,6 +597,7 @@ void tm_sealer_close(struct tm_sealer *s)
 {
     if (!s)
         return;
+    tm_seal_writer_stop(s->writer); /* writes what is queued: a start need not */
     for (int i = 0; i < s->nshards; i++) {
         shard_clear(&s->shards[i]);
         pthread_mutex_destroy(&s->shards[i].mu);

@@ -6,14 +6,17 @@
  * Each shard has its own stores (one per collection it carries rows of),
  * built by applying the shard's entries in log order, merges resolved as
  * the query role resolves them. A TM_ENTRY_SEAL entry at timestamp T seals
- * every store of the shard and writes each collection's range as segments
- * under <dir>/shard-<n>/c<collection>/ (seal_io.h, range named by T) before
- * the apply returns, so the seal is durable when the data role takes the
- * snapshot that lets the log be truncated behind it.
+ * every store of the shard and queues each collection's range for the
+ * writer thread (seal_writer.h), which writes it as segments under
+ * <dir>/shard-<n>/c<collection>/ (seal_io.h, range named by T) and then
+ * lists it as durable. The shard's snapshot, which lets the log be
+ * truncated, is refused (TM_EAGAIN) while a range of the shard is queued.
  *
  * Threading: apply, snapshot and restore run on the shard's loop thread
- * (one thread per shard, so a shard's stores need no lock); list may run on
- * any thread and takes the shard's mutex.
+ * (one thread per shard, so a shard's stores need no lock); list, busy and
+ * durable may run on any thread and take the shard's mutex or the
+ * writer's. A compaction waits for the shard's queued ranges; a restore
+ * drops them (the snapshot it installs replaces them).
  */
 #ifndef TM_SEALER_H
 #define TM_SEALER_H

@@ -471,6 +471,20 @@ static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_stat
 
 /* Queues each parsed write on sh and waits for them all; a[i].req.rc is
  * write i's result. */
+static bool is_seal(const struct write_args *a)
+{
+    return a->req.hdr.kind == TM_ENTRY_SEAL || a->req.hdr.kind == TM_ENTRY_COMPACT;
+}
+
+/* A seal (a flush) is answered once its segments are durable. */
+static int await_segments(struct shard *sh, const struct write_args *a)
+{
+    const struct tm_shard_sink *sink = sh->role->sink;
+    if (!is_seal(a) || !sink || !sink->durable)
+        return 0;
+    return sink->durable(sink->arg, sh->id, a->req.hdr.ts);
+}
+
 static void write_all(struct shard *sh, struct write_args *a, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -480,14 +494,24 @@ static void write_all(struct shard *sh, struct write_args *a, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         a[i].req.rc = tm_wait_for(&a[i].req.wait);
         tm_wait_destroy(&a[i].req.wait);
+        if (!a[i].req.rc)
+            a[i].req.rc = await_segments(sh, &a[i]);
     }
+}
+
+static void write_error(const struct write_args *a, char *msg, size_t cap)
+{
+    if (is_seal(a) && a->req.rc == TM_EIO)
+        snprintf(msg, cap, "sealed segments not written yet (the log keeps the rows): %s",
+                 tm_strerror(a->req.rc));
+    else
+        snprintf(msg, cap, "write not committed: %s", tm_strerror(a->req.rc));
 }
 
 static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mpw *reply,
                        struct tm_status *st)
 {
     struct write_args a;
-    int rc;
     if (parse_write(body, &a)) {
         tm_status_set(st, TM_MV_INTERNAL, "malformed write request");
         return;
@@ -496,8 +520,10 @@ static void call_write(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
     if (!sh)
         return;
     write_all(sh, &a, 1);
-    if ((rc = a.req.rc)) {
-        tm_status_set(st, TM_MV_INTERNAL, "write not committed: %s", tm_strerror(rc));
+    if (a.req.rc) {
+        char msg[128];
+        write_error(&a, msg, sizeof msg);
+        tm_status_set(st, TM_MV_INTERNAL, "%s", msg);
         return;
     }
     tm_mpw_map(reply, 1);
@@ -558,7 +584,7 @@ static void writes_reply(struct tm_mpw *reply, const struct write_args *a, uint3
     for (uint32_t i = 0; i < n; i++) {
         if (a[i].req.rc) {
             char msg[128];
-            snprintf(msg, sizeof msg, "write not committed: %s", tm_strerror(a[i].req.rc));
+            write_error(&a[i], msg, sizeof msg);
             tm_mpw_map(reply, 2);
             tm_mpw_cstr(reply, "code"), tm_mpw_uint(reply, TM_MV_INTERNAL);
             tm_mpw_cstr(reply, "message"), tm_mpw_cstr(reply, msg);
@@ -602,19 +628,35 @@ static void call_writes(struct tm_data_role *d, struct tm_mpr *body, struct tm_m
     free(a);
 }
 
-/* tm_rpc_async_fn: takes every "writes" call. */
+static bool any_seal(const struct write_args *a, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (is_seal(&a[i]))
+            return true;
+    return false;
+}
+
+/* tm_rpc_async_fn: takes every "writes" call but a flush's, which waits
+ * for its segments on an RPC thread (call_writes). */
 static bool take_call(void *arg, const char *type, struct tm_mpr *body, struct tm_rpc_later *later)
 {
     struct tm_data_role *d = arg;
     struct tm_status st;
     struct write_args *a = NULL;
     uint32_t n = 0;
+    struct tm_mpr parsed = *body;
     if (strcmp(type, "writes") != 0)
         return false;
     tm_status_ok(&st);
     struct writes_call *wc = leads(d, *body, &st) ? calloc(1, sizeof *wc) : NULL;
     struct shard *sh = NULL;
-    if (wc && parse_writes(body, &a, &n))
+    bool parse_failed = wc && parse_writes(&parsed, &a, &n);
+    if (!parse_failed && a && any_seal(a, n)) {
+        free(a);
+        free(wc);
+        return false;
+    }
+    if (parse_failed)
         tm_status_set(&st, TM_MV_INTERNAL, "malformed writes request");
     else if (wc)
         sh = shard_of(d, a[0].shard, &st);

@@ -104,15 +104,23 @@ struct tm_mpw;
 struct tm_shard_sink {
     void *arg;
     /* An applied entry (duplicates of retried writes are not passed). A
-     * TM_ENTRY_SEAL entry makes the shard's growing data durable segments
-     * before it returns. */
+     * TM_ENTRY_SEAL entry seals the shard's growing data; the segments are
+     * written in the background (segment/seal_writer.h). */
     int (*apply)(void *arg, int shard, const void *entry, size_t len);
-    /* The sink's part of a shard snapshot (its durable ranges), and back. */
+    /* The sink's part of a shard snapshot (its durable ranges), and back.
+     * snapshot answers TM_EAGAIN while busy. */
     int (*snapshot)(void *arg, int shard, struct tm_buf *out);
     int (*restore)(void *arg, int shard, const void *p, size_t len);
     /* The ranges a reader must load for the shard, as a msgpack value
      * (the "sealed" call); any thread. */
     void (*list)(void *arg, int shard, struct tm_mpw *w);
+    /* A seal of the shard is not durable yet: its entries must stay in the
+     * log (no snapshot, no trimming of the log in memory). Any thread. */
+    bool (*busy)(void *arg, int shard);
+    /* Waits until the shard's seals at or before ts are durable (a flush
+     * answers then): 0, or TM_EIO when one failed to write. Not on the
+     * shard's loop thread. */
+    int (*durable)(void *arg, int shard, uint64_t ts);
 };
 
 /* A cluster's replica set of one shard (coord "placement"). */

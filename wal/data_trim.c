@@ -62,6 +62,9 @@ static uint64_t trim_count(const struct shard *sh, uint64_t limit)
 
 void tm_data_trim_log(struct shard *sh, uint64_t now_ms)
 {
+    const struct tm_shard_sink *sink = sh->role ? sh->role->sink : NULL;
+    if (sink && sink->busy && sink->busy(sink->arg, sh->id))
+        return; /* a seal being written still needs its entries here */
     pthread_mutex_lock(&sh->tmu);
     uint64_t n = trim_count(sh, trim_limit(sh, now_ms));
     uint8_t **gone = n ? malloc(n * sizeof *gone) : NULL;

@@ -200,9 +200,11 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     struct tm_raft_group *g = fsm->data;
     struct tm_buf out;
     tm_buf_init(&out);
-    if (!g->cfg.snapshot || g->cfg.snapshot(g->cfg.arg, &out) || tm_buf_pad(&out, 8)) {
+    int rc = g->cfg.snapshot ? g->cfg.snapshot(g->cfg.arg, &out) : TM_EINVAL;
+    if (rc || tm_buf_pad(&out, 8)) {
         tm_buf_free(&out);
-        return RAFT_NOMEM;
+        /* RAFT_BUSY: libraft tries again after the next entry it applies */
+        return rc == TM_EAGAIN ? RAFT_BUSY : RAFT_NOMEM;
     }
     *bufs = raft_malloc(sizeof **bufs);
     void *data = raft_malloc(out.len ? out.len : 8);

@@ -308,9 +308,60 @@ static void test_out_of_order_refused(void **state)
     tm_store_free(s);
 }
 
+/* A range copied for the writer thread (tm_seal_copy) is written after the
+ * store went on: rows in 200 new partitions (its segment array moved) and
+ * more deletes (its delete array moved). What is read back is the sealed
+ * range alone. */
+static void test_copy_written_after_the_store_moved_on(void **state)
+{
+    (void)state;
+    make_schema(TM_T_VARCHAR);
+    struct tm_store *s = new_store();
+    uint64_t ts = 0;
+    for (int64_t id = 0; id < 50; id++)
+        apply1(s, TM_ENTRY_INSERT, ++ts, 1, id, (int32_t)id);
+    apply1(s, TM_ENTRY_DELETE, ++ts, -1, 7, 0);
+    struct tm_seal seal;
+    struct tm_seal_copy copy;
+    char err[TM_BINLOG_ERRMSG] = "";
+    pthread_rwlock_wrlock(&s->lock);
+    assert_int_equal(tm_store_seal(s, &seal), 0);
+    pthread_rwlock_unlock(&s->lock);
+    assert_int_equal(tm_seal_copy(&seal, TM_T_VARCHAR, &copy, err), 0);
+    tm_seal_free(&seal);
+    assert_int_equal(tm_seal_copy_nsegs(&copy), 1);
+    for (int64_t p = 2; p < 202; p++) {
+        apply1(s, TM_ENTRY_INSERT, ++ts, p, 1000 + p, 0);
+        apply1(s, TM_ENTRY_DELETE, ++ts, -1, 1000 + p, 0);
+    }
+    char dir[] = "/tmp/tm-seal-copy-XXXXXX", cmd[64];
+    assert_non_null(mkdtemp(dir));
+    struct tm_seg_meta range = {.coll_id = 1, .pk_field_id = PK, .log_index = 9, .last_ts = 9};
+    assert_int_equal(tm_seal_copy_write(dir, &range, &copy, err), 0);
+    tm_seal_copy_free(&copy);
+    struct tm_seal_owned o;
+    assert_int_equal(tm_seal_read(dir, 9, &o, err), 0);
+    assert_int_equal(o.seal.nparts, 1);
+    assert_int_equal(o.seal.ndels, 1);
+    assert_int_equal(o.rows[0].nrows, 50);
+    for (uint32_t i = 0; i < 50; i++) {
+        size_t len;
+        const uint8_t *k = tm_col_value(tm_batch_col(&o.rows[0], PK), i, &len);
+        char want[16];
+        snprintf(want, sizeof want, "k%u", i);
+        assert_int_equal(len, strlen(want));
+        assert_memory_equal(k, want, len);
+    }
+    tm_seal_owned_free(&o);
+    tm_store_free(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_written_after_the_store_moved_on),
         cmocka_unit_test(test_int_keys),
         cmocka_unit_test(test_varchar_keys),
         cmocka_unit_test(test_through_binlogs),
