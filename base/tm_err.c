@@ -37,6 +37,8 @@ const char *tm_strerror(int rc)
         return "request failed";
     case TM_EAGAIN:
         return "not yet";
+    case TM_ECANCELED:
+        return "cancelled";
     default:
         break;
     }

@@ -27,6 +27,7 @@ enum {
     TM_ETOOBIG = -10012,    /* a size limit was exceeded */
     TM_ESTATUS = -10013,    /* a Milvus status was filled in; see struct tm_status */
     TM_EAGAIN = -10014,     /* not now: retried when what it waits for arrives */
+    TM_ECANCELED = -10015,  /* called off by its caller (an index build on a drop) */
 };
 
 /* Milvus status codes used by the REST API (milvus-rest-v2.md §2.1). */

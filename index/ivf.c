@@ -68,7 +68,7 @@ static int split_lists(struct tm_ivf *ix, const uint32_t *assign)
     return 0;
 }
 
-static int fill_flat(struct tm_ivf *ix, const float *xs, volatile uint64_t *progress)
+static int fill_flat(struct tm_ivf *ix, const float *xs)
 {
     uint32_t d = ix->p.dim;
     ix->vecs = malloc(ix->n * d * sizeof(float));
@@ -76,22 +76,19 @@ static int fill_flat(struct tm_ivf *ix, const float *xs, volatile uint64_t *prog
         return TM_ENOMEM;
     for (uint64_t e = 0; e < ix->n; e++)
         memcpy(ix->vecs + e * d, xs + (uint64_t)ix->ids[e] * d, d * sizeof(float));
-    if (progress)
-        *progress = ix->n;
+    if (ix->watch)
+        ix->watch->progress = ix->n;
     return 0;
 }
 
-/* Every entry's code, in entry order (m bytes each). */
-static uint8_t *encode_all(struct tm_ivf *ix, const float *xs, volatile uint64_t *progress)
+/* Every entry's code, in entry order (m bytes each), into *out. */
+static int encode_all(struct tm_ivf *ix, const float *xs, uint8_t **out)
 {
     uint32_t d = ix->p.dim, m = ix->p.m;
     uint8_t *codes = malloc(ix->n * m);
     float *r = malloc(d * sizeof(float));
-    if (!codes || !r) {
-        free(codes), free(r);
-        return NULL;
-    }
-    for (uint32_t l = 0; l < ix->p.nlist; l++) {
+    int rc = codes && r ? 0 : TM_ENOMEM;
+    for (uint32_t l = 0; !rc && l < ix->p.nlist; l++) {
         const float *c = ix->centroids + (size_t)l * d;
         for (uint64_t e = ix->list_off[l]; e < ix->list_off[l + 1]; e++) {
             const float *v = xs + (uint64_t)ix->ids[e] * d;
@@ -99,11 +96,16 @@ static uint8_t *encode_all(struct tm_ivf *ix, const float *xs, volatile uint64_t
                 r[t] = v[t] - c[t];
             ivf_pq_encode(ix, r, codes + e * m);
         }
-        if (progress)
-            *progress = ix->list_off[l + 1];
+        if (ix->watch) {
+            ix->watch->progress = ix->list_off[l + 1];
+            rc = ix->watch->stop ? TM_ECANCELED : 0;
+        }
     }
     free(r);
-    return codes;
+    if (rc)
+        free(codes);
+    *out = rc ? NULL : codes;
+    return rc;
 }
 
 static int pack_pq4(struct tm_ivf *ix, uint8_t *codes8)
@@ -138,8 +140,7 @@ static int fill_inv_norms(struct tm_ivf *ix)
     return 0;
 }
 
-static int fill_pq(struct tm_ivf *ix, const float *xs, const uint32_t *assign,
-                   volatile uint64_t *progress)
+static int fill_pq(struct tm_ivf *ix, const float *xs, const uint32_t *assign)
 {
     ix->ksub = 1u << ix->p.nbits;
     ix->dsub = ix->p.dim / ix->p.m;
@@ -151,9 +152,9 @@ static int fill_pq(struct tm_ivf *ix, const float *xs, const uint32_t *assign,
         rc = ivf_pq4_list_tables(ix);
     if (rc)
         return rc;
-    uint8_t *codes8 = encode_all(ix, xs, progress);
-    if (!codes8)
-        return TM_ENOMEM;
+    uint8_t *codes8;
+    if ((rc = encode_all(ix, xs, &codes8)))
+        return rc;
     if (ix->p.kind == TM_IVF_PQ) {
         ix->codes = codes8;
     } else {
@@ -186,14 +187,15 @@ int ivf_derive(struct tm_ivf *ix)
     return 0;
 }
 
-static int train_and_fill(struct tm_ivf *ix, const float *xs, volatile uint64_t *progress)
+static int train_and_fill(struct tm_ivf *ix, const float *xs)
 {
     const struct tm_ivf_params *p = &ix->p;
     const struct tm_kernels *k = tm_kernels_best();
     struct tm_kmeans_opts o = {.iters = p->iters,
                                .seed = p->seed,
                                .max_train = (uint64_t)p->nlist * p->train_per_list,
-                               .threads = p->threads};
+                               .threads = p->threads,
+                               .stop = ix->watch ? &ix->watch->stop : NULL};
     ix->centroids = malloc((size_t)p->nlist * p->dim * sizeof(float));
     uint32_t *assign = malloc(ix->n * sizeof(uint32_t));
     int rc = ix->centroids && assign ? 0 : TM_ENOMEM;
@@ -207,14 +209,13 @@ static int train_and_fill(struct tm_ivf *ix, const float *xs, volatile uint64_t 
     if (!rc)
         rc = split_lists(ix, assign);
     if (!rc)
-        rc = p->kind == TM_IVF_FLAT ? fill_flat(ix, xs, progress)
-                                    : fill_pq(ix, xs, assign, progress);
+        rc = p->kind == TM_IVF_FLAT ? fill_flat(ix, xs) : fill_pq(ix, xs, assign);
     free(assign);
     return rc;
 }
 
 int tm_ivf_build(const struct tm_ivf_params *p, const float *x, uint64_t n,
-                 volatile uint64_t *progress, struct tm_ivf **out)
+                 struct tm_ivf_watch *watch, struct tm_ivf **out)
 {
     *out = NULL;
     if (!params_valid(p, n))
@@ -235,8 +236,10 @@ int tm_ivf_build(const struct tm_ivf_params *p, const float *x, uint64_t n,
         ix->p.threads = 1;
     float *xn = p->metric == TM_IVF_COSINE ? normalised(x, n, p->dim) : NULL;
     int rc = p->metric == TM_IVF_COSINE && !xn ? TM_ENOMEM : 0;
+    ix->watch = watch;
     if (!rc)
-        rc = train_and_fill(ix, xn ? xn : x, progress);
+        rc = train_and_fill(ix, xn ? xn : x);
+    ix->watch = NULL;
     free(xn);
     if (rc) {
         tm_ivf_free(ix);

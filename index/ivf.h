@@ -54,14 +54,20 @@ struct tm_ivf_params {
 
 struct tm_ivf;
 
+/* What another thread sees of a build, and how it calls one off. */
+struct tm_ivf_watch {
+    volatile uint64_t progress; /* vectors added so far (for indexes/describe) */
+    volatile bool stop;         /* set: the build ends soon with TM_ECANCELED */
+};
+
 /* Trains and fills an index over the n vectors x[i * dim ...]. x is
- * borrowed for the life of the index (re-ranking reads it). progress, when
- * not NULL, is set to the number of vectors added so far as the build goes
- * (for indexes/describe). Returns 0 and *out, or TM_EINVAL (bad params:
- * dim 0, m not dividing dim, nbits not matching the kind, n == 0) or
- * TM_ENOMEM. */
+ * borrowed for the life of the index (re-ranking reads it). watch may be
+ * NULL. Returns 0 and *out, or TM_EINVAL (bad params: dim 0, m not
+ * dividing dim, nbits not matching the kind, n == 0), TM_ENOMEM or
+ * TM_ECANCELED (watch->stop: checked at every k-means iteration and
+ * inverted list, so within a fraction of a second). */
 int tm_ivf_build(const struct tm_ivf_params *p, const float *x, uint64_t n,
-                 volatile uint64_t *progress, struct tm_ivf **out);
+                 struct tm_ivf_watch *watch, struct tm_ivf **out);
 void tm_ivf_free(struct tm_ivf *ix);
 
 const struct tm_ivf_params *tm_ivf_params_of(const struct tm_ivf *ix);

@@ -9,6 +9,7 @@
 
 struct tm_ivf {
     struct tm_ivf_params p;
+    struct tm_ivf_watch *watch; /* during tm_ivf_build only; may be NULL */
     uint64_t n;
     const float *raw; /* borrowed: the n vectors as given */
     float *centroids; /* nlist * dim */

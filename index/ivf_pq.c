@@ -60,8 +60,10 @@ int ivf_pq_train(struct tm_ivf *ix, const float *x, const uint32_t *assign, uint
     float *res = sample_residuals(ix, x, assign, n, count);
     int rc = ix->codebooks && res ? 0 : TM_ENOMEM;
     for (uint32_t s = 0; !rc && s < ix->p.m; s++) {
-        struct tm_kmeans_opts o = {
-            .iters = PQ_ITERS, .seed = ix->p.seed + 1 + s, .threads = ix->p.threads};
+        struct tm_kmeans_opts o = {.iters = PQ_ITERS,
+                                   .seed = ix->p.seed + 1 + s,
+                                   .threads = ix->p.threads,
+                                   .stop = ix->watch ? &ix->watch->stop : NULL};
         rc = tm_kmeans_train(res + (uint64_t)s * count * ix->dsub, count, ix->dsub, ix->ksub, &o,
                              ix->codebooks + s * book);
     }

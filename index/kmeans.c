@@ -234,6 +234,10 @@ static int lloyd(const float *x, uint64_t n, uint32_t d, uint32_t k, const struc
     int rc = assign && sum && size && cnorm ? 0 : TM_ENOMEM;
     uint64_t seed = o->seed ^ 0x6b6d65616e73ull;
     for (uint32_t it = 0; !rc && it < (o->iters ? o->iters : 10); it++) {
+        if (o->stop && *o->stop) {
+            rc = TM_ECANCELED;
+            break;
+        }
         norms_of(kern, c, k, d, cnorm);
         rc = assign_with_norms(c, cnorm, k, d, x, n, 0, o->threads, kern, assign);
         if (rc)

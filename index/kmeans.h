@@ -13,6 +13,7 @@
 #ifndef TM_KMEANS_H
 #define TM_KMEANS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct tm_kernels;
@@ -23,6 +24,9 @@ struct tm_kmeans_opts {
     uint64_t max_train;               /* sample at most this many vectors (0: all) */
     uint32_t threads;                 /* assignment threads (0: 1) */
     const struct tm_kernels *kernels; /* NULL: tm_kernels_best() */
+    /* Set by another thread: the training stops at its next iteration
+     * with TM_ECANCELED. NULL: never. */
+    const volatile bool *stop;
 };
 
 /* Trains k centroids of dimension d from the n vectors x (row i at

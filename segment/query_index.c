@@ -32,7 +32,7 @@ struct qjob {
     /* The vector column a drop took out of the store while this job read
      * it: freed once the build is over (tm_qidx_forget). */
     struct tm_buf stolen;
-    volatile uint64_t progress;
+    struct tm_ivf_watch watch; /* stop: the job was cancelled (a drop) */
 };
 
 struct qidx {
@@ -150,7 +150,7 @@ static bool apply_defs(struct qidx *x, struct qcoll *c, struct qidef *defs, size
         added |= !old;
     }
     if (x->cur.active && x->cur.c == c && !def_find(defs, n, &x->cur.def))
-        x->cur.cancelled = true;
+        x->cur.cancelled = x->cur.watch.stop = true;
     if (detach_unwanted(c->store, defs, n))
         x->sweep_due = true;
     for (size_t i = 0; i < c->nidefs; i++)
@@ -195,7 +195,7 @@ void tm_qidx_forget(struct tm_query_role *q, struct qcoll *c)
     pthread_mutex_lock(&x->mu);
     struct qjob *j = &x->cur;
     if (j->active && j->c == c) {
-        j->cancelled = true;
+        j->cancelled = j->watch.stop = true;
         /* Also when an index drop cancelled the job before: the build may
          * still be reading these bytes, so they leave the store with it. */
         struct tm_col *col = tm_batch_col(&c->store->segs[j->seg].rows, j->def.field_id);
@@ -452,7 +452,7 @@ static bool run_job(struct qidx *x)
     }
     struct tm_ivf *read = x->dir[0] ? load_file(j, path) : NULL;
     if (!read)
-        rc = tm_ivf_build(&j->params, j->x, j->n, &j->progress, &ivf);
+        rc = tm_ivf_build(&j->params, j->x, j->n, &j->watch, &ivf);
     if (leave_build(x)) {
         tm_ivf_free(read ? read : ivf); /* before the vectors it borrows */
         qidx_free(x);
@@ -464,8 +464,15 @@ static bool run_job(struct qidx *x)
         attach(x, read);
         return true;
     }
-    if (rc) {
+    if (rc == TM_ECANCELED) /* a drop called it off: nothing failed */
+        TM_INFO("query",
+                "collection %lld: index of field %lld over %llu rows dropped %.2f s into "
+                "its build",
+                (long long)j->c->id, (long long)j->def.field_id, (unsigned long long)j->n,
+                (double)(tm_mono_ns() - t0) / 1e9);
+    else if (rc)
         job_failed(x, j, rc);
+    if (rc) {
         attach(x, NULL);
         return true;
     }
@@ -631,9 +638,10 @@ int tm_qidx_run(struct tm_query_role *q)
     return 0;
 }
 
-/* A build cannot be interrupted (tm_ivf_build has no cancel), and one over
- * millions of rows takes longer than a clean stop may. So a stop that
- * finds a build running does not wait for it: it takes the vectors the
+/* A build ends early when told (its watch's stop: within a k-means
+ * iteration or an inverted list), but not at once, and a clean stop should
+ * not wait even that. So a stop that finds a build running tells it to end
+ * and does not wait for it: it takes the vectors the
  * build reads out of their store (nothing else runs in the role now: the
  * tail threads and the RPC server are stopped), leaves the state to the
  * builder and detaches it; the builder frees the index, the vectors and
@@ -649,6 +657,7 @@ void tm_qidx_stop(struct tm_query_role *q)
     x->stop = true;
     pthread_cond_signal(&x->wake);
     struct qjob *j = &x->cur;
+    j->watch.stop = true; /* a detached build ends within a k-means iteration */
     if (x->in_build && !j->stolen.data) {
         struct tm_col *col = tm_batch_col(&j->c->store->segs[j->seg].rows, j->def.field_id);
         if (col) {

@@ -974,6 +974,25 @@ static void build_deterministic(void **state)
     }
 }
 
+/* A build told to stop ends with TM_ECANCELED and no index; an unwatched
+ * one (and a watched one left alone) builds, the watch counting every
+ * vector. */
+static void build_stopped(void **state)
+{
+    (void)state;
+    const struct ds *d = ds_get(SIFT);
+    for (int kind = 0; kind < NKINDS; kind++) {
+        struct tm_ivf_params p = params_of(d, kind, TM_IVF_L2);
+        struct tm_ivf_watch stopped = {.stop = true}, watched = {0};
+        struct tm_ivf *ix = (struct tm_ivf *)&stopped; /* must come back NULL */
+        assert_int_equal(tm_ivf_build(&p, d->x, 1000, &stopped, &ix), TM_ECANCELED);
+        assert_null(ix);
+        assert_int_equal(tm_ivf_build(&p, d->x, 1000, &watched, &ix), 0);
+        assert_int_equal(watched.progress, 1000);
+        tm_ivf_free(ix);
+    }
+}
+
 /* ---- main ---- */
 
 static int group_setup(void **state)
@@ -1002,21 +1021,14 @@ static int group_teardown(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sift_ground_truth),
-        cmocka_unit_test(recall_monotone_sift),
-        cmocka_unit_test(recall_monotone_fmnist),
-        cmocka_unit_test(flat_full_probe_sift),
-        cmocka_unit_test(flat_full_probe_fmnist),
-        cmocka_unit_test(pq4_rerank_recall),
-        cmocka_unit_test(batch_equals_single),
-        cmocka_unit_test(kernels_agree),
-        cmocka_unit_test(metrics_ip_cosine),
-        cmocka_unit_test(allow_filter),
-        cmocka_unit_test(bad_params),
-        cmocka_unit_test(io_roundtrip),
-        cmocka_unit_test(io_flipped_bytes),
-        cmocka_unit_test(io_truncated),
-        cmocka_unit_test(build_deterministic),
+        cmocka_unit_test(build_stopped),        cmocka_unit_test(sift_ground_truth),
+        cmocka_unit_test(recall_monotone_sift), cmocka_unit_test(recall_monotone_fmnist),
+        cmocka_unit_test(flat_full_probe_sift), cmocka_unit_test(flat_full_probe_fmnist),
+        cmocka_unit_test(pq4_rerank_recall),    cmocka_unit_test(batch_equals_single),
+        cmocka_unit_test(kernels_agree),        cmocka_unit_test(metrics_ip_cosine),
+        cmocka_unit_test(allow_filter),         cmocka_unit_test(bad_params),
+        cmocka_unit_test(io_roundtrip),         cmocka_unit_test(io_flipped_bytes),
+        cmocka_unit_test(io_truncated),         cmocka_unit_test(build_deterministic),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
