@@ -46,7 +46,9 @@ struct sshard {
     pthread_mutex_t mu; /* ranges, for list and the writer */
     struct srange *ranges;
     size_t nranges, cap_ranges;
-    size_t queued; /* ranges with the writer: ranges has room for them */
+    /* Ranges with the writer, oldest first: ranges has room for them. */
+    struct srange *waiting;
+    size_t nwaiting, cap_waiting;
     int64_t next_seg;
     /* Ranges replaced by compaction: their files go once a snapshot that no
      * longer lists them is durable (pending until the next snapshot starts,
@@ -99,7 +101,7 @@ static int coll_get(struct tm_sealer *s, struct sshard *sh, int64_t id, struct t
 /* Room in ranges for the queued ones and `more`. Under mu. */
 static int ranges_room(struct sshard *sh, size_t more)
 {
-    size_t need = sh->nranges + sh->queued + more;
+    size_t need = sh->nranges + sh->nwaiting + more;
     if (need <= sh->cap_ranges)
         return 0;
     struct srange *grown = realloc(sh->ranges, need * 2 * sizeof *grown);
@@ -120,14 +122,21 @@ static int add_range(struct sshard *sh, int64_t coll, uint64_t index)
     return rc;
 }
 
-/* A range for the writer: listed once written (range_written), which
- * then cannot fail for want of memory. */
-static int queue_range(struct sshard *sh)
+/* A range for the writer: waiting until written, then listed
+ * (range_written), which cannot fail for want of memory. */
+static int queue_range(struct sshard *sh, int64_t coll, uint64_t index)
 {
     pthread_mutex_lock(&sh->mu);
     int rc = ranges_room(sh, 1);
+    if (!rc && sh->nwaiting == sh->cap_waiting) {
+        size_t cap = sh->cap_waiting * 2 + 4;
+        struct srange *grown = realloc(sh->waiting, cap * sizeof *grown);
+        rc = grown ? 0 : TM_ENOMEM;
+        if (grown)
+            sh->waiting = grown, sh->cap_waiting = cap;
+    }
     if (!rc)
-        sh->queued++;
+        sh->waiting[sh->nwaiting++] = (struct srange){coll, index};
     pthread_mutex_unlock(&sh->mu);
     return rc;
 }
@@ -146,10 +155,10 @@ static int seal_coll(struct tm_sealer *s, int shard, struct tm_store *store, uin
         return rc;
     }
     struct tm_seal_job *job = calloc(1, sizeof *job);
-    rc = job ? queue_range(sh) : TM_ENOMEM;
+    rc = job ? queue_range(sh, store->coll_id, ts) : TM_ENOMEM;
     if (!rc && (rc = tm_seal_copy(&seal, tm_schema_pk(store->schema)->type, &job->copy, err))) {
         pthread_mutex_lock(&sh->mu);
-        sh->queued--;
+        sh->nwaiting--; /* the writer never saw it */
         pthread_mutex_unlock(&sh->mu);
     }
     tm_seal_free(&seal);
@@ -179,16 +188,23 @@ static void range_written(void *arg, const struct tm_seal_job *job)
 {
     struct sshard *sh = &((struct tm_sealer *)arg)->shards[job->shard];
     pthread_mutex_lock(&sh->mu);
-    sh->queued--;
+    /* The oldest waiting: the writer keeps a shard's ranges in order. */
+    memmove(sh->waiting, sh->waiting + 1, --sh->nwaiting * sizeof *sh->waiting);
     sh->ranges[sh->nranges++] = (struct srange){job->coll, job->range.log_index};
     pthread_mutex_unlock(&sh->mu);
 }
 
+/* coll's ranges, written or not: every replica counts the same at the
+ * same entry, however far its writer got. */
 static size_t ranges_of(struct sshard *sh, int64_t coll)
 {
     size_t n = 0;
+    pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; i < sh->nranges; i++)
         n += sh->ranges[i].coll == coll;
+    for (size_t i = 0; i < sh->nwaiting; i++)
+        n += sh->waiting[i].coll == coll;
+    pthread_mutex_unlock(&sh->mu);
     return n;
 }
 
@@ -379,7 +395,10 @@ static void shard_clear(struct sshard *sh)
     free(sh->pending);
     free(sh->previous);
     sh->ranges = sh->pending = sh->previous = NULL;
-    sh->nranges = sh->cap_ranges = sh->queued = sh->npending = sh->nprevious = 0;
+    free(sh->waiting);
+    sh->waiting = NULL;
+    sh->nranges = sh->cap_ranges = sh->nwaiting = sh->cap_waiting = 0;
+    sh->npending = sh->nprevious = 0;
     pthread_mutex_unlock(&sh->mu);
 }
 
