@@ -11,11 +11,13 @@
  * padded to 8 bytes by raftgroup.c.
  *
  * Why it holds no rows: a snapshot is asked for right after a seal entry
- * applied, and a seal writes the shard's growing data as durable segments
- * before its apply returns (the sink's apply). What the sealed segments do
- * not hold is the few entries applied between the seal and the snapshot,
- * kept here as they are. libraft then truncates the log behind the
- * snapshot, never behind the seal it follows.
+ * applied, and it is taken only once the sink has written the shard's
+ * sealed data as durable segments (the sink's snapshot answers TM_EAGAIN,
+ * and libraft tries again after its next apply, while a range is being
+ * written: segment/seal_writer.h). What the sealed segments do not hold is
+ * the entries applied between the seal and the snapshot, kept here as they
+ * are. libraft then truncates the log behind the snapshot, never behind
+ * the seal it follows.
  *
  * Restore (on start, before the log after the snapshot is replayed): the
  * sink loads its segments, the tail entries are recorded again for readers
