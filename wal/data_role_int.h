@@ -98,6 +98,12 @@ struct shard {
     /* the last two seals' timestamps, and the readers heard from; the log
      * is freed behind them (data_role.h, "The log in memory") */
     uint64_t seal_ts, prev_seal_ts;
+    /* the seal the latest snapshot follows (guarded by tmu; tcond
+     * broadcast when it moves), and the job that asks for that snapshot
+     * at once rather than at the next tick (a flush waits for it) */
+    uint64_t snap_seal_ts;
+    atomic_bool nudge_posted;
+    struct tm_raft_job nudge_job;
     struct tail_reader readers[MAX_READERS];
     int nreaders;
     /* the log stream's pusher (data_push.c), guarded by tmu: the last

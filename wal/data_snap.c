@@ -127,8 +127,8 @@ int tm_data_snapshot(void *arg, struct tm_buf *out)
     tm_mpw_map(&w, 8);
     tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, SNAP_VERSION);
     pthread_mutex_lock(&sh->tmu);
-    tm_mpw_cstr(&w, "st"),
-        tm_mpw_uint(&w, sh->seal_pos ? sh->log[sh->seal_pos - 1].ts : sh->base_ts);
+    uint64_t seal_ts = sh->seal_pos ? sh->log[sh->seal_pos - 1].ts : sh->base_ts;
+    tm_mpw_cstr(&w, "st"), tm_mpw_uint(&w, seal_ts);
     tm_mpw_cstr(&w, "dg"), tm_mpw_uint(&w, sh->digest);
     tm_mpw_cstr(&w, "dn"), tm_mpw_uint(&w, sh->ndigest);
     tm_mpw_cstr(&w, "last"), tm_mpw_uint(&w, sh->last_ts);
@@ -141,9 +141,14 @@ int tm_data_snapshot(void *arg, struct tm_buf *out)
     tm_buf_free(&sink_state);
     rc = tm_mpw_error(&w) ? TM_ENOMEM : tm_buf_append(out, w.buf.data, w.buf.len);
     tm_mpw_free(&w);
-    if (!rc)
-        TM_INFO("data", "shard %d: snapshot of %zu bytes behind the seal", sh->id, out->len);
-    return rc;
+    if (rc)
+        return rc;
+    TM_INFO("data", "shard %d: snapshot of %zu bytes behind the seal", sh->id, out->len);
+    pthread_mutex_lock(&sh->tmu);
+    sh->snap_seal_ts = seal_ts;
+    pthread_cond_broadcast(&sh->tcond); /* a flush waits for it */
+    pthread_mutex_unlock(&sh->tmu);
+    return 0;
 }
 
 /* ---- restore ---- */
