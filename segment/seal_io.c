@@ -115,13 +115,13 @@ static int write_parts(const char *dir, const struct tm_seg_meta *range,
     return rc;
 }
 
-static int deletes_copied(const struct tm_seal *seal, enum tm_dtype pk_type, uint64_t log_index,
+/* deletes_of, with errmsg set on failure. */
+static int deletes_copied(const struct tm_seal *seal, enum tm_dtype pk_type,
                           struct tm_seg_deletes *d, char *errmsg)
 {
     int rc = deletes_of(seal, pk_type, d);
     if (rc)
-        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal range %" PRIu64 ": deletes: %s", log_index,
-                 tm_strerror(rc));
+        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal: deletes: %s", tm_strerror(rc));
     return rc;
 }
 
@@ -130,7 +130,7 @@ int tm_seal_write(const char *dir, const struct tm_seg_meta *range, const struct
                   char errmsg[TM_BINLOG_ERRMSG])
 {
     struct tm_seg_deletes dels;
-    int rc = deletes_copied(seal, pk_type, range->log_index, &dels, errmsg);
+    int rc = deletes_copied(seal, pk_type, &dels, errmsg);
     if (!rc)
         rc =
             write_parts(dir, range, seal->parts, seal->nparts, &dels, stats_out, nsegs_out, errmsg);
@@ -146,25 +146,21 @@ int tm_seal_copy(const struct tm_seal *seal, enum tm_dtype pk_type, struct tm_se
                  char errmsg[TM_BINLOG_ERRMSG])
 {
     memset(out, 0, sizeof *out);
-    tm_seg_deletes_init(&out->dels, pk_type);
+    int rc = deletes_copied(seal, pk_type, &out->dels, errmsg);
     out->nparts = seal->nparts;
     out->parts = calloc(seal->nparts ? seal->nparts : 1, sizeof *out->parts);
     out->rows = calloc(seal->nparts ? seal->nparts : 1, sizeof *out->rows);
-    if (!out->parts || !out->rows) {
+    if (!rc && (!out->parts || !out->rows)) {
         snprintf(errmsg, TM_BINLOG_ERRMSG, "seal: out of memory");
-        return TM_ENOMEM;
+        rc = TM_ENOMEM;
     }
     /* By value: the store's segment array may move as it grows, the
      * sealed columns themselves do not. */
-    for (uint32_t i = 0; i < seal->nparts; i++) {
+    for (uint32_t i = 0; !rc && i < seal->nparts; i++) {
         out->rows[i] = *seal->parts[i].rows;
         out->parts[i] = seal->parts[i];
         out->parts[i].rows = &out->rows[i];
     }
-    tm_seg_deletes_free(&out->dels);
-    int rc = deletes_of(seal, pk_type, &out->dels);
-    if (rc)
-        snprintf(errmsg, TM_BINLOG_ERRMSG, "seal: deletes: %s", tm_strerror(rc));
     return rc;
 }
 

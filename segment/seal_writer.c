@@ -17,8 +17,6 @@ struct tm_seal_writer {
     bool cur_failed;         /* its last attempt failed */
     bool cur_cancelled;      /* tm_seal_writer_cancel: drop it after this attempt */
     bool stopping;
-    int nshards;
-    int *pending; /* per shard: queued, plus cur */
     tm_seal_done_fn done;
     void *arg;
 };
@@ -44,7 +42,6 @@ static struct tm_seal_job *take(struct tm_seal_writer *w)
 /* Under mu: ends cur (done, dropped or abandoned). */
 static void finish_cur(struct tm_seal_writer *w)
 {
-    w->pending[w->cur->shard]--;
     job_free(w->cur);
     w->cur = NULL;
     w->cur_failed = w->cur_cancelled = false;
@@ -105,14 +102,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int tm_seal_writer_start(struct tm_seal_writer **out, int nshards, tm_seal_done_fn done, void *arg)
+int tm_seal_writer_start(struct tm_seal_writer **out, tm_seal_done_fn done, void *arg)
 {
     struct tm_seal_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->pending = calloc((size_t)nshards, sizeof *w->pending))) {
-        free(w);
+    if (!w)
         return TM_ENOMEM;
-    }
-    w->nshards = nshards;
     w->done = done;
     w->arg = arg;
     pthread_mutex_init(&w->mu, NULL);
@@ -120,7 +114,6 @@ int tm_seal_writer_start(struct tm_seal_writer **out, int nshards, tm_seal_done_
     if (pthread_create(&w->thread, NULL, writer_main, w)) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
-        free(w->pending);
         free(w);
         return TM_ENOMEM;
     }
@@ -137,17 +130,8 @@ void tm_seal_writer_push(struct tm_seal_writer *w, struct tm_seal_job *job)
     else
         w->head = job;
     w->tail = job;
-    w->pending[job->shard]++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-}
-
-bool tm_seal_writer_busy(struct tm_seal_writer *w, int shard)
-{
-    pthread_mutex_lock(&w->mu);
-    bool busy = w->pending[shard] > 0;
-    pthread_mutex_unlock(&w->mu);
-    return busy;
 }
 
 /* Under mu: the oldest of shard's ranges not yet durable, or NULL (the
@@ -160,6 +144,14 @@ static const struct tm_seal_job *oldest_of(const struct tm_seal_writer *w, int s
         if (j->shard == shard)
             return j;
     return NULL;
+}
+
+bool tm_seal_writer_busy(struct tm_seal_writer *w, int shard)
+{
+    pthread_mutex_lock(&w->mu);
+    bool busy = oldest_of(w, shard) != NULL;
+    pthread_mutex_unlock(&w->mu);
+    return busy;
 }
 
 int tm_seal_writer_wait(struct tm_seal_writer *w, int shard, uint64_t upto)
@@ -189,7 +181,6 @@ void tm_seal_writer_cancel(struct tm_seal_writer *w, int shard)
         struct tm_seal_job *j = *pp;
         if (j->shard == shard) {
             *pp = j->next;
-            w->pending[shard]--;
             job_free(j);
         } else {
             w->tail = j;
@@ -215,6 +206,5 @@ void tm_seal_writer_stop(struct tm_seal_writer *w)
     pthread_join(w->thread, NULL);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
-    free(w->pending);
     free(w);
 }

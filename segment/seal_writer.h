@@ -35,7 +35,7 @@ typedef void (*tm_seal_done_fn)(void *arg, const struct tm_seal_job *job);
 struct tm_seal_writer;
 
 /* 0 or TM_ENOMEM. */
-int tm_seal_writer_start(struct tm_seal_writer **out, int nshards, tm_seal_done_fn done, void *arg);
+int tm_seal_writer_start(struct tm_seal_writer **out, tm_seal_done_fn done, void *arg);
 /* Queues job (malloc'ed; the writer frees it and its copy). */
 void tm_seal_writer_push(struct tm_seal_writer *w, struct tm_seal_job *job);
 /* Whether a range of shard is queued or being written. Any thread. */

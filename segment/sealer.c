@@ -596,7 +596,7 @@ int tm_sealer_open(struct tm_sealer **out, const struct tm_sealer_config *cfg)
     for (int i = 0; s->shards && i < cfg->shards; i++, s->nshards++)
         pthread_mutex_init(&s->shards[i].mu, NULL);
     if (!rc)
-        rc = tm_seal_writer_start(&s->writer, cfg->shards, range_written, s);
+        rc = tm_seal_writer_start(&s->writer, range_written, s);
     if (rc) {
         tm_sealer_close(s);
         return rc;

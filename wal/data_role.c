@@ -469,8 +469,6 @@ static struct shard *shard_of(struct tm_data_role *d, int64_t id, struct tm_stat
     return &d->shards[id];
 }
 
-/* Queues each parsed write on sh and waits for them all; a[i].req.rc is
- * write i's result. */
 static bool is_seal(const struct write_args *a)
 {
     return a->req.hdr.kind == TM_ENTRY_SEAL || a->req.hdr.kind == TM_ENTRY_COMPACT;
@@ -514,6 +512,8 @@ static int await_segments(struct shard *sh, const struct write_args *a)
     return 0;
 }
 
+/* Queues each parsed write on sh and waits for them all; a[i].req.rc is
+ * write i's result. */
 static void write_all(struct shard *sh, struct write_args *a, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -673,9 +673,9 @@ static bool take_call(void *arg, const char *type, struct tm_mpr *body, struct t
     struct tm_status st;
     struct write_args *a = NULL;
     uint32_t n = 0;
-    struct tm_mpr parsed = *body;
     if (strcmp(type, "writes") != 0)
         return false;
+    struct tm_mpr parsed = *body; /* body stays whole for call_writes */
     tm_status_ok(&st);
     struct writes_call *wc = leads(d, *body, &st) ? calloc(1, sizeof *wc) : NULL;
     struct shard *sh = NULL;

@@ -86,7 +86,7 @@ static void test_ranges_written_in_order_and_waited_for(void **state)
 {
     (void)state;
     struct tm_seal_writer *w;
-    assert_int_equal(tm_seal_writer_start(&w, 2, on_done, NULL), 0);
+    assert_int_equal(tm_seal_writer_start(&w, on_done, NULL), 0);
     assert_false(tm_seal_writer_busy(w, 0));
     for (uint64_t i = 1; i <= 20; i++)
         tm_seal_writer_push(w, job_of((int)(i % 2), i, i % 2 ? "s1" : "s0"));
@@ -105,15 +105,14 @@ static void test_ranges_written_in_order_and_waited_for(void **state)
 
 /* A writer whose directory `name` cannot be made: a file stands in the
  * way at blocker, until the test removes it. */
-static struct tm_seal_writer *writer_blocked_at(const char *name, int nshards, char *blocker,
-                                                size_t cap)
+static struct tm_seal_writer *writer_blocked_at(const char *name, char *blocker, size_t cap)
 {
     snprintf(blocker, cap, "%s/%s", g_root, name);
     FILE *f = fopen(blocker, "w");
     assert_non_null(f);
     fclose(f);
     struct tm_seal_writer *w;
-    assert_int_equal(tm_seal_writer_start(&w, nshards, on_done, NULL), 0);
+    assert_int_equal(tm_seal_writer_start(&w, on_done, NULL), 0);
     return w;
 }
 
@@ -123,7 +122,7 @@ static void test_failed_write_retried(void **state)
 {
     (void)state;
     char blocker[128];
-    struct tm_seal_writer *w = writer_blocked_at("blocked", 1, blocker, sizeof blocker);
+    struct tm_seal_writer *w = writer_blocked_at("blocked", blocker, sizeof blocker);
     tm_seal_writer_push(w, job_of(0, 5, "blocked/c1"));
     assert_int_equal(tm_seal_writer_wait(w, 0, 5), TM_EIO);
     assert_true(tm_seal_writer_busy(w, 0));
@@ -143,7 +142,7 @@ static void test_cancel_drops_one_shard(void **state)
 {
     (void)state;
     char blocker[128];
-    struct tm_seal_writer *w = writer_blocked_at("hold", 2, blocker, sizeof blocker);
+    struct tm_seal_writer *w = writer_blocked_at("hold", blocker, sizeof blocker);
     /* The first range fails until the blocker goes: the rest stay queued. */
     tm_seal_writer_push(w, job_of(0, 1, "hold/c1"));
     for (uint64_t i = 2; i <= 6; i++)
