@@ -1,6 +1,6 @@
 /* nng req/rep transport for role-to-role calls. */
-#include "tm_rpc.h"
 #include "tm_nng.h"
+#include "tm_rpc_int.h"
 #include "tm_log.h"
 #include "tm_time.h"
 
@@ -13,8 +13,6 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
 
 int tm_nng_err(int rv)
 {
@@ -41,7 +39,13 @@ struct rpc_addr {
     nng_socket sock;
     atomic_int pipes;
     char url[256];
+    struct tm_rpc_dclient *direct; /* a "direct://" address: no socket, no pipes */
 };
+
+static bool addr_up(const struct rpc_addr *a)
+{
+    return a->direct ? tm_rpc_dclient_up(a->direct) : atomic_load(&a->pipes) > 0;
+}
 
 struct tm_rpc_client {
     struct rpc_addr addrs[TM_RPC_MAX_ADDRS];
@@ -62,6 +66,12 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 static int addr_open(struct rpc_addr *a, const char *url)
 {
     snprintf(a->url, sizeof a->url, "%s", url);
+    if (strncmp(url, "direct://", 9) == 0) {
+        int rc = tm_rpc_dclient_open(&a->direct, url);
+        if (rc)
+            TM_ERROR("rpc", "cannot call %s: %s", url, tm_strerror(rc));
+        return rc;
+    }
     int rv = nng_req0_open(&a->sock);
     if (!rv)
         rv = nng_socket_set_size(a->sock, NNG_OPT_RECVMAXSZ, TM_RPC_MAX_MSG);
@@ -125,49 +135,47 @@ void tm_rpc_client_close(struct tm_rpc_client *c)
     if (!c)
         return;
     for (int i = 0; i < atomic_load(&c->n); i++)
-        nng_close(c->addrs[i].sock);
+        if (c->addrs[i].direct)
+            tm_rpc_dclient_close(c->addrs[i].direct);
+        else
+            nng_close(c->addrs[i].sock);
     pthread_mutex_destroy(&c->add_mu);
     free(c);
 }
 
 void tm_rpc_reply_free(struct tm_rpc_reply *reply)
 {
-    if (reply->msg)
+    if (reply->msg && reply->direct)
+        free(reply->msg);
+    else if (reply->msg)
         nng_msg_free(reply->msg);
     reply->msg = NULL;
 }
 
-static int request_msg(nng_msg **out, const char *type, uint64_t id, const void *body, size_t len)
+static void request_encode(struct tm_mpw *w, const char *type, uint64_t id, const void *body,
+                           size_t len)
 {
-    struct tm_mpw w;
-    tm_mpw_init(&w);
-    tm_mpw_map(&w, 4);
-    tm_mpw_cstr(&w, "v"), tm_mpw_uint(&w, TM_RPC_VERSION);
-    tm_mpw_cstr(&w, "t"), tm_mpw_cstr(&w, type);
-    tm_mpw_cstr(&w, "id"), tm_mpw_uint(&w, id);
-    tm_mpw_cstr(&w, "b");
+    tm_mpw_map(w, 4);
+    tm_mpw_cstr(w, "v"), tm_mpw_uint(w, TM_RPC_VERSION);
+    tm_mpw_cstr(w, "t"), tm_mpw_cstr(w, type);
+    tm_mpw_cstr(w, "id"), tm_mpw_uint(w, id);
+    tm_mpw_cstr(w, "b");
     if (body && len)
-        tm_mpw_raw(&w, body, len);
+        tm_mpw_raw(w, body, len);
     else
-        tm_mpw_nil(&w);
-    int rc = tm_mpw_error(&w);
-    if (!rc)
-        rc = tm_nng_err(nng_msg_alloc(out, 0));
-    if (!rc && (rc = tm_nng_err(nng_msg_append(*out, w.buf.data, w.buf.len))))
-        nng_msg_free(*out);
-    tm_mpw_free(&w);
-    return rc;
+        tm_mpw_nil(w);
 }
 
-/* Reads the reply envelope; the body stays inside msg. */
-static int reply_decode(nng_msg *msg, uint64_t id, struct tm_rpc_reply *reply, struct tm_status *st)
+/* Reads the reply envelope; the body stays inside its bytes. */
+static int reply_decode(const void *data, size_t size, uint64_t id, struct tm_rpc_reply *reply,
+                        struct tm_status *st)
 {
     struct tm_mpr r;
     uint32_t n, kn;
     const char *k;
     uint64_t got_id = 0;
     int64_t code = 0;
-    tm_mpr_init(&r, nng_msg_body(msg), nng_msg_len(msg));
+    tm_mpr_init(&r, data, size);
     tm_mpr_map(&r, &n);
     for (uint32_t i = 0; i < n && !r.err; i++) {
         tm_mpr_str(&r, &k, &kn);
@@ -266,36 +274,61 @@ static int ctx_roundtrip(nng_ctx ctx, nng_msg **msg, int timeout_ms, const struc
     return rc;
 }
 
+/* One attempt on one address through nng: the reply's message, or NULL
+ * with the error. */
+static int nng_roundtrip(struct tm_rpc_client *c, int i, const struct tm_mpw *req, int timeout_ms,
+                         nng_msg **msg)
+{
+    nng_ctx ctx;
+    int rc = tm_nng_err(nng_msg_alloc(msg, 0));
+    if (!rc && (rc = tm_nng_err(nng_msg_append(*msg, req->buf.data, req->buf.len))))
+        nng_msg_free(*msg);
+    if (!rc && (rc = tm_nng_err(nng_ctx_open(&ctx, c->addrs[i].sock))))
+        nng_msg_free(*msg);
+    if (rc) {
+        *msg = NULL;
+        return rc;
+    }
+    bool watch = atomic_load(&c->n) > 1 || atomic_load(&c->watch);
+    rc = ctx_roundtrip(ctx, msg, timeout_ms, watch ? &c->addrs[i] : NULL);
+    nng_ctx_close(ctx);
+    return rc;
+}
+
 /* One attempt on one address. */
 static int call_addr(struct tm_rpc_client *c, int i, const char *type, const void *body, size_t len,
                      int timeout_ms, struct tm_rpc_reply *reply, struct tm_status *st)
 {
     uint64_t id = atomic_fetch_add(&c->next_id, 1);
-    nng_msg *msg = NULL;
-    nng_ctx ctx;
+    struct tm_mpw req;
     tm_status_ok(st);
     memset(reply, 0, sizeof *reply);
-    int rc = request_msg(&msg, type, id, body, len);
-    if (rc)
-        return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
-    if ((rc = tm_nng_err(nng_ctx_open(&ctx, c->addrs[i].sock)))) {
-        nng_msg_free(msg);
+    tm_mpw_init(&req);
+    request_encode(&req, type, id, body, len);
+    int rc = tm_mpw_error(&req);
+    if (rc) {
+        tm_mpw_free(&req);
         return tm_status_set(st, TM_MV_INTERNAL, "rpc %s: %s", type, tm_strerror(rc)), rc;
     }
-    bool watch = atomic_load(&c->n) > 1 || atomic_load(&c->watch);
-    rc = ctx_roundtrip(ctx, &msg, timeout_ms, watch ? &c->addrs[i] : NULL);
-    nng_ctx_close(ctx);
+    struct tm_rpc_dclient *direct = c->addrs[i].direct;
+    nng_msg *msg = NULL;
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    rc = direct ? tm_rpc_dclient_call(direct, req.buf.data, req.buf.len, timeout_ms, &frame,
+                                      &frame_len)
+                : nng_roundtrip(c, i, &req, timeout_ms, &msg);
+    tm_mpw_free(&req);
     if (rc) {
         int code = rc == TM_ETIMEDOUT ? TM_MV_TIMEOUT : TM_MV_INTERNAL;
         return tm_status_set(st, code, "rpc %s failed: %s", type, tm_strerror(rc)), rc;
     }
-    rc = reply_decode(msg, id, reply, st);
-    if (rc) {
-        nng_msg_free(msg);
-        return rc;
-    }
-    reply->msg = msg;
-    return 0;
+    rc = direct ? reply_decode(frame, frame_len, id, reply, st)
+                : reply_decode(nng_msg_body(msg), nng_msg_len(msg), id, reply, st);
+    *reply =
+        (struct tm_rpc_reply){direct ? (void *)frame : (void *)msg, direct != NULL, reply->body};
+    if (rc)
+        tm_rpc_reply_free(reply);
+    return rc;
 }
 
 void tm_rpc_client_watch(struct tm_rpc_client *c)
@@ -306,7 +339,7 @@ void tm_rpc_client_watch(struct tm_rpc_client *c)
 bool tm_rpc_client_connected(struct tm_rpc_client *c)
 {
     for (int i = 0; i < atomic_load(&c->n); i++)
-        if (atomic_load(&c->addrs[i].pipes) > 0)
+        if (addr_up(&c->addrs[i]))
             return true;
     return false;
 }
@@ -328,7 +361,7 @@ int tm_rpc_call(struct tm_rpc_client *c, const char *type, const void *body, siz
         if (now >= deadline)
             return rc;
         int i = (start + attempt) % n;
-        if (atomic_load(&c->addrs[i].pipes) == 0 && attempt % (2 * n) < n)
+        if (!addr_up(&c->addrs[i]) && attempt % (2 * n) < n)
             continue; /* unreachable now: try those connected first */
         rc = call_addr(c, i, type, body, len, (int)(deadline - now), reply, st);
         if (rc == 0 || (rc == TM_ESTATUS && st->code != TM_MV_NOT_LEADER)) {

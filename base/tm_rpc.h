@@ -60,6 +60,15 @@ typedef bool (*tm_rpc_async_fn)(void *arg, const char *type, struct tm_mpr *body
 int tm_rpc_server_start_async(struct tm_rpc_server **out, const char *url, int workers,
                               tm_rpc_handler_fn handler, tm_rpc_async_fn async, void *arg);
 
+/* Also serves the same calls as framed messages over plain TCP on url
+ * ("tcp://host:port"), read and answered without nng's threads: a write's
+ * call then wakes one thread on its way in (the listener's, which hands it to
+ * the async function) and none on its way out (the answer is written by the
+ * thread that makes it). Clients reach it with "direct://host:port"
+ * addresses. Frame: a 4-byte big-endian length, then the envelope above;
+ * over TM_RPC_MAX_MSG the connection is dropped. 0 or a negative error. */
+int tm_rpc_server_listen_direct(struct tm_rpc_server *s, const char *url);
+
 /* Answers a taken call, once, from any thread: reply (one msgpack value;
  * NULL or empty sends nil) when st is NULL or clear, else st's error. */
 void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
@@ -73,6 +82,9 @@ struct tm_rpc_client;
 
 /* Opens a client dialling url (the dial retries in the background if the
  * server is not up yet). Thread-safe: many threads may call at once.
+ * An address "direct://host:port" calls a server's direct listener
+ * (tm_rpc_server_listen_direct) over a connection of its own per call in
+ * flight, kept for the next; "tcp://..." and "inproc://..." go through nng.
  * `urls` may list up to TM_RPC_MAX_ADDRS replicas of one service, comma
  * separated: a call then goes to the one that answered last and moves on to
  * the next while one cannot be reached or answers TM_MV_NOT_LEADER, until
@@ -93,7 +105,8 @@ bool tm_rpc_client_connected(struct tm_rpc_client *c);
 
 /* A reply: its body is readable with `body` until tm_rpc_reply_free. */
 struct tm_rpc_reply {
-    void *msg; /* nng_msg, owned */
+    void *msg;   /* nng_msg, or a direct call's frame (heap), owned */
+    bool direct; /* msg is a frame */
     struct tm_mpr body;
 };
 

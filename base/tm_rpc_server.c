@@ -15,7 +15,7 @@
  */
 #include "tm_log.h"
 #include "tm_nng.h"
-#include "tm_rpc.h"
+#include "tm_rpc_int.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -24,45 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TM_RPC_ASYNC_CTXS 64
-#define KEY_IS(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), (n)) == 0)
-
-struct envelope {
-    uint64_t version, id;
-    char type[TM_RPC_TYPE_MAX];
-    const uint8_t *body;
-    size_t body_len;
-};
-
-struct tm_rpc_later {
-    struct tm_rpc_server *s;
-    nng_ctx ctx;
-    nng_aio *aio;
-    nng_msg *msg;        /* the call, until its answer replaces it */
-    struct envelope env; /* msg's, decoded once on receipt (body points into msg) */
-    int env_rc;          /* its decoding's result */
-    bool sending;
-    struct tm_rpc_later *next; /* in the workers' queue */
-};
-
-struct tm_rpc_server {
-    nng_socket sock;
-    tm_rpc_handler_fn handler;
-    tm_rpc_async_fn async;
-    void *arg;
-    struct tm_rpc_later *ctxs;
-    int nctxs;
-    pthread_t *threads;
-    int nworkers;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;     /* work queued, or stopping: the workers' */
-    pthread_cond_t answered; /* a taken call answered: the stop's */
-    struct tm_rpc_later *qhead, *qtail;
-    int taken; /* calls the async function took, not yet answered */
-    atomic_bool stopping;
-};
-
-static int envelope_decode(const void *data, size_t len, struct envelope *e)
+int tm_rpc_envelope_decode(const void *data, size_t len, struct envelope *e)
 {
     struct tm_mpr r;
     uint32_t n, kn;
@@ -113,9 +75,14 @@ static void recv_next(struct tm_rpc_later *c)
     nng_ctx_recv(c->ctx, c->aio);
 }
 
-/* Sends the encoded answer in place of the call. */
-static void send_answer(struct tm_rpc_later *c, const struct tm_mpw *out)
+/* Sends the encoded answer in place of the call; a direct call's waits
+ * for its caller's socket only when the answering thread may block. */
+static void send_answer(struct tm_rpc_later *c, const struct tm_mpw *out, bool may_block)
 {
+    if (c->conn) {
+        tm_rpc_direct_answer(c, out, may_block);
+        return;
+    }
     nng_msg *msg = c->msg;
     nng_msg_clear(msg);
     if (tm_mpw_error(out) || nng_msg_append(msg, out->buf.data, out->buf.len) != 0) {
@@ -148,7 +115,7 @@ static void serve_blocking(struct tm_rpc_server *s, struct tm_rpc_later *c)
             tm_status_set(&st, TM_MV_INTERNAL, "out of memory encoding the reply");
     }
     reply_encode(&out, e->id, &st, &body);
-    send_answer(c, &out);
+    send_answer(c, &out, true);
     tm_mpw_free(&body);
     tm_mpw_free(&out);
 }
@@ -215,24 +182,30 @@ static void on_ctx(void *arg)
         return;
     }
     c->msg = nng_aio_get_msg(c->aio);
-    c->env_rc = envelope_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->env);
-    if (offer(s, c))
-        return;
-    c->next = NULL;
-    pthread_mutex_lock(&s->mu);
-    if (s->stopping) { /* the workers may be gone */
-        pthread_mutex_unlock(&s->mu);
+    c->env_rc = tm_rpc_envelope_decode(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->env);
+    if (!tm_rpc_dispatch(s, c)) {
         nng_msg_free(c->msg);
         c->msg = NULL;
-        return;
     }
-    if (s->qtail)
-        s->qtail->next = c;
-    else
-        s->qhead = c;
-    s->qtail = c;
-    pthread_cond_signal(&s->cond);
+}
+
+bool tm_rpc_dispatch(struct tm_rpc_server *s, struct tm_rpc_later *c)
+{
+    if (offer(s, c))
+        return true;
+    c->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    bool open = !s->stopping; /* else the workers may be gone */
+    if (open) {
+        if (s->qtail)
+            s->qtail->next = c;
+        else
+            s->qhead = c;
+        s->qtail = c;
+        pthread_cond_signal(&s->cond);
+    }
     pthread_mutex_unlock(&s->mu);
+    return open;
 }
 
 void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
@@ -248,7 +221,9 @@ void tm_rpc_answer(struct tm_rpc_later *later, const struct tm_mpw *reply,
     if (!st->code && reply && tm_mpw_error(reply))
         tm_status_set(&ok, TM_MV_INTERNAL, "out of memory encoding the reply"), st = &ok;
     reply_encode(&out, later->env.id, st, reply);
-    send_answer(later, &out); /* in flight now: a stop waits for its callback */
+    /* in flight now: a stop waits for its callback; the answering thread
+     * (a Raft loop) must not block */
+    send_answer(later, &out, false);
     tm_mpw_free(&out);
     pthread_mutex_lock(&s->mu);
     if (--s->taken == 0 && s->stopping)
@@ -327,6 +302,7 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
         return;
     /* The socket closes last: nng 1.5 may use a context freed by the
      * socket's close in a send started beside it. */
+    tm_rpc_direct_stop(s->direct); /* what it took is queued or held: answered below */
     pthread_mutex_lock(&s->mu);
     atomic_store(&s->stopping, true);
     pthread_cond_broadcast(&s->cond);
@@ -344,6 +320,7 @@ void tm_rpc_server_stop(struct tm_rpc_server *s)
         nng_ctx_close(s->ctxs[i].ctx);
         nng_aio_free(s->ctxs[i].aio);
     }
+    tm_rpc_direct_free(s->direct);
     free(s->ctxs);
     free(s->threads);
     pthread_mutex_destroy(&s->mu);

@@ -114,7 +114,7 @@ static const char g_node_usage[] =
     "  --coord        every coordinator's RPC address, the same list on every node\n"
     "  --coord-raft   every coordinator's Raft address, same order (coordinators)\n"
     "  --rpc          RPC base address: coordinator on its port, data +1, query +2,\n"
-    "                 the data role's log stream +3\n"
+    "                 the data role's log stream +3, its direct calls +4\n"
     "  --raft         the data role's Raft base address: WAL shard s on port + s\n"
     "  --http         the proxy's REST address\n"
     "  --shards, --replicas   WAL shards and replicas per shard (coordinators; 2 and 3)\n"

@@ -30,6 +30,7 @@
 #define PORT_DATA 1
 #define PORT_QUERY 2
 #define PORT_STREAM 3
+#define PORT_WRITES 4 /* the data role's direct calls (tm_rpc_server_listen_direct) */
 #define URL_MAX 96
 #define URLS_MAX 1024
 /* A REST handler holds its worker while it waits: reads, and writes the
@@ -49,8 +50,10 @@ struct node {
     /* the placement */
     int shards;
     struct tm_data_group groups[64];
-    char shard_urls[64][URLS_MAX]; /* each shard's data role replicas */
-    char stream_urls[URLS_MAX];    /* every data node's log stream, once */
+    char shard_urls[64][URLS_MAX];       /* each shard's data role replicas */
+    char shard_write_urls[64][URLS_MAX]; /* the same, their direct calls */
+    const char *shard_write_url_ptrs[64];
+    char stream_urls[URLS_MAX]; /* every data node's log stream, once */
     const char *shard_url_ptrs[64];
     char query_urls[TM_PROXY_MAX_QUERY][URL_MAX];
     const char *query_url_ptrs[TM_PROXY_MAX_QUERY];
@@ -69,6 +72,24 @@ static int url_at(char *dst, size_t cap, const char *addr, int delta)
         return TM_EINVAL;
     int n = snprintf(dst, cap, "tcp://%s", moved);
     return n > 0 && (size_t)n < cap ? 0 : TM_EINVAL;
+}
+
+/* "direct://host:port+delta": url_at's address for a direct call. */
+static int direct_url_at(char *dst, size_t cap, const char *addr, int delta)
+{
+    char url[URL_MAX];
+    int rc = url_at(url, sizeof url, addr, delta);
+    int n = rc ? 0 : snprintf(dst, cap, "direct://%s", url + strlen("tcp://"));
+    return rc ? rc : n > 0 && (size_t)n < cap ? 0 : TM_EINVAL;
+}
+
+/* Appends url to the comma-separated list dst (cap bytes) holding *len. */
+static int list_add(char *dst, size_t cap, size_t *len, const char *url)
+{
+    if (*len + strlen(url) + 2 > cap)
+        return TM_ECORRUPT;
+    *len += (size_t)snprintf(dst + *len, cap - *len, "%s%s", *len ? "," : "", url);
+    return 0;
 }
 
 int tm_node_urls(const char *addrs, int delta, char *dst, size_t cap)
@@ -169,21 +190,23 @@ static int parse_placement(struct node *nd, struct tm_mpr b)
     for (uint32_t s = 0; !rc && s < p.shards; s++) {
         const struct tm_placement_member *m = tm_placement_group(&p, s);
         struct tm_data_group *g = &nd->groups[s];
-        size_t len = 0;
+        size_t len = 0, wlen = 0;
         g->n = p.replicas;
         for (uint32_t i = 0; !rc && i < p.replicas; i++) {
-            char url[URL_MAX];
+            char url[URL_MAX], direct[URL_MAX];
             g->members[i].id = m[i].id;
             snprintf(g->members[i].address, sizeof g->members[i].address, "%s", m[i].raft);
             rc = add_stream_url(nd, m[i].rpc);
             if (!rc)
                 rc = url_at(url, sizeof url, m[i].rpc, PORT_DATA);
-            if (!rc && len + strlen(url) + 2 > URLS_MAX)
-                rc = TM_ECORRUPT;
             if (!rc)
-                len += (size_t)snprintf(nd->shard_urls[s] + len, URLS_MAX - len, "%s%s",
-                                        len ? "," : "", url);
+                rc = direct_url_at(direct, sizeof direct, m[i].rpc, PORT_WRITES);
+            if (!rc)
+                rc = list_add(nd->shard_urls[s], URLS_MAX, &len, url);
+            if (!rc)
+                rc = list_add(nd->shard_write_urls[s], URLS_MAX, &wlen, direct);
         }
+        nd->shard_write_url_ptrs[s] = nd->shard_write_urls[s];
         nd->shard_url_ptrs[s] = nd->shard_urls[s];
     }
     if (!rc)
@@ -314,11 +337,12 @@ static int start_coord(struct node *nd)
 static int start_data(struct node *nd, const char *coord_url)
 {
     const struct tm_node_config *c = nd->cfg;
-    char wal[1100], seg[1100], url[URL_MAX], stream[URL_MAX];
+    char wal[1100], seg[1100], url[URL_MAX], stream[URL_MAX], writes[URL_MAX];
     snprintf(wal, sizeof wal, "%s/wal", c->dir);
     snprintf(seg, sizeof seg, "%s/segments", c->dir);
     url_at(url, sizeof url, c->rpc, PORT_DATA);
     url_at(stream, sizeof stream, c->rpc, PORT_STREAM);
+    url_at(writes, sizeof writes, c->rpc, PORT_WRITES);
     struct tm_sealer_config sc = {seg, coord_url, nd->shards, nd->shard_url_ptrs};
     int rc = tm_sealer_open(&nd->r.sealer, &sc);
     if (rc)
@@ -333,6 +357,7 @@ static int start_data(struct node *nd, const char *coord_url)
         .seal_rows = (uint64_t)(c->seal_rows > 0 ? c->seal_rows : 0),
         .groups = nd->groups,
         .stream_url = stream,
+        .writes_url = writes,
         .files_dir = seg,
         .self_id = c->id,
         .election_ms = c->election_ms,
@@ -368,6 +393,7 @@ static int start_proxy(struct node *nd, const char *coord_url)
                                  .request_timeout_ms = 30000,
                                  .max_body = 64u << 20,
                                  .shard_data_urls = nd->shard_url_ptrs,
+                                 .shard_write_urls = nd->shard_write_url_ptrs,
                                  .query_urls = nd->query_url_ptrs,
                                  .query_serves = nd->query_serves,
                                  .nquery = nd->nquery};

@@ -26,9 +26,12 @@ int tm_proxy_init(struct tm_proxy *p, const struct tm_proxy_config *cfg)
     for (int s = 0; !rc && s < cfg->shards; s++) {
         rc = tm_rpc_client_open(&p->data[s],
                                 cfg->shard_data_urls ? cfg->shard_data_urls[s] : cfg->data_url);
+        if (!rc && cfg->shard_write_urls)
+            rc = tm_rpc_client_open(&p->data_direct[s], cfg->shard_write_urls[s]);
         if (!rc)
-            rc = tm_write_queue_start(&p->write_queues[s], p->data[s], s, cfg->request_timeout_ms,
-                                      cfg->shard_data_urls ? TM_WQ_LINGER_US : 0);
+            rc = tm_write_queue_start(
+                &p->write_queues[s], p->data_direct[s] ? p->data_direct[s] : p->data[s], s,
+                cfg->request_timeout_ms, cfg->shard_data_urls ? TM_WQ_LINGER_US : 0);
         p->queues_started += !rc;
     }
     if (!rc)
@@ -50,8 +53,10 @@ void tm_proxy_close(struct tm_proxy *p)
     tm_rpc_client_close(p->coord);
     for (int s = 0; s < p->queues_started; s++)
         tm_write_queue_stop(&p->write_queues[s]);
-    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++)
+    for (int s = 0; s < TM_PROXY_MAX_SHARDS; s++) {
         tm_rpc_client_close(p->data[s]);
+        tm_rpc_client_close(p->data_direct[s]);
+    }
     tm_rpc_client_close(p->query);
     for (int i = 0; i < atomic_load(&p->nquery_each); i++)
         tm_rpc_client_close(p->query_each[i]);

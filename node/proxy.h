@@ -43,6 +43,9 @@ struct tm_proxy_config {
      * each query node's address and the shards it serves (bit s; NULL or
      * 0: all). query_url then lists them all. */
     const char *const *shard_data_urls;
+    /* A cluster's shard s's replicas as "direct://" addresses, for the
+     * write queues' "writes" calls (base/tm_rpc.h); NULL: shard_data_urls. */
+    const char *const *shard_write_urls;
     const char *const *query_urls;
     const uint64_t *query_serves;
     int nquery;
@@ -52,6 +55,7 @@ struct tm_proxy {
     struct tm_proxy_config cfg;
     struct tm_rpc_client *coord, *query;
     struct tm_rpc_client *data[TM_PROXY_MAX_SHARDS];         /* follows each shard's leader */
+    struct tm_rpc_client *data_direct[TM_PROXY_MAX_SHARDS];  /* the same, direct; or NULL */
     struct tm_write_queue write_queues[TM_PROXY_MAX_SHARDS]; /* group commit per shard */
     int queues_started;
     /* Every query node: reads go to those that serve the shards (fanout.h),

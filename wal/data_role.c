@@ -1037,6 +1037,8 @@ int tm_data_role_start(struct tm_data_role **out, const struct tm_data_role_conf
         rc = tm_data_lease_start(d);
     if (!rc)
         rc = tm_rpc_server_start_async(&d->rpc, cfg->url, 64, handle, take_call, d);
+    if (!rc && cfg->writes_url)
+        rc = tm_rpc_server_listen_direct(d->rpc, cfg->writes_url);
     if (rc) {
         tm_data_role_stop(d);
         return rc;

@@ -152,6 +152,10 @@ struct tm_data_role_config {
     /* A cluster's log stream: where this node's shard leaders push applied
      * entries; NULL: none (the query roles only pull with "tail"). */
     const char *stream_url;
+    /* A cluster's direct calls ("tcp://host:port"): the same calls as url,
+     * framed over plain TCP (tm_rpc_server_listen_direct); the proxies send
+     * their "writes" here. NULL: none. */
+    const char *writes_url;
     /* The segments root, whose files "files"/"file" serve; NULL: none. */
     const char *files_dir;
     uint64_t self_id;
