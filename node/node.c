@@ -12,6 +12,7 @@
 #include "http.h"
 #include "proxy.h"
 #include "placement.h"
+#include "query_peer.h"
 #include "query_role.h"
 #include "registry.h"
 #include "sealer.h"
@@ -285,6 +286,20 @@ static int find_query_nodes(struct node *nd)
     return TM_ETIMEDOUT;
 }
 
+/* The query role's peers (query_role.h): every registered query node. */
+static int list_query_peers(void *arg, struct tm_qpeer *out, int max)
+{
+    struct node *nd = arg;
+    char urls[TM_QPEER_MAX][URL_MAX];
+    uint64_t serves[TM_QPEER_MAX];
+    int n = list_query_urls(nd, urls, serves, max < TM_QPEER_MAX ? max : TM_QPEER_MAX);
+    for (int i = 0; i < n; i++) {
+        snprintf(out[i].url, sizeof out[i].url, "%.*s", (int)sizeof out[i].url - 1, urls[i]);
+        out[i].serves = serves[i];
+    }
+    return n;
+}
+
 static void refresh_query_nodes(struct node *nd)
 {
     char urls[TM_PROXY_MAX_QUERY][URL_MAX];
@@ -379,7 +394,9 @@ static int start_query(struct node *nd, const char *coord_url)
                                       .shards = nd->shards,
                                       .index_dir = idx,
                                       .fetch_dir = fetched,
-                                      .serves = nd->cfg->serve_shards};
+                                      .serves = nd->cfg->serve_shards,
+                                      .list_peers = list_query_peers,
+                                      .peers_arg = nd};
     return tm_query_role_start(&nd->r.query, &qc);
 }
 

@@ -1,6 +1,7 @@
 /* The query role's index definitions, background builder and index files
  * (rules in query_index.h). */
 #include "catalog.h"
+#include "query_peer.h"
 #include "query_role_int.h"
 #include "seg_index.h"
 #include "store_int.h"
@@ -19,12 +20,14 @@
 
 #define RETRY_MS 30000u /* after a transient build failure (ENOMEM, an I/O error) */
 #define IDLE_WAIT_MS 1000u
+#define MAX_PUT_OFF 64
 
 /* The build in progress. */
 struct qjob {
     bool active, cancelled;
     struct qcoll *c;
     uint32_t seg;
+    int32_t shard;
     struct qidef def;
     struct tm_ivf_params params;
     const float *x;
@@ -49,6 +52,14 @@ struct qidx {
      * itself when that step ends (tm_qidx_stop). */
     bool in_build, detached;
     struct qjob cur;
+    /* Jobs whose index another query node builds and has not built yet
+     * (query_peer.h): not picked again before `until`. */
+    struct put_off {
+        int64_t coll, field;
+        uint32_t seg;
+        uint64_t since, until; /* wall ms */
+    } put_off[MAX_PUT_OFF];
+    int nput_off;
 };
 
 /* ---- definitions ---- */
@@ -223,6 +234,23 @@ void tm_qidx_coll_free(struct qcoll *c)
 
 /* Picks a sealed segment of c lacking a live definition's index into
  * x->cur. Caller holds the store's read lock and x->mu. */
+static struct put_off *put_off_find(struct qidx *x, int64_t coll, int64_t field, uint32_t seg)
+{
+    for (int i = 0; i < x->nput_off; i++) {
+        struct put_off *p = &x->put_off[i];
+        if (p->coll == coll && p->field == field && p->seg == seg)
+            return p;
+    }
+    return NULL;
+}
+
+/* Caller holds x->mu. */
+static bool put_off(struct qidx *x, int64_t coll, int64_t field, uint32_t seg, uint64_t now)
+{
+    const struct put_off *p = put_off_find(x, coll, field, seg);
+    return p && p->until > now;
+}
+
 static bool pick(struct qidx *x, struct qcoll *c, uint64_t now)
 {
     struct tm_store *s = c->store;
@@ -234,13 +262,15 @@ static bool pick(struct qidx *x, struct qcoll *c, uint64_t now)
             const struct tm_store_seg *sg = &s->segs[i];
             const struct tm_col *col = tm_batch_col(&sg->rows, def->field_id);
             if (!sg->sealed || sg->rows.nrows < TM_SEG_INDEX_MIN_ROWS || !col ||
-                tm_seg_index_find(sg->ix, def->field_id))
+                tm_seg_index_find(sg->ix, def->field_id) ||
+                put_off(x, c->id, def->field_id, i, now))
                 continue;
             struct qjob *j = &x->cur;
             memset(j, 0, sizeof *j);
             *j = (struct qjob){.active = true,
                                .c = c,
                                .seg = i,
+                               .shard = sg->shard,
                                .def = *def,
                                .x = (const float *)col->data.data,
                                .n = sg->rows.nrows};
@@ -293,10 +323,25 @@ static bool find_job(struct qidx *x)
 
 /* ---- one build ---- */
 
+static void file_path(const struct qidx *x, int64_t coll, int64_t field, uint64_t key, char *out,
+                      size_t cap)
+{
+    snprintf(out, cap, "%s/c%" PRId64 "/f%" PRId64 "-%016" PRIx64 ".ivf", x->dir, coll, field, key);
+}
+
 static void job_path(const struct qidx *x, const struct qjob *j, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/c%" PRId64 "/f%" PRId64 "-%016" PRIx64 ".ivf", x->dir, j->c->id,
-             j->def.field_id, j->key);
+    file_path(x, j->c->id, j->def.field_id, j->key, out, cap);
+}
+
+bool tm_qidx_path(struct tm_query_role *q, int64_t coll, int64_t field, uint64_t key, char *path,
+                  size_t cap)
+{
+    struct qidx *x = q->qidx;
+    if (!x || !x->dir[0])
+        return false;
+    file_path(x, coll, field, key, path, cap);
+    return true;
 }
 
 static bool same_params(const struct tm_ivf_params *a, const struct tm_ivf_params *b)
@@ -436,13 +481,48 @@ static void qidx_free(struct qidx *x)
     free(x);
 }
 
-/* Reads or builds the job's index and attaches it. Returns false when the
- * role stopped during the build: x is freed then, and the thread ends. */
+/* The job's put-off entry, caller holding x->mu: found or made. */
+static struct put_off *put_off_get(struct qidx *x, const struct qjob *j, uint64_t now)
+{
+    struct put_off *p = put_off_find(x, j->c->id, j->def.field_id, j->seg);
+    if (p)
+        return p;
+    if (x->nput_off == MAX_PUT_OFF) /* the oldest goes: at worst built twice */
+        memmove(&x->put_off[0], &x->put_off[1], sizeof x->put_off[0] * --x->nput_off);
+    p = &x->put_off[x->nput_off++];
+    *p = (struct put_off){j->c->id, j->def.field_id, j->seg, now, now};
+    return p;
+}
+
+/* Another query node's index to build (query_peer.h): copied into path,
+ * pending (the job is put off), or this node's to build after all. */
+static enum tm_qpeer_way from_peer(struct qidx *x, const struct qjob *j, const char *path,
+                                   char *from, size_t cap)
+{
+    uint64_t now = tm_wall_ms();
+    pthread_mutex_lock(&x->mu);
+    bool may_wait = now - put_off_get(x, j, now)->since < TM_QPEER_WAIT_MS;
+    pthread_mutex_unlock(&x->mu);
+    enum tm_qpeer_way way =
+        tm_qpeer_get(x->q, j->c->id, j->def.field_id, j->key, j->shard, may_wait, path, from, cap);
+    pthread_mutex_lock(&x->mu);
+    struct put_off *p = put_off_get(x, j, now);
+    if (way == TM_QPEER_PENDING)
+        p->until = tm_wall_ms() + TM_QPEER_RETRY_MS;
+    else
+        *p = x->put_off[--x->nput_off]; /* done with: forgotten */
+    pthread_mutex_unlock(&x->mu);
+    return way;
+}
+
+/* Reads, copies or builds the job's index and attaches it. Returns false
+ * when the role stopped during the build: x is freed then, and the thread
+ * ends. */
 static bool run_job(struct qidx *x)
 {
     struct qjob *j = &x->cur;
     struct tm_ivf *ivf = NULL;
-    char path[4096];
+    char path[4096], from[128] = "";
     int rc = 0;
     uint64_t t0 = tm_mono_ns();
     job_path(x, j, path, sizeof path);
@@ -451,16 +531,26 @@ static bool run_job(struct qidx *x)
         return true;
     }
     struct tm_ivf *read = x->dir[0] ? load_file(j, path) : NULL;
-    if (!read)
+    enum tm_qpeer_way way =
+        read || !x->dir[0] ? TM_QPEER_BUILD : from_peer(x, j, path, from, sizeof from);
+    if (way == TM_QPEER_COPIED)
+        read = load_file(j, path); /* checked as any file; refused: built below */
+    if (!read && way != TM_QPEER_PENDING)
         rc = tm_ivf_build(&j->params, j->x, j->n, &j->watch, &ivf);
     if (leave_build(x)) {
         tm_ivf_free(read ? read : ivf); /* before the vectors it borrows */
         qidx_free(x);
         return false;
     }
+    if (way == TM_QPEER_PENDING && !read) { /* looked at again later */
+        attach(x, NULL);
+        return true;
+    }
     if (read) {
-        TM_INFO("query", "collection %lld: index of field %lld over %llu rows read from %s",
-                (long long)j->c->id, (long long)j->def.field_id, (unsigned long long)j->n, path);
+        TM_INFO("query", "collection %lld: index of field %lld over %llu rows %s %s",
+                (long long)j->c->id, (long long)j->def.field_id, (unsigned long long)j->n,
+                from[0] && way == TM_QPEER_COPIED ? "copied from" : "read from",
+                from[0] && way == TM_QPEER_COPIED ? from : path);
         attach(x, read);
         return true;
     }

@@ -27,7 +27,10 @@
  * Files (docs/formats.md): <dir>/c<collection>/f<field>-<key>.ivf, key the
  * segment's content key (seg_index.h) in 16 hex digits, written after a
  * build (tm_ivf_write: temporary name, fsync, rename, directory fsync).
- * Before building, the builder reads the file of that key if there is one;
+ * Before building, the builder reads the file of that key if there is one,
+ * or in a cluster copies it from the query node whose it is to build
+ * (query_peer.h: a job whose builder is not done yet is put off for
+ * TM_QPEER_RETRY_MS while the builder goes on with other segments);
  * a file that fails its checks (TM_ECORRUPT) is logged, removed and the
  * index rebuilt: an index is derived data. Files no segment uses are swept
  * once the builder first runs out of work after start (so every loaded
@@ -41,6 +44,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 
 #include "schema.h"
 #include "seg_index.h"
@@ -76,6 +80,10 @@ int tm_qidx_refresh(struct tm_query_role *q, struct qcoll *c);
  * reads out of the store, and forgets its definitions. Caller holds
  * c->store's write lock and clears the store next. */
 void tm_qidx_forget(struct tm_query_role *q, struct qcoll *c);
+/* The path of the index file (coll, field, key) in path; false when the
+ * role keeps no index files. */
+bool tm_qidx_path(struct tm_query_role *q, int64_t coll, int64_t field, uint64_t key, char *path,
+                  size_t cap);
 /* Frees a collection's definitions (role stop). */
 void tm_qidx_coll_free(struct qcoll *c);
 

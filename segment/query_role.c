@@ -5,6 +5,7 @@
  * safe timestamp. Readers wait on `progress` for tsafe to reach their
  * guarantee timestamp.
  */
+#include "query_peer.h"
 #include "query_role_int.h"
 #include "seal_fetch.h"
 #include "seal_io.h"
@@ -486,6 +487,8 @@ static void handle(void *arg, const char *type, struct tm_mpr *body, struct tm_m
         tm_qidx_call_sync(q, body, reply, st);
     else if (strcmp(type, "index_progress") == 0)
         tm_qidx_call_progress(q, body, reply, st);
+    else if (strcmp(type, "index_file") == 0)
+        tm_qpeer_call_file(q, body, reply, st);
     else
         tm_status_set(st, TM_MV_INTERNAL, "unknown call %s", type);
 }
@@ -590,6 +593,9 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     q->shards = calloc((size_t)cfg->shards, sizeof *q->shards);
     q->nshards_alloc = q->shards ? cfg->shards : 0;
     snprintf(q->fetch_dir, sizeof q->fetch_dir, "%s", cfg->fetch_dir ? cfg->fetch_dir : "");
+    snprintf(q->url, sizeof q->url, "%s", cfg->url);
+    q->list_peers = cfg->list_peers;
+    q->peers_arg = cfg->peers_arg;
     q->tsafe = calloc((size_t)cfg->shards, sizeof *q->tsafe);
     int rc = q->colls && q->shards && q->tsafe && cfg->shards <= 64 ? 0 : TM_ENOMEM;
     q->nshards = cfg->shards;

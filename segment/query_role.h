@@ -14,7 +14,7 @@
  *   "count" {"coll", "parts", "level", "gts", "timeout_ms"} -> {"n": uint}
  *   "drop"  {"coll": id}    -> nil   forget a dropped collection
  *   "search" (query_search.c), "index_sync" and "index_progress"
- *   (query_index.h)
+ *   (query_index.h), "index_file" (query_peer.h)
  *
  * Segments: each shard's rows go to growing segments of their own (per
  * partition); the shard's seal entry seals them, as the data role does, and
@@ -31,6 +31,12 @@
 #define TM_QUERY_ROLE_H
 
 struct tm_query_role;
+
+/* Another query node, as the coordinators list it (query_peer.h). */
+struct tm_qpeer {
+    char url[128];   /* its query role's address */
+    uint64_t serves; /* its shards (bit s); 0: all */
+};
 
 struct tm_query_role_config {
     const char *url;
@@ -54,6 +60,12 @@ struct tm_query_role_config {
      * A cluster may spread shards over query nodes; the proxy sends each
      * read to nodes that together serve every shard and merges. */
     uint64_t serves;
+    /* A cluster: every query node, this one included (its url is `url`),
+     * so that each sealed segment's index is built by one of them and
+     * fetched by the others (query_peer.h). Fills up to max, returns how
+     * many. NULL: this node builds every index itself. */
+    int (*list_peers)(void *arg, struct tm_qpeer *out, int max);
+    void *peers_arg;
 };
 
 int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_config *cfg);

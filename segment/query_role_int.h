@@ -71,6 +71,9 @@ struct tm_query_role {
     pthread_t stream_thread;
     bool stream_up;
     char fetch_dir[1024]; /* "": sealed segments are read where the data role wrote them */
+    char url[128];        /* this role's address, as its peers list it */
+    int (*list_peers)(void *arg, struct tm_qpeer *out, int max);
+    void *peers_arg;
 };
 
 /* query_stream.c: receives the shard leaders' pushed entries (data_role.h,

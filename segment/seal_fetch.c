@@ -1,5 +1,6 @@
 /* Copying a sealed range's files from a shard's leader (seal_fetch.h). */
 #include "seal_fetch.h"
+#include "tm_file_call.h"
 #include "tm_err.h"
 #include "tm_log.h"
 #include "tm_mp.h"
@@ -28,50 +29,34 @@ static int mkdir_parents(char *path)
     return 0;
 }
 
+struct file_req {
+    struct tm_rpc_client *c;
+    int shard;
+    const char *remote_dir, *name;
+};
+
+static int ask_chunk(void *arg, uint64_t at, struct tm_rpc_reply *rep, struct tm_status *st)
+{
+    const struct file_req *f = arg;
+    struct tm_mpw w;
+    tm_mpw_init(&w);
+    tm_mpw_map(&w, 4);
+    tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, f->shard);
+    tm_mpw_cstr(&w, "dir"), tm_mpw_cstr(&w, f->remote_dir);
+    tm_mpw_cstr(&w, "name"), tm_mpw_cstr(&w, f->name);
+    tm_mpw_cstr(&w, "offset"), tm_mpw_uint(&w, at);
+    int rc = tm_rpc_call(f->c, "file", w.buf.data, w.buf.len, 30000, rep, st);
+    tm_mpw_free(&w);
+    return rc;
+}
+
 /* Writes one remote file to local, chunk by chunk. */
 static int fetch_file(struct tm_rpc_client *c, int shard, const char *remote_dir, const char *name,
                       uint64_t size, const char *local)
 {
-    char tmp[PATH_LEN + 8];
-    snprintf(tmp, sizeof tmp, "%s.part", local);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    for (uint64_t at = 0; !rc && (at < size || size == 0);) {
-        struct tm_mpw w;
-        struct tm_rpc_reply rep;
-        struct tm_status st;
-        tm_mpw_init(&w);
-        tm_mpw_map(&w, 4);
-        tm_mpw_cstr(&w, "shard"), tm_mpw_int(&w, shard);
-        tm_mpw_cstr(&w, "dir"), tm_mpw_cstr(&w, remote_dir);
-        tm_mpw_cstr(&w, "name"), tm_mpw_cstr(&w, name);
-        tm_mpw_cstr(&w, "offset"), tm_mpw_uint(&w, at);
-        rc = tm_rpc_call(c, "file", w.buf.data, w.buf.len, 30000, &rep, &st);
-        tm_mpw_free(&w);
-        if (rc)
-            break;
-        struct tm_mpr m = rep.body;
-        const uint8_t *p;
-        uint32_t len = 0;
-        if (tm_mpr_find(&m, "data") || tm_mpr_bin(&m, &p, &len) || (len == 0 && at < size))
-            rc = TM_ECORRUPT;
-        else if (len && write(fd, p, len) != (ssize_t)len)
-            rc = -errno;
-        at += len;
-        tm_rpc_reply_free(&rep);
-        if (size == 0)
-            break;
-    }
-    if (!rc && fsync(fd))
-        rc = -errno;
-    close(fd);
-    if (!rc && rename(tmp, local))
-        rc = -errno;
-    if (rc)
-        unlink(tmp);
-    return rc;
+    struct file_req f = {c, shard, remote_dir, name};
+    struct tm_status st;
+    return tm_file_copy(ask_chunk, &f, local, size, true, &st);
 }
 
 static bool have_file(const char *path, uint64_t size)

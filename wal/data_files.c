@@ -7,6 +7,7 @@
  * their integrity is the reader's business (every binlog file carries its
  * own checksums, verified when it is loaded). */
 #include "data_role_int.h"
+#include "tm_file_call.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -112,25 +113,5 @@ void tm_data_call_file(struct tm_data_role *d, struct tm_mpr *body, struct tm_mp
         return;
     }
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb)) {
-        tm_status_set(st, TM_MV_INTERNAL, "cannot open %s: %s", name, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    uint64_t size = (uint64_t)sb.st_size, at = (uint64_t)offset;
-    size_t want = at >= size ? 0 : (size - at < FILE_CHUNK ? (size_t)(size - at) : FILE_CHUNK);
-    uint8_t *buf = malloc(want ? want : 1);
-    ssize_t got = buf ? pread(fd, buf, want, (off_t)at) : -1;
-    close(fd);
-    if (got < 0 || (size_t)got != want) {
-        tm_status_set(st, TM_MV_INTERNAL, "cannot read %s", name);
-    } else {
-        tm_mpw_map(reply, 2);
-        tm_mpw_cstr(reply, "size"), tm_mpw_uint(reply, size);
-        tm_mpw_cstr(reply, "data"), tm_mpw_bin(reply, buf, (uint32_t)want);
-    }
-    free(buf);
+    tm_file_chunk_answer(path, name, (uint64_t)offset, FILE_CHUNK, reply, st);
 }

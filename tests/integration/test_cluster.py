@@ -47,6 +47,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -1037,6 +1038,64 @@ class SnapshotInstall(ClusterCase):
         self.check_digests((0, 1), 60 * SLOW)
         self.assertEqual(self.wait(lambda: self.strong_count(coll), 30 * SLOW, "count"),
                          len(want))
+
+
+class IndexBuiltOnce(ClusterCase):
+    """Each sealed segment's index is built by one of the two query nodes
+    and copied by the other (segment/query_peer.h); searches through the
+    copied indexes are exact with every list probed."""
+    COORDS = 1
+
+    def built_and_copied(self, qids):
+        """{rows: [node ids that built]} and {rows: [node ids that copied]}
+        from the query nodes' logs."""
+        built, copied = {}, {}
+        for nid in qids:
+            text = self.cl.log_tail(nid, 400000)
+            for m in re.finditer(r"over (\d+) rows \(nlist \d+\) built in", text):
+                built.setdefault(int(m.group(1)), []).append(nid)
+            for m in re.finditer(r"over (\d+) rows copied from", text):
+                copied.setdefault(int(m.group(1)), []).append(nid)
+        return built, copied
+
+    def test_each_index_built_once(self):
+        coll = "once"
+        body = schema_body(coll)
+        body["indexParams"] = [{"fieldName": "vec", "indexName": "vec_idx", "metricType": "L2",
+                                "indexType": "IVF_FLAT", "params": {"nlist": 16}}]
+        self.wait(lambda: self.rest.call("collections/create", body).get("code") == 0
+                  or Failed("create"), 60 * SLOW, "collections/create", 0.25)
+        rnd = random.Random(21)
+        vecs = {}
+        for b in range(0, 3000, 500):  # two shards: about 1,500 rows each, over the 1,024
+            rows = []
+            for k in range(b, b + 500):
+                vecs[k] = vec_of(rnd)
+                rows.append({"id": k, "vec": vecs[k], "v": k * 3})
+            self.write_until_ok(coll, rows, 60 * SLOW, "a load")
+        r = self.rest.call("collections/flush", {"collectionName": coll})
+        self.assertEqual(r.get("code"), 0, r)
+        qids = self.cl.ids("query")
+
+        def settled():
+            built, copied = self.built_and_copied(qids)
+            return (built, copied) if sum(map(len, built.values())) >= 2 and \
+                sum(map(len, copied.values())) >= 2 else Failed((built, copied))
+        built, copied = self.wait(settled, 90 * SLOW, "two builds and two copies", 0.5)
+        sys.stderr.write("\n  built %r, copied %r\n" % (built, copied))
+        self.assertEqual(sorted(built), sorted(copied))  # the same two segments
+        for rows, nodes in built.items():
+            self.assertEqual(len(nodes), 1, "segment of %d rows built by %r" % (rows, nodes))
+            self.assertEqual(len(copied[rows]), 1)
+            self.assertNotEqual(nodes[0], copied[rows][0])
+        for _ in range(10):
+            q = vec_of(rnd)
+            r = self.rest.call("entities/search", {
+                "collectionName": coll, "data": [q], "limit": 10, "outputFields": ["v"],
+                "consistencyLevel": "Strong", "searchParams": {"params": {"nprobe": 16}}})
+            self.assertEqual(r.get("code"), 0, r)
+            ranked = ref.rank(ref.distances(q, vecs, "L2"), "L2")
+            ref.check_window(self, r["data"], ranked, 0, 10, 1e-4, what="search %r" % q)
 
 
 if __name__ == "__main__":
