@@ -71,6 +71,8 @@ int tm_frame_next(struct tm_frame_in *in, uint32_t limit, const uint8_t **data, 
 
 void tm_frame_reset(struct tm_frame_in *in)
 {
+    if (in->buf.err) /* sticky: a new connection starts with a new buffer */
+        tm_buf_free(&in->buf);
     in->buf.len = in->at = 0;
 }
 

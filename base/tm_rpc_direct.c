@@ -6,6 +6,7 @@
 #include "tm_log.h"
 #include "tm_rpc_int.h"
 #include "tm_tcp.h"
+#include "tm_time.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -52,18 +53,18 @@ static void conn_unref(struct tm_rpc_dconn *c)
 /* Writes all of iov within wait_ms. 0 or a negative errno. */
 static int send_all(int fd, struct iovec *iov, int niov, uint64_t wait_ms)
 {
-    uint64_t waited = 0;
+    uint64_t deadline = tm_mono_ms() + wait_ms;
     while (niov > 0) {
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
         ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             return -errno;
         if (n < 0) {
+            uint64_t now = tm_mono_ms();
             struct pollfd pf = {fd, POLLOUT, 0};
-            if (waited >= wait_ms)
+            if (now >= deadline)
                 return -ETIMEDOUT;
-            poll(&pf, 1, 100);
-            waited += 100;
+            poll(&pf, 1, (int)(deadline - now));
             continue;
         }
         tm_frame_iov_advance(&iov, &niov, (size_t)n);
@@ -149,8 +150,7 @@ static void conn_readable(struct tm_rpc_direct *d, int i)
 static void accept_all(struct tm_rpc_direct *d)
 {
     int fd;
-    while ((fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        tm_tcp_nodelay(fd);
+    while ((fd = tm_tcp_accept(d->lfd)) >= 0) {
         struct tm_rpc_dconn *conn = d->n < DIRECT_MAX_CONNS ? calloc(1, sizeof *conn) : NULL;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = conn};
         if (!conn || epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {

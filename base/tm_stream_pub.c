@@ -76,8 +76,18 @@ static int flush(struct peer *pe)
     while (pending(pe)) {
         ssize_t n = send(pe->fd, pe->out.data + pe->out_at, pe->out.len - pe->out_at,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -errno;
+        if (n < 0) {
+            /* A subscriber that stays behind never drains: the sent part
+             * goes, so the queue holds only what is unsent. */
+            if (pe->out_at > pe->out.len / 2) {
+                memmove(pe->out.data, pe->out.data + pe->out_at, pe->out.len - pe->out_at);
+                pe->out.len -= pe->out_at;
+                pe->out_at = 0;
+            }
+            return 0;
+        }
         pe->out_at += (size_t)n;
     }
     pe->out.len = pe->out_at = 0;
@@ -142,8 +152,7 @@ int tm_stream_pub_send(struct tm_stream_pub *p, const void *data, size_t len)
 static void accept_all(struct tm_stream_pub *p)
 {
     int fd;
-    while ((fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        tm_tcp_nodelay(fd);
+    while ((fd = tm_tcp_accept(p->lfd)) >= 0) {
         struct peer *pe = calloc(1, sizeof *pe);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = pe};
         pthread_mutex_lock(&p->mu);

@@ -1,6 +1,8 @@
 /* Plain TCP sockets (tm_tcp.h). */
 #include "tm_tcp.h"
 #include "tm_err.h"
+#include "tm_log.h"
+#include "tm_time.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -20,8 +22,11 @@ int tm_tcp_parse(const char *url, struct tm_tcp_addr *out)
     const char *hp = url + 6, *colon = strrchr(hp, ':');
     if (!colon || (size_t)(colon - hp) >= sizeof host || !colon[1])
         return TM_EINVAL;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = '\0';
+    size_t hn = (size_t)(colon - hp);
+    if (hn >= 2 && hp[0] == '[' && hp[hn - 1] == ']') /* an IPv6 address */
+        hp++, hn -= 2;
+    memcpy(host, hp, hn);
+    host[hn] = '\0';
     bool any = host[0] == '\0' || strcmp(host, "*") == 0;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
@@ -79,4 +84,18 @@ int tm_tcp_epoll_in(int epfd, int fd, void *ptr)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int tm_tcp_accept(int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        tm_tcp_nodelay(fd);
+        return fd;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+        TM_WARN("tcp", "cannot accept a connection: %s", strerror(errno));
+        tm_sleep_ms(100);
+    }
+    return -1;
 }

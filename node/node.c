@@ -468,8 +468,8 @@ static void node_stop(struct node *nd)
     atomic_store(&nd->stopping, true);
     if (nd->heartbeat_up)
         pthread_join(nd->heartbeat, NULL);
+    tm_roles_stop(&nd->r); /* first: the query role's builder lists its peers through coord */
     tm_rpc_client_close(nd->coord);
-    tm_roles_stop(&nd->r);
 }
 
 int tm_node_main(const struct tm_node_config *c)

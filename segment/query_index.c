@@ -481,14 +481,15 @@ static void qidx_free(struct qidx *x)
     free(x);
 }
 
-/* The job's put-off entry, caller holding x->mu: found or made. */
+/* The job's put-off entry, caller holding x->mu: found or made; NULL when
+ * the table is full (the job is then not put off: built here). Evicting
+ * would let the evicted job be picked at once with a new `since`, over
+ * and over. */
 static struct put_off *put_off_get(struct qidx *x, const struct qjob *j, uint64_t now)
 {
     struct put_off *p = put_off_find(x, j->c->id, j->def.field_id, j->seg);
-    if (p)
+    if (p || x->nput_off == MAX_PUT_OFF)
         return p;
-    if (x->nput_off == MAX_PUT_OFF) /* the oldest goes: at worst built twice */
-        memmove(&x->put_off[0], &x->put_off[1], sizeof x->put_off[0] * --x->nput_off);
     p = &x->put_off[x->nput_off++];
     *p = (struct put_off){j->c->id, j->def.field_id, j->seg, now, now};
     return p;
@@ -526,25 +527,21 @@ static bool run_job(struct qidx *x)
     int rc = 0;
     uint64_t t0 = tm_mono_ns();
     job_path(x, j, path, sizeof path);
-    if (!enter_build(x)) {
+    bool have = x->dir[0] && access(path, F_OK) == 0;
+    enum tm_qpeer_way way =
+        have || !x->dir[0] ? TM_QPEER_BUILD : from_peer(x, j, path, from, sizeof from);
+    if (way == TM_QPEER_PENDING || !enter_build(x)) { /* pending: looked at again later */
         attach(x, NULL);
         return true;
     }
-    struct tm_ivf *read = x->dir[0] ? load_file(j, path) : NULL;
-    enum tm_qpeer_way way =
-        read || !x->dir[0] ? TM_QPEER_BUILD : from_peer(x, j, path, from, sizeof from);
-    if (way == TM_QPEER_COPIED)
-        read = load_file(j, path); /* checked as any file; refused: built below */
-    if (!read && way != TM_QPEER_PENDING)
+    /* A copied file is checked as any file; one refused is built below. */
+    struct tm_ivf *read = have || way == TM_QPEER_COPIED ? load_file(j, path) : NULL;
+    if (!read)
         rc = tm_ivf_build(&j->params, j->x, j->n, &j->watch, &ivf);
     if (leave_build(x)) {
         tm_ivf_free(read ? read : ivf); /* before the vectors it borrows */
         qidx_free(x);
         return false;
-    }
-    if (way == TM_QPEER_PENDING && !read) { /* looked at again later */
-        attach(x, NULL);
-        return true;
     }
     if (read) {
         TM_INFO("query", "collection %lld: index of field %lld over %llu rows %s %s",

@@ -230,6 +230,21 @@ static void test_a_stranger_is_not_a_stream(void **state)
     tm_stream_sub_close(s);
 }
 
+/* Addresses as nng writes them; anything else is refused. */
+static void test_tcp_addresses(void **state)
+{
+    (void)state;
+    struct tm_tcp_addr a;
+    assert_int_equal(tm_tcp_parse("tcp://127.0.0.1:19530", &a), 0);
+    assert_int_equal(a.sa.ss_family, AF_INET);
+    assert_int_equal(tm_tcp_parse("tcp://[::1]:19530", &a), 0);
+    assert_int_equal(a.sa.ss_family, AF_INET6);
+    assert_int_equal(tm_tcp_parse("tcp://*:19530", &a), 0);
+    assert_int_equal(tm_tcp_parse("tcp://127.0.0.1", &a), TM_EINVAL);
+    assert_int_equal(tm_tcp_parse("tcp://127.0.0.1:", &a), TM_EINVAL);
+    assert_int_equal(tm_tcp_parse("inproc://x:1", &a), TM_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_stalled_subscriber_never_blocks),
         cmocka_unit_test(test_two_publishers_and_a_restart),
         cmocka_unit_test(test_a_stranger_is_not_a_stream),
+        cmocka_unit_test(test_tcp_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
