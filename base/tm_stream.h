@@ -10,7 +10,7 @@
  *
  * Not nng's pub/sub: nng hands every message to a task thread at each end,
  * four thread hand-offs per push on each query node (benchmarks.md, "The
- * stream without nng"). Here the pushing thread writes each subscriber's
+ * stream and the writes without nng"). Here the pushing thread writes each subscriber's
  * socket itself, and the subscriber's receiving thread reads it.
  *
  * Wire: the publisher greets each connection with TM_STREAM_HELLO; then
