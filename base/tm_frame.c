@@ -1,8 +1,10 @@
 /* Length-prefixed frames (tm_frame.h). */
 #include "tm_frame.h"
 #include "tm_err.h"
+#include "tm_time.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -18,6 +20,42 @@ void tm_frame_iov_advance(struct iovec **v, int *nv, size_t n)
         (*v)->iov_base = (uint8_t *)(*v)->iov_base + n;
         (*v)->iov_len -= n;
     }
+}
+
+int tm_frame_wait(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = tm_mono_ms();
+        if (now >= deadline)
+            return TM_ETIMEDOUT;
+        struct pollfd pf = {fd, events, 0};
+        int n = poll(&pf, 1, (int)(deadline - now));
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+int tm_frame_send(int fd, const void *data, size_t len, uint64_t deadline)
+{
+    uint8_t hdr[4];
+    tm_frame_hdr(hdr, len);
+    struct iovec iov[2] = {{hdr, 4}, {(void *)data, len}}, *v = iov;
+    int nv = 2;
+    while (nv > 0) {
+        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)nv};
+        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            int rc =
+                errno == EAGAIN || errno == EINTR ? tm_frame_wait(fd, POLLOUT, deadline) : -errno;
+            if (rc)
+                return rc;
+            continue;
+        }
+        tm_frame_iov_advance(&v, &nv, (size_t)n);
+    }
+    return 0;
 }
 
 /* Room for FRAME_READ_MIN, or the rest of an announced frame within limit. */

@@ -24,6 +24,14 @@ static inline uint32_t tm_frame_len(const uint8_t p[4])
 /* Moves *v and *nv past n bytes written (or read). */
 void tm_frame_iov_advance(struct iovec **v, int *nv, size_t n);
 
+/* Waits until fd is ready for `events` (poll's) or the monotonic deadline
+ * (tm_mono_ms) passes: 0, TM_ETIMEDOUT or a negative errno. */
+int tm_frame_wait(int fd, short events, uint64_t deadline);
+/* Writes one frame (the length, then data) to a non-blocking socket,
+ * waiting for room until the deadline (one already past: no waiting). 0,
+ * TM_ETIMEDOUT (maybe part of it written) or a negative errno. */
+int tm_frame_send(int fd, const void *data, size_t len, uint64_t deadline);
+
 /* Bytes received from a socket, taken a frame at a time. Zeroed: empty. */
 struct tm_frame_in {
     struct tm_buf buf;

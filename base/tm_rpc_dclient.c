@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define DCLIENT_IDLE 8
@@ -61,22 +60,6 @@ bool tm_rpc_dclient_up(struct tm_rpc_dclient *c)
     return !atomic_load(&c->down);
 }
 
-/* Waits for fd to be ready for `events` until deadline (monotonic ms). */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        uint64_t now = tm_mono_ms();
-        if (now >= deadline)
-            return TM_ETIMEDOUT;
-        struct pollfd pf = {fd, events, 0};
-        int n = poll(&pf, 1, (int)(deadline - now));
-        if (n > 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
 /* An idle connection (*reused set), or a new one. */
 static int take_conn(struct tm_rpc_dclient *c, uint64_t deadline, bool *reused)
 {
@@ -87,7 +70,7 @@ static int take_conn(struct tm_rpc_dclient *c, uint64_t deadline, bool *reused)
     if (fd >= 0)
         return fd;
     fd = tm_tcp_connect(&c->addr);
-    int rc = fd < 0 ? fd : wait_fd(fd, POLLOUT, deadline), err = 0;
+    int rc = fd < 0 ? fd : tm_frame_wait(fd, POLLOUT, deadline), err = 0;
     socklen_t len = sizeof err;
     if (!rc && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err))
         rc = err ? -err : -errno;
@@ -107,26 +90,6 @@ static void keep_conn(struct tm_rpc_dclient *c, int fd)
         close(fd);
 }
 
-static int send_frame(int fd, const void *data, size_t len, uint64_t deadline)
-{
-    uint8_t hdr[4];
-    tm_frame_hdr(hdr, len);
-    struct iovec iov[2] = {{hdr, 4}, {(void *)data, len}}, *v = iov;
-    int nv = 2;
-    while (nv > 0) {
-        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)nv};
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            int rc = errno == EAGAIN || errno == EINTR ? wait_fd(fd, POLLOUT, deadline) : -errno;
-            if (rc)
-                return rc;
-            continue;
-        }
-        tm_frame_iov_advance(&v, &nv, (size_t)n);
-    }
-    return 0;
-}
-
 /* Reads exactly len bytes into buf. */
 static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 {
@@ -137,7 +100,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
             continue;
         }
         int rc = n == 0                              ? TM_EIO
-                 : errno == EAGAIN || errno == EINTR ? wait_fd(fd, POLLIN, deadline)
+                 : errno == EAGAIN || errno == EINTR ? tm_frame_wait(fd, POLLIN, deadline)
                                                      : -errno;
         if (rc)
             return rc;
@@ -154,7 +117,7 @@ static int recv_frame(int fd, uint64_t deadline, uint8_t **out, size_t *out_len)
     ssize_t n;
     int rc;
     while ((n = recv(fd, first, sizeof first, MSG_DONTWAIT)) < 0)
-        if ((rc = errno == EAGAIN || errno == EINTR ? wait_fd(fd, POLLIN, deadline) : -errno))
+        if ((rc = errno == EAGAIN || errno == EINTR ? tm_frame_wait(fd, POLLIN, deadline) : -errno))
             return rc;
     if (n == 0)
         return TM_EIO;
@@ -188,7 +151,7 @@ int tm_rpc_dclient_call(struct tm_rpc_dclient *c, const void *req, size_t len, i
     int rc;
     do {
         int fd = take_conn(c, deadline, &reused);
-        rc = fd < 0 ? fd : send_frame(fd, req, len, deadline);
+        rc = fd < 0 ? fd : tm_frame_send(fd, req, len, deadline);
         if (!rc)
             rc = recv_frame(fd, deadline, out, out_len);
         /* A timed-out call's answer may still come: its connection is not reused. */

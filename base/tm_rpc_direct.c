@@ -9,12 +9,10 @@
 #include "tm_time.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define DIRECT_MAX_CONNS 256
@@ -50,37 +48,13 @@ static void conn_unref(struct tm_rpc_dconn *c)
     free(c);
 }
 
-/* Writes all of iov within wait_ms. 0 or a negative errno. */
-static int send_all(int fd, struct iovec *iov, int niov, uint64_t wait_ms)
-{
-    uint64_t deadline = tm_mono_ms() + wait_ms;
-    while (niov > 0) {
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return -errno;
-        if (n < 0) {
-            uint64_t now = tm_mono_ms();
-            struct pollfd pf = {fd, POLLOUT, 0};
-            if (now >= deadline)
-                return -ETIMEDOUT;
-            poll(&pf, 1, (int)(deadline - now));
-            continue;
-        }
-        tm_frame_iov_advance(&iov, &niov, (size_t)n);
-    }
-    return 0;
-}
-
 void tm_rpc_direct_answer(struct tm_rpc_later *c, const struct tm_mpw *out, bool may_block)
 {
     struct tm_rpc_dconn *conn = c->conn;
-    uint8_t hdr[4];
-    tm_frame_hdr(hdr, out->buf.len);
-    struct iovec iov[2] = {{hdr, 4}, {out->buf.data, out->buf.len}};
+    uint64_t deadline = tm_mono_ms() + (may_block ? DIRECT_SEND_MS : 0);
     pthread_mutex_lock(&conn->wmu);
-    int rc =
-        tm_mpw_error(out) ? TM_ENOMEM : send_all(conn->fd, iov, 2, may_block ? DIRECT_SEND_MS : 0);
+    int rc = tm_mpw_error(out) ? TM_ENOMEM
+                               : tm_frame_send(conn->fd, out->buf.data, out->buf.len, deadline);
     if (rc) { /* the caller's call fails as if the peer were gone */
         TM_WARN("rpc", "a direct answer not taken (%s): connection dropped", tm_strerror(rc));
         shutdown(conn->fd, SHUT_RDWR);
