@@ -59,10 +59,21 @@ void tm_buf_init(struct tm_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+void tm_buf_borrow(struct tm_buf *b, const void *p, size_t len)
+{
+    tm_buf_init(b);
+    b->data = (uint8_t *)p; /* never written through: err refuses appends */
+    b->len = b->cap = len;
+    b->err = TM_EINVAL;
+    b->borrowed = true;
+}
+
 void tm_buf_free(struct tm_buf *b)
 {
     bool large = b->large;
-    if (b->mapped)
+    if (b->borrowed)
+        ;
+    else if (b->mapped)
         munmap(b->data, b->cap);
     else
         free(b->data);
@@ -140,15 +151,17 @@ int tm_buf_pad(struct tm_buf *b, size_t align)
 uint8_t *tm_buf_steal(struct tm_buf *b, size_t *len_out)
 {
     uint8_t *p = b->data;
-    if (b->mapped) { /* the caller will free() it */
+    if (b->mapped || b->borrowed) { /* the caller will free() it */
         p = malloc(b->len ? b->len : 1);
         if (!p) {
             b->err = TM_ENOMEM;
             *len_out = 0;
             return NULL; /* b keeps its bytes */
         }
-        memcpy(p, b->data, b->len);
-        munmap(b->data, b->cap);
+        if (b->len)
+            memcpy(p, b->data, b->len);
+        if (b->mapped)
+            munmap(b->data, b->cap);
     }
     bool large = b->large;
     *len_out = b->len;

@@ -10,10 +10,12 @@ struct tm_buf {
     uint8_t *data; /* owned; NULL while empty */
     size_t len;
     size_t cap;
-    int err;      /* sticky: TM_ENOMEM once an append failed; later appends do nothing */
-    bool large;   /* tm_buf_set_large */
-    bool mapped;  /* data is an mmap of cap bytes, grown by mremap */
-    size_t ready; /* mapped: bytes whose pages are faulted in */
+    int err;       /* sticky: TM_ENOMEM once an append failed (TM_EINVAL: borrowed);
+                    * later appends do nothing */
+    bool large;    /* tm_buf_set_large */
+    bool mapped;   /* data is an mmap of cap bytes, grown by mremap */
+    size_t ready;  /* mapped: bytes whose pages are faulted in */
+    bool borrowed; /* tm_buf_borrow: data is someone else's */
 };
 
 void tm_buf_init(struct tm_buf *b);
@@ -25,6 +27,10 @@ void tm_buf_init(struct tm_buf *b);
  * (benchmarks.md, "Fuller calls"). Kept across tm_buf_free and _steal. */
 void tm_buf_set_large(struct tm_buf *b);
 void tm_buf_free(struct tm_buf *b);
+/* Makes b a read-only view of len bytes at p, which must outlive it: every
+ * append fails (TM_EINVAL), tm_buf_free forgets the bytes without freeing
+ * them, tm_buf_steal copies them. For decoding without a copy. */
+void tm_buf_borrow(struct tm_buf *b, const void *p, size_t len);
 /* Ensures room for `extra` more bytes. Returns 0 or TM_ENOMEM (also sticky). */
 int tm_buf_reserve(struct tm_buf *b, size_t extra);
 int tm_buf_append(struct tm_buf *b, const void *p, size_t n);

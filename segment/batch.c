@@ -100,9 +100,12 @@ const uint8_t *tm_col_value(const struct tm_col *c, uint32_t i, size_t *len_out)
         *len_out = c->width;
         return c->data.data + (size_t)i * c->width;
     }
-    const uint64_t *ends = (const uint64_t *)c->ends.data;
-    uint64_t start = i ? ends[i - 1] : 0;
-    *len_out = (size_t)(ends[i] - start);
+    /* memcpy: a view's offsets sit anywhere in its message (tm_batch_view) */
+    uint64_t start = 0, end;
+    if (i)
+        memcpy(&start, c->ends.data + (size_t)(i - 1) * 8, 8);
+    memcpy(&end, c->ends.data + (size_t)i * 8, 8);
+    *len_out = (size_t)(end - start);
     return c->data.data ? c->data.data + start : (const uint8_t *)"";
 }
 
@@ -266,7 +269,16 @@ static bool ends_valid(const uint8_t *ends, uint32_t nrows, uint32_t data_len)
     return e == data_len;
 }
 
-static int col_decode(struct tm_mpr *r, struct tm_batch *dst, uint32_t nrows)
+/* The column's bytes, copied or (borrow) referred to in place. */
+static int col_fill(struct tm_buf *b, const uint8_t *p, uint32_t len, bool borrow)
+{
+    if (!borrow)
+        return tm_buf_append(b, p, len);
+    tm_buf_borrow(b, p, len);
+    return 0;
+}
+
+static int col_decode(struct tm_mpr *r, struct tm_batch *dst, uint32_t nrows, bool borrow)
 {
     uint32_t n, vlen = 0, dlen, elen = 0;
     int64_t fid;
@@ -290,15 +302,15 @@ static int col_decode(struct tm_mpr *r, struct tm_batch *dst, uint32_t nrows)
     struct tm_col *c = tm_batch_add_col(dst, fid, (enum tm_dtype)type, (uint32_t)width, nullable);
     if (!c)
         return TM_ECORRUPT;
-    int rc = tm_buf_append(&c->data, data, dlen);
+    int rc = col_fill(&c->data, data, dlen, borrow);
     if (!rc && ends)
-        rc = tm_buf_append(&c->ends, ends, elen);
+        rc = col_fill(&c->ends, ends, elen, borrow);
     if (!rc && valid)
-        rc = tm_buf_append(&c->valid, valid, vlen);
+        rc = col_fill(&c->valid, valid, vlen, borrow);
     return rc;
 }
 
-int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst)
+static int batch_decode(struct tm_mpr *r, struct tm_batch *dst, bool borrow)
 {
     uint32_t n, kn, ncols = 0;
     const char *k;
@@ -314,7 +326,7 @@ int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst)
         } else if (kn == 1 && k[0] == 'c' && nrows <= UINT32_MAX) {
             rc = tm_mpr_array(r, &ncols);
             for (uint32_t j = 0; j < ncols && !rc; j++)
-                rc = col_decode(r, dst, (uint32_t)nrows);
+                rc = col_decode(r, dst, (uint32_t)nrows, borrow);
         } else {
             /* "c" before "n", or a second "n" the columns were not checked against */
             rc = kn == 1 && (k[0] == 'c' || k[0] == 'n') ? TM_ECORRUPT : tm_mpr_skip(r);
@@ -328,4 +340,14 @@ int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst)
     }
     dst->nrows = (uint32_t)nrows;
     return 0;
+}
+
+int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst)
+{
+    return batch_decode(r, dst, false);
+}
+
+int tm_batch_view(struct tm_mpr *r, struct tm_batch *dst)
+{
+    return batch_decode(r, dst, true);
 }

@@ -80,5 +80,11 @@ void tm_batch_set_large(struct tm_batch *b);
  * before copying, and copies into dst (which must be freshly initialised). */
 void tm_batch_encode(struct tm_mpw *w, const struct tm_batch *b);
 int tm_batch_decode(struct tm_mpr *r, struct tm_batch *dst);
+/* As tm_batch_decode, without the copies: dst's columns refer to the
+ * message's bytes (tm_buf_borrow), so dst is read-only and lives no longer
+ * than they do; tm_batch_free forgets it. Applying a WAL entry copied every
+ * row into a batch, then again into the growing segment (benchmarks.md,
+ * "Applying without the copy"). */
+int tm_batch_view(struct tm_mpr *r, struct tm_batch *dst);
 
 #endif

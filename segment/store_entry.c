@@ -53,9 +53,9 @@ int tm_store_apply_entry(struct tm_store *s, const struct tm_entry_hdr *h, struc
     tm_batch_init(&rows);
     tm_batch_init(&pks);
     if (rows_span.p && (tm_mpr_init(&r, rows_span.p, rows_span.len), 1))
-        rc = tm_batch_decode(&r, &rows);
+        rc = tm_batch_view(&r, &rows);
     if (!rc && pks_span.p && (tm_mpr_init(&r, pks_span.p, pks_span.len), 1))
-        rc = tm_batch_decode(&r, &pks);
+        rc = tm_batch_view(&r, &pks);
     if (!rc)
         rc = tm_store_apply(s, h, &rows, &pks, s->pk_field_id);
     tm_batch_free(&rows);

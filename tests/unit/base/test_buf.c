@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tm_buf.h"
+#include "tm_err.h"
 
 /* Appends `total` bytes in uneven pieces of a running pattern. */
 static void fill(struct tm_buf *b, size_t total)
@@ -75,11 +76,36 @@ static void test_ordinary_buffer_stays_on_the_heap(void **state)
     tm_buf_free(&b);
 }
 
+static void test_borrowed_buffer(void **state)
+{
+    (void)state;
+    char bytes[] = "borrowed";
+    struct tm_buf b;
+    tm_buf_borrow(&b, bytes, 8);
+    assert_ptr_equal(b.data, bytes);
+    assert_int_equal(tm_buf_append(&b, "!", 1), TM_EINVAL);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(bytes, "borrowed");
+    size_t n;
+    uint8_t *own = tm_buf_steal(&b, &n); /* a copy the caller frees */
+    assert_non_null(own);
+    assert_ptr_not_equal(own, bytes);
+    assert_int_equal(n, 8);
+    assert_memory_equal(own, "borrowed", 8);
+    free(own);
+    assert_int_equal(tm_buf_append(&b, "x", 1), 0); /* emptied: an ordinary buffer again */
+    tm_buf_free(&b);
+    tm_buf_borrow(&b, bytes, 8);
+    tm_buf_free(&b); /* forgets; bytes is on the stack */
+    assert_null(b.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_large_buffer_maps_and_keeps_its_bytes),
         cmocka_unit_test(test_ordinary_buffer_stays_on_the_heap),
+        cmocka_unit_test(test_borrowed_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
