@@ -25,6 +25,7 @@
 
 #define BOUNDED_STALENESS_MS 5000
 #define REPORT_MS 1000 /* at least one "tail" call per shard this often */
+#define QUIET_MS 250   /* a live stream silent this long: catch up with "tail" */
 #define HOLD_MS 5000   /* while sealed ranges load, "hold" calls this often */
 
 /* ---- collections ---- */
@@ -113,8 +114,10 @@ static int seal_shard(struct tm_query_role *q, int shard)
     return 0;
 }
 
+/* fetch: may ask the coordinator for a collection first seen (blocking);
+ * without it such an entry is TM_EAGAIN. */
 static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, size_t len,
-                       uint64_t *ts)
+                       uint64_t *ts, bool fetch)
 {
     struct tm_entry_hdr h;
     struct tm_span rows, pks;
@@ -131,9 +134,9 @@ static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, siz
         return 0;
     if (h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
         return seal_shard(q, shard);
-    struct qcoll *c = coll_get(q, h.coll_id, true);
+    struct qcoll *c = coll_get(q, h.coll_id, fetch);
     if (!c)
-        return TM_EIO; /* retried by the tail loop */
+        return fetch ? TM_EIO : TM_EAGAIN; /* retried by the tail loop */
     if (c->dead)
         return 0; /* dropped collection: its entries are dead */
     pthread_rwlock_wrlock(&c->store->lock);
@@ -156,8 +159,9 @@ static uint64_t entry_ts(const uint8_t *p, size_t len)
 
 /* Applies a "tail" answer or a pushed message (data_role.h): its entries
  * above this shard's position, then its safe timestamp. A pushed message
- * that starts above the position is a gap: TM_EAGAIN, nothing applied. */
-static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed)
+ * that starts above the position is a gap: TM_EAGAIN, nothing applied.
+ * The caller holds sh->apply_mu. */
+static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed, bool fetch)
 {
     uint32_t n, kn, nent = 0;
     const char *k;
@@ -184,7 +188,7 @@ static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed)
                     rc = TM_ECORRUPT;
                 else if (at <= sh->after)
                     continue; /* pushed before this shard caught up to it */
-                if (!rc && !(rc = apply_entry(sh->q, sh->id, p, len, &ts)))
+                if (!rc && !(rc = apply_entry(sh->q, sh->id, p, len, &ts, fetch)))
                     sh->after = ts; /* per entry: a retry must not apply one twice */
             }
         } else if (KEY_IS(k, kn, "safe")) {
@@ -205,9 +209,18 @@ static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed)
     return 0;
 }
 
-/* Asks the shard's leader for the entries after this shard's position,
- * waiting up to wait_ms for one when there is none yet. */
-static int tail_once(struct qshard *sh, int wait_ms)
+bool tm_query_apply_pushed(struct qshard *sh, const struct tm_stream_msg *m)
+{
+    if (!atomic_load(&sh->applies) || pthread_mutex_trylock(&sh->apply_mu))
+        return false;
+    struct tm_mpr b;
+    tm_mpr_init(&b, m->data, m->len);
+    int rc = apply_tail_body(sh, &b, true, false);
+    pthread_mutex_unlock(&sh->apply_mu);
+    return rc == 0;
+}
+
+static int tail_call(struct qshard *sh, int wait_ms)
 {
     struct tm_mpw w;
     struct tm_rpc_reply rep;
@@ -223,8 +236,19 @@ static int tail_once(struct qshard *sh, int wait_ms)
     if (rc)
         return rc;
     sh->tailed_ms = tm_mono_ms();
-    rc = apply_tail_body(sh, &rep.body, false);
+    rc = apply_tail_body(sh, &rep.body, false, true);
     tm_rpc_reply_free(&rep);
+    return rc;
+}
+
+/* Asks the shard's leader for the entries after this shard's position,
+ * waiting up to wait_ms for one when there is none yet. Holds apply_mu
+ * throughout: the answer starts at the position the call named. */
+static int tail_once(struct qshard *sh, int wait_ms)
+{
+    pthread_mutex_lock(&sh->apply_mu);
+    int rc = tail_call(sh, wait_ms);
+    pthread_mutex_unlock(&sh->apply_mu);
     return rc;
 }
 
@@ -238,13 +262,18 @@ static int tail_step(struct qshard *sh)
     if (!tm_qstream_live(sh))
         return tail_once(sh, 300);
     struct tm_stream_msg m;
-    int rc = tm_qstream_next(sh, 250, &m);
+    int rc = tm_qstream_next(sh, QUIET_MS, &m);
     if (rc == 0) {
         struct tm_mpr b;
         tm_mpr_init(&b, m.data, m.len);
-        rc = apply_tail_body(sh, &b, true);
+        pthread_mutex_lock(&sh->apply_mu);
+        rc = apply_tail_body(sh, &b, true, true);
+        pthread_mutex_unlock(&sh->apply_mu);
         tm_stream_msg_free(&m);
     }
+    /* Nothing queued while the stream thread applied the pushes itself. */
+    if (rc == TM_ETIMEDOUT && tm_mono_ms() - atomic_load(&sh->pushed_ms) < QUIET_MS)
+        rc = 0;
     bool report = rc == 0 && tm_mono_ms() - sh->tailed_ms >= REPORT_MS;
     return rc == TM_EAGAIN || rc == TM_ETIMEDOUT || report ? tail_once(sh, 0) : rc;
 }
@@ -608,6 +637,7 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
         q->serves &= cfg->serves;
     for (int i = 0; !rc && i < cfg->shards; i++) {
         q->shards[i] = (struct qshard){.q = q, .id = i};
+        pthread_mutex_init(&q->shards[i].apply_mu, NULL);
         rc = tm_rpc_client_open(&q->shards[i].data,
                                 cfg->shard_data_urls ? cfg->shard_data_urls[i] : cfg->data_url);
     }
@@ -627,6 +657,7 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
         if (!(q->serves >> i & 1))
             continue;
         q->shards[i].sealed_ts = q->shards[i].after = sealed_ts[i];
+        atomic_store(&q->shards[i].applies, true);
         rc = pthread_create(&q->shards[i].thread, NULL, tail_main, &q->shards[i]) ? TM_ENOMEM : 0;
         q->shards[i].tailing = !rc;
     }
@@ -651,8 +682,10 @@ void tm_query_role_stop(struct tm_query_role *q)
             pthread_join(q->shards[i].thread, NULL);
     tm_qstream_stop(q); /* after the tails: they take its messages */
     tm_qidx_stop(q);    /* before the stores go: the builder reads them */
-    for (int i = 0; q->shards && i < q->nshards_alloc; i++)
+    for (int i = 0; q->shards && i < q->nshards_alloc; i++) {
         tm_rpc_client_close(q->shards[i].data);
+        pthread_mutex_destroy(&q->shards[i].apply_mu);
+    }
     tm_rpc_client_close(q->coord);
     for (size_t i = 0; i < q->ncolls; i++) {
         tm_qidx_coll_free(&q->colls[i]);

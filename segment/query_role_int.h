@@ -33,7 +33,11 @@ struct qshard {
     int id;
     pthread_t thread;
     struct tm_rpc_client *data; /* the shard's replicas: the leader answers */
-    uint64_t after;             /* the timestamp of the last entry applied */
+    /* Applying the shard's entries: its tail thread, or the stream thread
+     * (tm_query_apply_pushed) when the tail thread is not at it. */
+    pthread_mutex_t apply_mu;
+    atomic_bool applies; /* after is set: the stream thread may apply */
+    uint64_t after;      /* the timestamp of the last entry applied */
     /* Entries at or before this timestamp are in the sealed ranges loaded
      * at start (the latest range's seal timestamp, or the leader's "upto"
      * if later): skipped by the tail. */
@@ -77,8 +81,9 @@ struct tm_query_role {
 };
 
 /* query_stream.c: receives the shard leaders' pushed entries (data_role.h,
- * "The log stream") and hands each to its shard's inbox for the tail thread.
- * Start once the shards are set up, stop before they are freed. */
+ * "The log stream") and applies each at once (tm_query_apply_pushed) or
+ * hands it to its shard's inbox for the tail thread. Start once the shards
+ * are set up, stop before they are freed. */
 int tm_qstream_start(struct tm_query_role *q, const char *urls);
 void tm_qstream_stop(struct tm_query_role *q);
 /* Whether the shard's stream delivered lately: its tail thread then waits
@@ -124,6 +129,12 @@ struct search_args {
 /* The collection's entry, or NULL when the role has not seen it (entries
  * are never removed, only marked dead). */
 struct qcoll *tm_query_coll(struct tm_query_role *q, int64_t id);
+/* On the stream thread, for a message none of its shard's queued ones go
+ * before: applies it unless the tail thread is applying, the message starts
+ * after a gap, or an entry needs a catalog call or fails. Each message then
+ * costs one thread's wake-up instead of two (benchmarks.md, "Applying
+ * without the copy"). false: nothing or part applied; queue it. */
+bool tm_query_apply_pushed(struct qshard *sh, const struct tm_stream_msg *m);
 /* The number of collection entries (q->colls[0 .. n) may be read). */
 size_t tm_query_ncolls(struct tm_query_role *q);
 

@@ -1,6 +1,6 @@
 /* The log stream's receiving side (query_role_int.h): one thread takes
- * every pushed message and queues it for its shard's tail thread, which
- * applies it or, on a gap, calls "tail" (query_role.c). */
+ * every pushed message and applies it, or queues it for its shard's tail
+ * thread, which applies it or, on a gap, calls "tail" (query_role.c). */
 #include "query_role_int.h"
 #include "tm_log.h"
 #include "tm_mp.h"
@@ -41,6 +41,25 @@ static void inbox_put(struct qshard *sh, struct tm_stream_msg *m)
     pthread_mutex_unlock(&sh->in_mu);
 }
 
+static bool inbox_empty(struct qshard *sh)
+{
+    pthread_mutex_lock(&sh->in_mu);
+    bool empty = sh->in_len == 0;
+    pthread_mutex_unlock(&sh->in_mu);
+    return empty;
+}
+
+/* Applied here if nothing queued goes before it (only this thread queues),
+ * else queued. */
+static void deliver(struct qshard *sh, struct tm_stream_msg *m)
+{
+    atomic_store(&sh->pushed_ms, tm_mono_ms());
+    if (inbox_empty(sh) && tm_query_apply_pushed(sh, m))
+        tm_stream_msg_free(m);
+    else
+        inbox_put(sh, m);
+}
+
 static void *stream_main(void *arg)
 {
     struct tm_query_role *q = arg;
@@ -55,7 +74,7 @@ static void *stream_main(void *arg)
             continue;
         int64_t s = msg_shard(&m);
         if (s >= 0 && s < q->nshards && (q->serves >> s & 1))
-            inbox_put(&q->shards[s], &m);
+            deliver(&q->shards[s], &m);
         else
             tm_stream_msg_free(&m);
     }
