@@ -139,6 +139,7 @@ struct tm_data_role {
     pthread_mutex_t lease_wait_mu;
     pthread_cond_t lease_wake;
     bool lease_up, lease_stop;
+    bool lease_kick; /* woken since the thread last looked: look again at once */
 };
 
 /* data_role.c */
