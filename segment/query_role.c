@@ -26,7 +26,11 @@
 #define BOUNDED_STALENESS_MS 5000
 #define REPORT_MS 1000 /* at least one "tail" call per shard this often */
 #define QUIET_MS 250   /* a live stream silent this long: catch up with "tail" */
-#define HOLD_MS 5000   /* while sealed ranges load, "hold" calls this often */
+/* Larger pushes (a busy shard's) go to the shard's tail thread, so busy
+ * shards are applied in parallel, not one after another on the stream
+ * thread. */
+#define APPLY_PUSHED_MAX (64u << 10)
+#define HOLD_MS 5000 /* while sealed ranges load, "hold" calls this often */
 
 /* ---- collections ---- */
 
@@ -114,8 +118,9 @@ static int seal_shard(struct tm_query_role *q, int shard)
     return 0;
 }
 
-/* fetch: may ask the coordinator for a collection first seen (blocking);
- * without it such an entry is TM_EAGAIN. */
+/* fetch: may block, asking the coordinator for a collection first seen or
+ * waiting for a store's readers. Without it (the stream thread, which
+ * serves every shard) such an entry, and a seal, is TM_EAGAIN. */
 static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, size_t len,
                        uint64_t *ts, bool fetch)
 {
@@ -133,13 +138,16 @@ static int apply_entry(struct tm_query_role *q, int shard, const uint8_t *p, siz
     if (h.ts <= q->shards[shard].sealed_ts)
         return 0;
     if (h.kind == TM_ENTRY_SEAL || h.kind == TM_ENTRY_COMPACT)
-        return seal_shard(q, shard);
+        return fetch ? seal_shard(q, shard) : TM_EAGAIN;
     struct qcoll *c = coll_get(q, h.coll_id, fetch);
     if (!c)
         return fetch ? TM_EIO : TM_EAGAIN; /* retried by the tail loop */
     if (c->dead)
         return 0; /* dropped collection: its entries are dead */
-    pthread_rwlock_wrlock(&c->store->lock);
+    if (fetch)
+        pthread_rwlock_wrlock(&c->store->lock);
+    else if (pthread_rwlock_trywrlock(&c->store->lock))
+        return TM_EAGAIN;          /* a search reads it: not worth stalling the stream */
     c->store->apply_shard = shard; /* new rows go to this shard's growing segments */
     if (!c->dead)
         rc = tm_store_apply_entry(c->store, &h, rows, pks);
@@ -211,7 +219,8 @@ static int apply_tail_body(struct qshard *sh, struct tm_mpr *b, bool pushed, boo
 
 bool tm_query_apply_pushed(struct qshard *sh, const struct tm_stream_msg *m)
 {
-    if (!atomic_load(&sh->applies) || pthread_mutex_trylock(&sh->apply_mu))
+    if (m->len > APPLY_PUSHED_MAX || !atomic_load(&sh->applies) ||
+        pthread_mutex_trylock(&sh->apply_mu))
         return false;
     struct tm_mpr b;
     tm_mpr_init(&b, m->data, m->len);
@@ -621,6 +630,8 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     q->colls = calloc(65536, sizeof *q->colls);
     q->shards = calloc((size_t)cfg->shards, sizeof *q->shards);
     q->nshards_alloc = q->shards ? cfg->shards : 0;
+    for (int i = 0; i < q->nshards_alloc; i++) /* before anything can fail: stop destroys them */
+        pthread_mutex_init(&q->shards[i].apply_mu, NULL);
     snprintf(q->fetch_dir, sizeof q->fetch_dir, "%s", cfg->fetch_dir ? cfg->fetch_dir : "");
     snprintf(q->url, sizeof q->url, "%s", cfg->url);
     q->list_peers = cfg->list_peers;
@@ -636,8 +647,8 @@ int tm_query_role_start(struct tm_query_role **out, const struct tm_query_role_c
     if (cfg->serves)
         q->serves &= cfg->serves;
     for (int i = 0; !rc && i < cfg->shards; i++) {
-        q->shards[i] = (struct qshard){.q = q, .id = i};
-        pthread_mutex_init(&q->shards[i].apply_mu, NULL);
+        q->shards[i].q = q;
+        q->shards[i].id = i;
         rc = tm_rpc_client_open(&q->shards[i].data,
                                 cfg->shard_data_urls ? cfg->shard_data_urls[i] : cfg->data_url);
     }

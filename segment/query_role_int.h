@@ -130,8 +130,9 @@ struct search_args {
  * are never removed, only marked dead). */
 struct qcoll *tm_query_coll(struct tm_query_role *q, int64_t id);
 /* On the stream thread, for a message none of its shard's queued ones go
- * before: applies it unless the tail thread is applying, the message starts
- * after a gap, or an entry needs a catalog call or fails. Each message then
+ * before: applies it unless it is large, the tail thread is applying, the
+ * message starts after a gap, or an entry would block (a catalog call, a
+ * store a search reads, a seal) or fails. Never blocks. Each message then
  * costs one thread's wake-up instead of two (benchmarks.md, "Applying
  * without the copy"). false: nothing or part applied; queue it. */
 bool tm_query_apply_pushed(struct qshard *sh, const struct tm_stream_msg *m);

@@ -906,9 +906,11 @@ static void shard_on_leader(void *arg, int leading)
 {
     struct shard *sh = arg;
     /* A new leader takes a fresh lease: the TSO has moved on past anything
-     * the previous leader stamped, so timestamps keep rising along the log. */
-    tm_data_lease_reset(sh);
+     * the previous leader stamped, so timestamps keep rising along the log.
+     * The reset wakes the lease thread, which must see the new leadership
+     * (or it sleeps on); a spare it fetched before the reset is dropped. */
     atomic_store(&sh->leading, leading != 0);
+    tm_data_lease_reset(sh);
     TM_INFO("data", "shard %d: this node %s", sh->id, leading ? "leads" : "no longer leads");
 }
 

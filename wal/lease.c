@@ -50,7 +50,8 @@ static void refill(struct shard *sh)
         sh->spare_ms = at;
     }
     bool starved = keep && sh->starved;
-    sh->starved = false;
+    if (keep) /* a dropped lease feeds no one: the starved shard waits for the next */
+        sh->starved = false;
     pthread_mutex_unlock(&sh->lease_mu);
     if (starved)
         tm_data_post_drain(sh);
