@@ -69,10 +69,11 @@ static uint64_t spare_due(struct shard *sh)
 }
 
 /* How long the thread may sleep: until the first spare is due, at least
- * RETRY_MS after a refill was tried (a failed one is retried no sooner),
- * and at most IDLE_MS. A shard that starts leading, or takes the spare,
- * wakes the thread (tm_data_shard_ts). It used to wake every 10 ms, about
- * 300 context switches a second per node for nothing. */
+ * RETRY_MS after a refill was tried (a failed one is retried no sooner
+ * unless the thread is woken), and at most IDLE_MS. A shard that starts
+ * leading, or takes the spare, wakes the thread (tm_data_shard_ts). It
+ * used to wake every 10 ms, about 300 context switches a second per node
+ * for nothing. */
 static uint64_t sleep_ms(struct tm_data_role *d, bool tried)
 {
     uint64_t now = tm_wall_ms(), due = UINT64_MAX;
