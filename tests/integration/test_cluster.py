@@ -327,6 +327,16 @@ class ClusterCase(unittest.TestCase):
             return r if r[0].get("code") == 0 else Failed(r[0])
         return self.wait(attempt, timeout_s, what, interval_s=0.1)
 
+    def load_vectors(self, coll, rnd, n, per_call, vecs, what):
+        """Upserts keys 0..n-1 (a random vector each, kept in vecs; v = 3 k),
+        per_call rows a call, each call repeated until acknowledged."""
+        for b in range(0, n, per_call):
+            rows = []
+            for k in range(b, b + per_call):
+                vecs[k] = vec_of(rnd)
+                rows.append({"id": k, "vec": vecs[k], "v": k * 3})
+            self.write_until_ok(coll, rows, 60 * SLOW, what)
+
     def strong_rows(self, coll, keys, fields=("v",)):
         """{pk: [rows with that pk]} of a Strong query, or Failed(reply)."""
         out = {}
@@ -613,12 +623,7 @@ class QueryNodeKill(ClusterCase):
         rnd = random.Random(11)
         vecs = {}
         n = 100 if SANITIZED else 400
-        for b in range(0, n, 50):
-            rows = []
-            for k in range(b, b + 50):
-                vecs[k] = vec_of(rnd)
-                rows.append({"id": k, "vec": vecs[k], "v": k * 3})
-            self.write_until_ok(coll, rows, 60 * SLOW, "the initial load")
+        self.load_vectors(coll, rnd, n, 50, vecs, "the initial load")
         # Sealed now: a restarted query node copies the sealed segments from
         # the shard leaders into its own directory (query_fetch.c).
         r = self.rest.call("collections/flush", {"collectionName": coll})
@@ -1067,12 +1072,8 @@ class IndexBuiltOnce(ClusterCase):
                   or Failed("create"), 60 * SLOW, "collections/create", 0.25)
         rnd = random.Random(21)
         vecs = {}
-        for b in range(0, 3000, 500):  # two shards: about 1,500 rows each, over the 1,024
-            rows = []
-            for k in range(b, b + 500):
-                vecs[k] = vec_of(rnd)
-                rows.append({"id": k, "vec": vecs[k], "v": k * 3})
-            self.write_until_ok(coll, rows, 60 * SLOW, "a load")
+        # two shards: about 1,500 rows each, over the 1,024
+        self.load_vectors(coll, rnd, 3000, 500, vecs, "a load")
         r = self.rest.call("collections/flush", {"collectionName": coll})
         self.assertEqual(r.get("code"), 0, r)
         qids = self.cl.ids("query")
