@@ -1,5 +1,6 @@
 /* Raft groups on a libuv loop thread (see raftgroup.h). */
 #include "raftgroup.h"
+#include "segment_zero.h"
 #include "tm_err.h"
 #include "tm_log.h"
 
@@ -404,6 +405,9 @@ static int raft_setup(struct tm_raft_group *g)
     int rc = transport_setup(g);
     if (rc)
         return rc;
+    if (!tm_segment_zero_bound())
+        TM_WARN("raft", "libraft's segments keep unwritten extents: each append "
+                        "falls back to its thread pool");
     int rv = raft_uv_init(&g->io, &g->loop, g->dir, &g->transport);
     if (rv)
         return TM_ERROR("raft", "%s: raft_uv_init: %s", g->dir, g->io.errmsg), TM_EIO;
