@@ -1,10 +1,10 @@
 /* tidemark: one binary for every role and tool. */
+#include "heap.h"
 #include "node.h"
 #include "serve.h"
 #include "tm_log.h"
 
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +133,8 @@ static int node(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* Requests, WAL entries and tail replies of megabytes are allocated and
-     * freed all the time; above glibc's default threshold each one is a
-     * fresh mmap whose pages the kernel zeroes (9 % of the cluster's CPU
-     * with 1000-row 768-d upserts). Keep them in the heap instead. */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    tm_heap_setup(argv,
+                  argc >= 2 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "node") == 0));
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(g_usage, argc < 2 ? stderr : stdout);
