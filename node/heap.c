@@ -29,9 +29,12 @@ static const char g_tunables[] =
 
 static void reexec_tuned(char **argv)
 {
+    /* Never a third start, whatever glibc does with its variable. */
+    if (getenv("TIDEMARK_HEAP_RESTARTED") || setenv("TIDEMARK_HEAP_RESTARTED", "1", 1))
+        return;
     const char *given = getenv("GLIBC_TUNABLES");
     if (given && strstr(given, "glibc.malloc."))
-        return; /* the caller's choice, or this is the second start */
+        return; /* the caller's own choice */
     size_t n = sizeof g_tunables + (given ? strlen(given) + 1 : 0);
     char *value = malloc(n);
     if (!value)
