@@ -20,6 +20,7 @@
 #include "tm_log.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,16 +35,10 @@ static void reexec_tuned(char **argv)
         return;
     const char *given = getenv("GLIBC_TUNABLES");
     if (given && strstr(given, "glibc.malloc."))
-        return; /* the caller's own choice */
-    size_t n = sizeof g_tunables + (given ? strlen(given) + 1 : 0);
-    char *value = malloc(n);
-    if (!value)
+        return;  /* the caller's own choice */
+    char *value; /* the caller's other tunables after ours */
+    if (asprintf(&value, "%s%s%s", g_tunables, given && *given ? ":" : "", given ? given : "") < 0)
         return;
-    strcpy(value, g_tunables);
-    if (given && *given) {
-        strcat(value, ":");
-        strcat(value, given);
-    }
     if (setenv("GLIBC_TUNABLES", value, 1) == 0)
         execv("/proc/self/exe", argv);
     free(value); /* execv returned: run as started */
