@@ -1,6 +1,7 @@
 /* The strict JSON scanner (json_scan.h). */
 #include "json_scan.h"
 
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -93,15 +94,56 @@ struct num {
     size_t len;
 };
 
+/* Eight or four ASCII digits at p as a number (SWAR: each step pairs up
+ * neighbouring digits); false if any byte is not a digit. Little-endian
+ * loads: the first digit is the lowest byte. */
+static bool eight_digits(const char *p, uint32_t *v)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    if (((w & 0xF0F0F0F0F0F0F0F0u) | (((w + 0x0606060606060606u) & 0xF0F0F0F0F0F0F0F0u) >> 4)) !=
+        0x3333333333333333u)
+        return false;
+    w -= 0x3030303030303030u;
+    w = w * 10 + (w >> 8); /* even bytes: two digits each */
+    w = ((w & 0x000000FF000000FFu) * (100 + (1000000ull << 32)) +
+         ((w >> 16) & 0x000000FF000000FFu) * (1 + (10000ull << 32))) >>
+        32;
+    *v = (uint32_t)w;
+    return true;
+}
+
+static bool four_digits(const char *p, uint32_t *v)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    if (((w & 0xF0F0F0F0u) | (((w + 0x06060606u) & 0xF0F0F0F0u) >> 4)) != 0x33333333u)
+        return false;
+    w -= 0x30303030u;
+    w = w * 10 + (w >> 8);
+    *v = (w & 0xFF) * 100 + ((w >> 16) & 0xFF);
+    return true;
+}
+
+/* Leading zeros, then whole groups of digits while they fit the 19 kept,
+ * then the rest a byte at a time. */
 static bool scan_digits(const char **p, const char *end, struct num *x, bool frac)
 {
     const char *start = *p;
+    for (; x->digits == 0 && *p < end && **p == '0'; (*p)++)
+        x->exp10 -= frac;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    while (end - *p >= 8 && x->digits <= 19 - 8 && eight_digits(*p, &v)) {
+        x->mant = x->mant * 100000000u + v;
+        x->digits += 8, *p += 8, x->exp10 -= frac ? 8 : 0;
+    }
+    if (end - *p >= 4 && x->digits <= 19 - 4 && four_digits(*p, &v)) {
+        x->mant = x->mant * 10000u + v;
+        x->digits += 4, *p += 4, x->exp10 -= frac ? 4 : 0;
+    }
+#endif
     for (; *p < end && **p >= '0' && **p <= '9'; (*p)++) {
-        if (x->digits == 0 && **p == '0') {
-            if (frac)
-                x->exp10--;
-            continue;
-        }
         if (x->digits < 19) {
             x->mant = x->mant * 10 + (uint64_t)(**p - '0');
             if (frac)
@@ -207,14 +249,14 @@ static locale_t c_locale(void)
     return g_c_locale;
 }
 
+static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 /* The double jansson's strtod gives the token (an integer token goes
  * through int64, as json_integer does: "-0" is +0.0). Clinger's fast path
  * when the digits and the power of ten are exact doubles; strtod else. */
 static bool num_to_double(const struct num *x, double *out)
 {
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     if (!x->real) {
         int64_t v = (int64_t)x->mant;
         *out = (double)(x->neg ? -v : v);
@@ -236,6 +278,37 @@ static bool num_to_double(const struct num *x, double *out)
     return true;
 }
 
+/* The float a correctly rounded double of the token casts to, without
+ * strtod, for the 16 – 19 significant digits of full-precision clients
+ * (a float32 printed as a double: 0.30000001192092896). The mantissa is
+ * 19 digits at most (later ones are cut) and each of the two roundings
+ * below is half an ulp, so d is within a few ulps of the exact double;
+ * both cast to the same float unless a float32 rounding midpoint lies
+ * that close, and then the caller asks strtod. False: not sure. */
+static bool num_to_float_near(const struct num *x, float *out)
+{
+    enum { MARGIN = 16 };                   /* double ulps, generous */
+    const uint64_t mid = (uint64_t)1 << 28; /* the 29 bits a float drops */
+    if (!x->real || x->exp10 > 22 || x->exp10 < -44)
+        return false;
+    double d = (double)x->mant;
+    if (x->exp10 >= 0)
+        d *= p10[x->exp10];
+    else if (x->exp10 >= -22)
+        d /= p10[-x->exp10];
+    else
+        d = d / p10[22] / p10[-22 - x->exp10];
+    if (!(d >= FLT_MIN && d <= FLT_MAX))
+        return false; /* subnormal, zero or out of range: strtod decides */
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    uint64_t low = bits & (((uint64_t)1 << 29) - 1);
+    if (low > mid - MARGIN && low < mid + MARGIN)
+        return false;
+    *out = (float)(x->neg ? -d : d);
+    return true;
+}
+
 bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n)
 {
     if (!tm_jscan_expect(p, end, '['))
@@ -246,7 +319,11 @@ bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n)
         if (i && !tm_jscan_expect(p, end, ','))
             return false;
         tm_jscan_ws(p, end);
-        if (!scan_number(p, end, &x) || !num_to_double(&x, &d))
+        if (!scan_number(p, end, &x))
+            return false;
+        if (x.digits > 15 && num_to_float_near(&x, &out[i]))
+            continue;
+        if (!num_to_double(&x, &d))
             return false;
         out[i] = (float)d;
         if (!isfinite(d) || !isfinite(out[i]))

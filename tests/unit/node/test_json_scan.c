@@ -112,6 +112,31 @@ static void test_floats_match_jansson(void **state)
     }
 }
 
+/* Full-precision tokens (16 digits and more) are converted without strtod
+ * unless a float32 rounding midpoint is near: tokens at, beside and between
+ * such midpoints, and float32 values printed as doubles. */
+static void test_floats_near_midpoints(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        float f = (float)((double)(int64_t)seed / 9.2e18 * pow(10, (int)(seed >> 59) % 12 - 6));
+        double mid = ((double)f + (double)nextafterf(f, INFINITY)) / 2; /* exact */
+        double near = nextafter(mid, (seed & 1) ? INFINITY : -INFINITY);
+        for (int k = (int)(seed >> 40) % 40; k > 0; k--)
+            near = nextafter(near, (seed & 1) ? INFINITY : -INFINITY);
+        char tok[64];
+        const char *fmts[] = {"%.17g", "%.19g", "%.25g"};
+        snprintf(tok, sizeof tok, fmts[i % 3], mid);
+        check_float(tok);
+        snprintf(tok, sizeof tok, fmts[(i + 1) % 3], near);
+        check_float(tok);
+        snprintf(tok, sizeof tok, "%.17g", (double)f);
+        check_float(tok);
+    }
+}
+
 static void test_floats_refused(void **state)
 {
     (void)state;
@@ -296,6 +321,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_floats_match_jansson),
+        cmocka_unit_test(test_floats_near_midpoints),
         cmocka_unit_test(test_floats_refused),
         cmocka_unit_test(test_split_data),
         cmocka_unit_test_setup_teardown(test_rows_same_as_json, setup, teardown),
