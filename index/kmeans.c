@@ -158,16 +158,17 @@ int tm_kmeans_assign(const float *c, uint32_t k, uint32_t d, const float *x, uin
 
 /* ---- training ---- */
 
-/* The first m indices of a seeded Fisher-Yates shuffle of [0, n), sorted so
- * the sample is read in memory order. */
-static uint64_t *sample_rows(uint64_t n, uint64_t m, uint64_t seed)
+/* The first `shuffled` indices of a seeded Fisher-Yates shuffle of [0, n).
+ * (Each step fixes one more: the first k do not depend on how far the
+ * shuffle goes on.) */
+static uint64_t *sample_rows(uint64_t n, uint64_t shuffled, uint64_t seed)
 {
     uint64_t *idx = malloc(n * sizeof(uint64_t));
     if (!idx)
         return NULL;
     for (uint64_t i = 0; i < n; i++)
         idx[i] = i;
-    for (uint64_t i = 0; i < m; i++) {
+    for (uint64_t i = 0; i < shuffled; i++) {
         uint64_t j = i + tm_kmeans_rand(&seed) % (n - i), t = idx[i];
         idx[i] = idx[j], idx[j] = t;
     }
@@ -256,21 +257,25 @@ int tm_kmeans_train(const float *x, uint64_t n, uint32_t d, uint32_t k,
     uint64_t m = o->max_train && o->max_train < n ? o->max_train : n;
     if (m < k && n >= k)
         m = k;
-    uint64_t *idx = sample_rows(n, m, o->seed);
-    float *xs = malloc(m * d * sizeof(float) + 1);
-    if (!idx || !xs) {
+    /* Every row in the sample: only the centroids' seeds need the shuffle. */
+    bool all = m == n;
+    uint64_t *idx = sample_rows(n, all && k < m ? k : m, o->seed);
+    float *xs = all ? NULL : malloc(m * d * sizeof(float) + 1);
+    if (!idx || (!all && !xs)) {
         free(idx), free(xs);
         return TM_ENOMEM;
     }
     /* the first k of the shuffle seed the centroids, then the sample is
-     * sorted so it is gathered in memory order */
+     * sorted so it is gathered in memory order (all rows: x itself) */
     for (uint32_t j = 0; j < k; j++)
         memcpy(centroids_out + (size_t)j * d, x + idx[j % m] * d, d * sizeof(float));
-    qsort(idx, m, sizeof(uint64_t), cmp_u64);
-    for (uint64_t i = 0; i < m; i++)
-        memcpy(xs + i * d, x + idx[i] * d, d * sizeof(float));
+    if (!all) {
+        qsort(idx, m, sizeof(uint64_t), cmp_u64);
+        for (uint64_t i = 0; i < m; i++)
+            memcpy(xs + i * d, x + idx[i] * d, d * sizeof(float));
+    }
     free(idx);
-    int rc = m > k ? lloyd(xs, m, d, k, o, kern, centroids_out) : 0;
+    int rc = m > k ? lloyd(all ? x : xs, m, d, k, o, kern, centroids_out) : 0;
     free(xs);
     return rc;
 }
