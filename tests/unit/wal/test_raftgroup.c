@@ -6,10 +6,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,12 +132,41 @@ static void wait_applied(int i, int n)
     assert_int_equal(atomic_load(&g_m[i].applied), n);
 }
 
+/* Whether a loopback TCP port can be bound now. */
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* N consecutive free ports below the kernel's ephemeral range (32768 on
+ * Linux), where no outgoing connection takes them meanwhile; the pid picks
+ * where to start, so parallel runs try different ones first. */
+static int free_ports(void)
+{
+    for (int attempt = 0; attempt < 500; attempt++) {
+        int base = 20000 + (int)((getpid() + attempt * 7919) % 4000) * N;
+        bool all = true;
+        for (int i = 0; i < N && all; i++)
+            all = port_free(base + i);
+        if (all)
+            return base;
+    }
+    return -1;
+}
+
 static void test_three_members_replicate_and_fail_over(void **state)
 {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/tm-raftgroup-%d", (int)getpid());
-    /* Ports from the pid: parallel test runs pick different ones. */
-    int base = 30000 + (int)(getpid() % 2000) * 3;
+    int base = free_ports();
+    assert_true(base > 0);
     for (int i = 0; i < N; i++) {
         g_members[i].id = (uint64_t)i + 1;
         snprintf(g_members[i].address, sizeof g_members[i].address, "127.0.0.1:%d", base + i);
