@@ -19,6 +19,7 @@
 #include "heap.h"
 #include "tm_log.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,18 @@ static void reexec_tuned(char **argv)
     char *value; /* the caller's other tunables after ours */
     if (asprintf(&value, "%s%s%s", g_tunables, given && *given ? ":" : "", given ? given : "") < 0)
         return;
-    if (setenv("GLIBC_TUNABLES", value, 1) == 0)
+    if (setenv("GLIBC_TUNABLES", value, 1) == 0) {
+        /* The binary's own path, so the process keeps its name ("tidemark",
+         * what ps, top and pgrep show) rather than "exe"; /proc/self/exe
+         * if that path is gone. */
+        char path[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+        if (n > 0) {
+            path[n] = '\0';
+            execv(path, argv);
+        }
         execv("/proc/self/exe", argv);
+    }
     free(value); /* execv returned: run as started */
     TM_WARN("heap", "could not restart with GLIBC_TUNABLES set; writes will fault "
                     "in 4 KiB pages");

@@ -664,6 +664,7 @@ static void sweep(struct qidx *x)
 static void *builder_main(void *arg)
 {
     struct qidx *x = arg;
+    pthread_setname_np(pthread_self(), "tm-index");
     pthread_mutex_lock(&x->mu);
     while (!x->stop) {
         x->woken = false;

@@ -43,6 +43,10 @@ class HeapTest(unittest.TestCase):
 
     def test_server_runs_tuned(self):
         srv = self.start()
+        with open("/proc/%d/comm" % srv.proc.pid) as f:
+            name = f.read().strip()
+        # pgrep and top show this; a restart through /proc/self/exe made it "exe"
+        self.assertEqual(name, os.path.basename(os.path.realpath(harness.bin_path()))[:15])
         if SANITIZED:
             return
         heap, arenas = heap_layout(srv.proc.pid)
