@@ -145,13 +145,14 @@ static bool port_free(int port)
     return ok;
 }
 
-/* N consecutive free ports below the kernel's ephemeral range (32768 on
- * Linux), where no outgoing connection takes them meanwhile; the pid picks
- * where to start, so parallel runs try different ones first. */
+/* N consecutive free ports in [30000, 32700): below the kernel's ephemeral
+ * range (32768 on Linux), where no outgoing connection takes them
+ * meanwhile, and above test_stream's and test_rpc's (20000 – 29807). The
+ * pid picks where to start, so parallel runs try different ones first. */
 static int free_ports(void)
 {
-    for (int attempt = 0; attempt < 500; attempt++) {
-        int base = 20000 + (int)((getpid() + attempt * 7919) % 4000) * N;
+    for (int attempt = 0; attempt < 900; attempt++) {
+        int base = 30000 + (int)((getpid() + attempt) % 900) * N;
         bool all = true;
         for (int i = 0; i < N && all; i++)
             all = port_free(base + i);
