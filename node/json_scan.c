@@ -94,6 +94,7 @@ struct num {
     size_t len;
 };
 
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* Four ASCII digits at p as a number (SWAR: neighbouring digits paired,
  * then the pairs); false if any byte is not a digit. A little-endian load:
  * the first digit is the lowest byte. Groups of four suit the six to nine
@@ -110,6 +111,7 @@ static bool four_digits(const char *p, uint32_t *v)
     *v = (w & 0xFF) * 100 + ((w >> 16) & 0xFF);
     return true;
 }
+#endif
 
 /* Leading zeros, then groups of four digits while they fit the 19 kept,
  * then the rest a byte at a time. */
