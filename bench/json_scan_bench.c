@@ -2,7 +2,8 @@
  * with a DIM-d vector (768 by default), its floats printed as clients
  * print them (%.6f, %.9g, and %.17g: a float32 printed as a double, as
  * Python clients send it), then tm_jscan_split_data over the whole body
- * and tm_jscan_floats over the vector, each timed over REPS calls.
+ * (alone, and reading the data's arrays of numbers as the proxy does) and
+ * tm_jscan_floats over the vector, each timed over REPS calls.
  * Prints microseconds per call for each format.
  *
  *   build/bench/json_scan_bench [DIM] [REPS]
@@ -48,24 +49,30 @@ static int run(const char *fmt, int dim, int reps, float *out)
     char *body = make_body(fmt, dim, &len, &vec_at);
     if (!body)
         return 1;
-    double split = 0, floats = 0;
+    double split = 0, reading = 0, floats = 0;
     for (int r = 0; r < reps; r++) {
+        struct tm_jscan_arrays m = {0};
         double t0 = now_us();
-        bool ok = tm_jscan_split_data(body, len, &at, &data_len);
+        bool ok = tm_jscan_split_data(body, len, &at, &data_len, NULL);
         double t1 = now_us();
+        ok = ok && tm_jscan_split_data(body, len, &at, &data_len, &m);
+        double t2 = now_us();
         const char *p = body + vec_at;
         ok = ok && tm_jscan_floats(&p, body + len, out, (size_t)dim);
-        double t2 = now_us();
+        double t3 = now_us();
+        tm_jscan_arrays_free(&m);
         if (!ok) {
             fprintf(stderr, "json_scan_bench: the %s body did not scan\n", fmt);
             free(body);
             return 1;
         }
         split += t1 - t0;
-        floats += t2 - t1;
+        reading += t2 - t1;
+        floats += t3 - t2;
     }
-    printf("%-6s %d-d body %6zu B: split_data %6.1f us, floats %6.1f us\n", fmt, dim, len,
-           split / reps, floats / reps);
+    printf("%-6s %d-d body %6zu B: split_data %6.1f us, reading its arrays %6.1f us, "
+           "floats %6.1f us\n",
+           fmt, dim, len, split / reps, reading / reps, floats / reps);
     free(body);
     return 0;
 }

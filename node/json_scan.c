@@ -186,7 +186,10 @@ static bool scan_quoted(const char **p, const char *end, bool *escaped)
     return tm_jscan_expect(p, end, '"') && scan_string(p, end, escaped);
 }
 
-bool tm_jscan_value(const char **p, const char *end, int depth)
+static bool record_floats(const char **p, const char *end, struct tm_jscan_arrays *m);
+
+/* tm_jscan_value; m, when not NULL, records the arrays of numbers met. */
+static bool scan_value(const char **p, const char *end, int depth, struct tm_jscan_arrays *m)
 {
     bool escaped;
     struct num x;
@@ -206,6 +209,9 @@ bool tm_jscan_value(const char **p, const char *end, int depth)
     }
     if (c != '[' && c != '{')
         return false;
+    /* Its numbers are one level down, within the depth allowed. */
+    if (m && c == '[' && depth < TM_JSCAN_MAX_DEPTH && record_floats(p, end, m))
+        return true;
     char close = c == '[' ? ']' : '}';
     (*p)++;
     if (tm_jscan_expect(p, end, close))
@@ -213,10 +219,15 @@ bool tm_jscan_value(const char **p, const char *end, int depth)
     do {
         if (close == '}' && !(scan_quoted(p, end, &escaped) && tm_jscan_expect(p, end, ':')))
             return false;
-        if (!tm_jscan_value(p, end, depth + 1))
+        if (!scan_value(p, end, depth + 1, m))
             return false;
     } while (tm_jscan_expect(p, end, ','));
     return tm_jscan_expect(p, end, close);
+}
+
+bool tm_jscan_value(const char **p, const char *end, int depth)
+{
+    return scan_value(p, end, depth, NULL);
 }
 
 static locale_t g_c_locale;
@@ -293,30 +304,99 @@ static bool num_to_float_near(const struct num *x, float *out)
     return true;
 }
 
+/* Whitespace, then a number token that is finite as a float32, into out. */
+static bool scan_float(const char **p, const char *end, float *out)
+{
+    struct num x;
+    double d;
+    tm_jscan_ws(p, end);
+    if (!scan_number(p, end, &x))
+        return false;
+    if (x.digits > 15 && num_to_float_near(&x, out))
+        return true;
+    if (!num_to_double(&x, &d))
+        return false;
+    *out = (float)d;
+    return isfinite(d) && isfinite(*out);
+}
+
 bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n)
 {
     if (!tm_jscan_expect(p, end, '['))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        struct num x;
-        double d;
-        if (i && !tm_jscan_expect(p, end, ','))
+    for (size_t i = 0; i < n; i++)
+        if ((i && !tm_jscan_expect(p, end, ',')) || !scan_float(p, end, &out[i]))
             return false;
-        tm_jscan_ws(p, end);
-        if (!scan_number(p, end, &x))
-            return false;
-        if (x.digits > 15 && num_to_float_near(&x, &out[i]))
-            continue;
-        if (!num_to_double(&x, &d))
-            return false;
-        out[i] = (float)d;
-        if (!isfinite(d) || !isfinite(out[i]))
-            return false;
-    }
     return tm_jscan_expect(p, end, ']');
 }
 
-bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_len)
+/* ---- arrays of numbers read while the data is scanned ---- */
+
+static bool arrays_room(struct tm_jscan_arrays *m, size_t more_vals)
+{
+    if (m->nvals + more_vals > m->vcap) {
+        size_t cap = m->vcap ? m->vcap : 1024;
+        while (cap < m->nvals + more_vals)
+            cap *= 2;
+        float *v = realloc(m->vals, cap * sizeof *v);
+        if (!v)
+            return false;
+        m->vals = v, m->vcap = cap;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        struct tm_jscan_array *a = realloc(m->a, cap * sizeof *a);
+        if (!a)
+            return false;
+        m->a = a, m->cap = cap;
+    }
+    return true;
+}
+
+/* At '[': an array of numbers each finite as a float32, read into m, *p
+ * past it. False (*p and m as they were) for anything else, or when memory
+ * runs out: the caller scans it as any value. */
+static bool record_floats(const char **p, const char *end, struct tm_jscan_arrays *m)
+{
+    const char *q = *p + 1;
+    size_t n = 0;
+    if (!tm_jscan_expect(&q, end, ']')) {
+        do {
+            if (!arrays_room(m, n + 1) || !scan_float(&q, end, &m->vals[m->nvals + n]))
+                return false;
+            n++;
+        } while (tm_jscan_expect(&q, end, ','));
+        if (!tm_jscan_expect(&q, end, ']'))
+            return false;
+    }
+    if (!arrays_room(m, n))
+        return false;
+    m->a[m->n++] = (struct tm_jscan_array){.at = *p, .end = q, .off = m->nvals, .n = n};
+    m->nvals += n;
+    *p = q;
+    return true;
+}
+
+const float *tm_jscan_arrays_find(struct tm_jscan_arrays *m, const char *at, size_t n,
+                                  const char **end)
+{
+    while (m->next < m->n && m->a[m->next].at < at)
+        m->next++;
+    if (m->next == m->n || m->a[m->next].at != at || m->a[m->next].n != n)
+        return NULL;
+    *end = m->a[m->next].end;
+    return m->vals + m->a[m->next].off;
+}
+
+void tm_jscan_arrays_free(struct tm_jscan_arrays *m)
+{
+    free(m->a);
+    free(m->vals);
+    *m = (struct tm_jscan_arrays){0};
+}
+
+bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_len,
+                         struct tm_jscan_arrays *arrays)
 {
     const char *p = body, *end = body + len;
     int found = 0;
@@ -331,7 +411,8 @@ bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_
                 return false;
             tm_jscan_ws(&p, end);
             v = p;
-            if (!tm_jscan_value(&p, end, 1))
+            bool data = kn == 4 && memcmp(k, "data", 4) == 0;
+            if (!scan_value(&p, end, 1, data ? arrays : NULL))
                 return false;
             if (kn == 4 && strncasecmp(k, "data", 4) == 0) { /* "Data" is data too */
                 if (found++ || *v != '[' || memcmp(k, "data", 4) != 0)

@@ -37,10 +37,35 @@ bool tm_jscan_expect(const char **p, const char *end, char c);
  * False (*p unspecified) for anything else. */
 bool tm_jscan_floats(const char **p, const char *end, float *out, size_t n);
 
+/* The arrays of numbers in a body's "data", read as floats while
+ * tm_jscan_split_data checks them, so that the rows need not read them
+ * again: each array whose members are all numbers finite as float32, as
+ * tm_jscan_floats reads it, keyed by where its text starts. Zeroed to
+ * begin; tm_jscan_arrays_free when done. */
+struct tm_jscan_arrays {
+    struct tm_jscan_array {
+        const char *at, *end; /* its '[' and past its ']' */
+        size_t off, n;        /* its floats: vals[off, off + n) */
+    } * a;
+    size_t n, cap;
+    float *vals;
+    size_t nvals, vcap;
+    size_t next; /* tm_jscan_arrays_find's place */
+};
+
+/* The floats of the recorded array whose '[' is at `at`, if it has n
+ * members (*end then past its ']'); NULL otherwise. Calls must come in the
+ * order of the text. */
+const float *tm_jscan_arrays_find(struct tm_jscan_arrays *m, const char *at, size_t n,
+                                  const char **end);
+void tm_jscan_arrays_free(struct tm_jscan_arrays *m);
+
 /* The body is one object whose member "data" (exactly one such member,
  * its name without escapes and in lower case: handlers also match names
  * case-insensitively) is an array, and all of it scans: the array's text
- * is body[*at, *at + *data_len). False if not sure. */
-bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_len);
+ * is body[*at, *at + *data_len). False if not sure. `arrays` (NULL: not
+ * wanted) gets the data's arrays of numbers; it holds pointers into body. */
+bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_len,
+                         struct tm_jscan_arrays *arrays);
 
 #endif

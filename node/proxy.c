@@ -397,24 +397,35 @@ static json_t *parse_json(const char *text, size_t len, json_error_t *err)
     return j;
 }
 
-/* Parses the body, except for an insert's or upsert's "data" array when
- * the scanner is sure of the whole body (json_scan.h): that stays text, for
- * the rows to read without a jansson node per number. */
-static json_t *parse_split(struct tm_req *r, const char *text, size_t len, json_error_t *err)
+/* jansson's parse of the body with null for the data at [at, at + n). */
+static json_t *parse_without_data(const char *text, size_t len, size_t at, size_t n,
+                                  json_error_t *err)
 {
-    size_t at, n;
-    if (!tm_jscan_split_data(text, len, &at, &n))
-        return parse_json(text, len, err);
     char *rest = malloc(len - n + 4);
     if (!rest)
-        return parse_json(text, len, err);
+        return NULL;
     memcpy(rest, text, at);
     memcpy(rest + at, "null", 4);
     memcpy(rest + at + 4, text + at + n, len - at - n);
     json_t *j = json_loadb(rest, len - n + 4, 0, err);
     free(rest);
-    if (!j)
+    return j;
+}
+
+/* Parses the body, except for an insert's or upsert's "data" array when
+ * the scanner is sure of the whole body (json_scan.h): that stays text, for
+ * the rows to read without a jansson node per number, and its arrays of
+ * numbers are read as floats while the scanner checks them. */
+static json_t *parse_split(struct tm_req *r, const char *text, size_t len, json_error_t *err)
+{
+    size_t at, n;
+    json_t *j = NULL;
+    if (tm_jscan_split_data(text, len, &at, &n, &r->data_arrays))
+        j = parse_without_data(text, len, at, n, err);
+    if (!j) {
+        tm_jscan_arrays_free(&r->data_arrays);
         return parse_json(text, len, err);
+    }
     r->data_text = text + at;
     r->data_len = n;
     return j;
@@ -523,6 +534,7 @@ static void req_end(struct tm_req *r, int rc, struct tm_http_response *resp)
     else
         envelope(r, rc, resp);
     json_decref(r->body);
+    tm_jscan_arrays_free(&r->data_arrays);
     tm_jw_free(&r->data);
     tm_jw_free(&r->topks);
     if (r->release)

@@ -16,6 +16,7 @@
 
 #include "catalog.h"
 #include "http.h"
+#include "json_scan.h"
 #include "jw.h"
 #include "schema_cache.h"
 #include "tm_rpc.h"
@@ -79,6 +80,7 @@ struct tm_req {
      * body holds null in its place. Read through tm_req_data. */
     const char *data_text;
     size_t data_len;
+    struct tm_jscan_arrays data_arrays; /* its arrays of numbers, read */
     char db[TM_NAME_MAX];
     struct tm_jw data;    /* the `data` payload */
     struct tm_jw topks;   /* a search's `topks`; printed when not empty */

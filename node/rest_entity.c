@@ -343,7 +343,8 @@ int tm_rest_request_rows(struct tm_req *r, const struct tm_collection *c, bool u
                          struct tm_batch *rows, struct tm_batch *old_pks)
 {
     if (r->data_text && !partial) {
-        int rc = tm_rows_from_text(&c->schema, r->data_text, r->data_len, rows, &r->st);
+        int rc =
+            tm_rows_from_text(&c->schema, r->data_text, r->data_len, &r->data_arrays, rows, &r->st);
         if (rc != TM_EAGAIN)
             return rc;
         tm_batch_free(rows);

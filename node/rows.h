@@ -23,9 +23,12 @@ int tm_rows_from_json(const struct tm_schema *s, const json_t *data, const int64
  * it), without autoID: the same rows, or the same error, as converting
  * jansson's parse of it, with FloatVector values read straight from the
  * text (json_scan.h). TM_EAGAIN when the text holds something the scanner
- * is not sure of, or autoID: then reset out and take the JSON path. */
-int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len, struct tm_batch *out,
-                      struct tm_status *st);
+ * is not sure of, or autoID: then reset out and take the JSON path.
+ * `arrays` (may be NULL): the text's arrays of numbers, already read by
+ * tm_jscan_split_data; a vector found there is not read again. */
+struct tm_jscan_arrays;
+int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len,
+                      struct tm_jscan_arrays *arrays, struct tm_batch *out, struct tm_status *st);
 
 /* Merge-mode rows (partialUpdate): out gets columns only for the primary
  * key, the fields row 0 sends, and the dynamic column (the non-schema keys

@@ -10,9 +10,10 @@
 
 struct row_text {
     const struct tm_schema *s;
-    const float **fast; /* per schema field */
-    float *vecs;        /* this row's fast values */
-    size_t *at;         /* per schema field: where its value goes in vecs */
+    struct tm_jscan_arrays *arrays; /* may be NULL */
+    const float **fast;             /* per schema field */
+    float *vecs;                    /* this row's fast values */
+    size_t *at;                     /* per schema field: where its value goes in vecs */
 };
 
 /* One member "name": value into row or rt->fast. */
@@ -30,11 +31,16 @@ static int read_member(struct row_text *rt, const char **p, const char *end, jso
     size_t fi = f ? (size_t)(f - rt->s->fields) : 0;
     tm_jscan_ws(p, end);
     v = *p;
-    if (f && f->type == TM_T_FLOAT_VECTOR &&
-        tm_jscan_floats(p, end, rt->vecs + rt->at[fi], (size_t)f->dim)) {
-        rt->fast[fi] = rt->vecs + rt->at[fi];
-        json_object_del(row, name); /* an earlier duplicate: the last one wins */
-        return 0;
+    if (f && f->type == TM_T_FLOAT_VECTOR) {
+        const float *read =
+            rt->arrays ? tm_jscan_arrays_find(rt->arrays, v, (size_t)f->dim, p) : NULL;
+        if (!read && tm_jscan_floats(p, end, rt->vecs + rt->at[fi], (size_t)f->dim))
+            read = rt->vecs + rt->at[fi];
+        if (read) {
+            rt->fast[fi] = read;
+            json_object_del(row, name); /* an earlier duplicate: the last one wins */
+            return 0;
+        }
     }
     *p = v; /* anything else, errors included, is jansson's to read */
     if (!tm_jscan_value(p, end, 1))
@@ -82,12 +88,14 @@ static int read_rows(struct row_text *rt, const char *text, size_t len, struct t
     return tm_jscan_expect(&p, end, ']') ? 0 : TM_EAGAIN;
 }
 
-int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len, struct tm_batch *out,
-                      struct tm_status *st)
+int tm_rows_from_text(const struct tm_schema *s, const char *text, size_t len,
+                      struct tm_jscan_arrays *arrays, struct tm_batch *out, struct tm_status *st)
 {
     if (s->auto_id)
         return TM_EAGAIN;
-    struct row_text rt = {s, calloc(s->nfields + 1, sizeof *rt.fast), NULL,
+    if (arrays)
+        arrays->next = 0; /* a worker may read the rows again */
+    struct row_text rt = {s, arrays, calloc(s->nfields + 1, sizeof *rt.fast), NULL,
                           calloc(s->nfields + 1, sizeof *rt.at)};
     size_t floats = 0;
     for (size_t i = 0; rt.at && i < s->nfields; i++)
