@@ -11,8 +11,8 @@
  * On the project's 2-vCPU PVM guests a fault costs ~11 µs, a populated page
  * ~6 µs (benchmarks.md, "Fuller calls"), a 4 KiB share of a huge page
  * 0.3 µs when the guest reuses memory and 7 µs when the host has to back
- * it first (benchmarks.md, sixteenth session); on bare metal all are well
- * under a microsecond. */
+ * it first (benchmarks.md, "Where the CPU of a lone write goes"); on bare
+ * metal all are well under a microsecond. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
