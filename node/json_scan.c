@@ -415,7 +415,7 @@ bool tm_jscan_split_data(const char *body, size_t len, size_t *at, size_t *data_
             if (!scan_value(&p, end, 1, data ? arrays : NULL))
                 return false;
             if (kn == 4 && strncasecmp(k, "data", 4) == 0) { /* "Data" is data too */
-                if (found++ || *v != '[' || memcmp(k, "data", 4) != 0)
+                if (found++ || *v != '[' || !data)
                     return false;
                 *at = (size_t)(v - body);
                 *data_len = (size_t)(p - v);
